@@ -1,0 +1,1 @@
+"""Hardware adapters (imported as ``neurosim.hardware``)."""

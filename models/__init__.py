@@ -1,0 +1,1 @@
+"""The model library (imported as ``neurosim.models``)."""

@@ -1,0 +1,253 @@
+"""Connectors: rules that choose which (pre, post) pairs are connected.
+
+Every connector returns the pairs in CSR order (sorted by presynaptic, then postsynaptic
+index) as :class:`Pairs`. Random connectors cost O(number of synapses), never O(N^2), except
+:class:`DistanceDependent`, whose probability differs for every pair (it is evaluated in
+bounded-memory chunks). Autapses (i -> i within one population) are off unless asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from neurosim.connectivity.csr import csr_from_pairs
+
+
+@dataclass
+class Pairs:
+    """Connected pairs in CSR order; explicit connectors may also carry weights and delays (SI)."""
+
+    indptr: np.ndarray
+    post: np.ndarray
+    weight: np.ndarray | None = None
+    delay: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class ConnectContext:
+    """What a connector may need to know about the two populations."""
+
+    n_pre: int
+    n_post: int
+    same_population: bool
+    rng: np.random.Generator
+    pre_positions: np.ndarray | None = None
+    post_positions: np.ndarray | None = None
+
+
+class Connector:
+    """Base class of connection rules."""
+
+    def pairs(self, ctx: ConnectContext) -> Pairs:
+        raise NotImplementedError
+
+
+def _from_unsorted(pre: np.ndarray, post: np.ndarray, ctx: ConnectContext) -> Pairs:
+    indptr, post_sorted, _ = csr_from_pairs(pre, post, ctx.n_pre, ctx.n_post)
+    return Pairs(indptr, post_sorted)
+
+
+def _check_probability(p: float, field: str) -> float:
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{field}: probability must be in [0, 1], got {p!r}")
+    return p
+
+
+@dataclass(frozen=True)
+class OneToOne(Connector):
+    """Neuron i of the source to neuron i of the target (sizes must match)."""
+
+    def pairs(self, ctx):
+        if ctx.n_pre != ctx.n_post:
+            raise ValueError(f"connector.one_to_one: sizes differ ({ctx.n_pre} vs {ctx.n_post})")
+        return Pairs(np.arange(ctx.n_pre + 1, dtype=np.int64), np.arange(ctx.n_post, dtype=np.int32))
+
+
+@dataclass(frozen=True)
+class AllToAll(Connector):
+    """Every source neuron to every target neuron."""
+
+    allow_autapses: bool = False
+
+    def pairs(self, ctx):
+        pre, post = np.divmod(np.arange(ctx.n_pre * ctx.n_post, dtype=np.int64), ctx.n_post)
+        if ctx.same_population and not self.allow_autapses:
+            keep = pre != post
+            pre, post = pre[keep], post[keep]
+        return _from_unsorted(pre, post, ctx)
+
+
+@dataclass(frozen=True)
+class FixedProbability(Connector):
+    """Each pair independently with probability ``p`` (Bernoulli), in O(N·K).
+
+    Connected pairs are found by geometric skipping over the flattened pair index, which
+    draws one random number per synapse instead of one per pair.
+    """
+
+    p: float
+    allow_autapses: bool = False
+
+    def __post_init__(self):
+        _check_probability(self.p, "connector.p")
+
+    def pairs(self, ctx):
+        total = ctx.n_pre * ctx.n_post
+        chosen = []
+        if self.p > 0 and total > 0:
+            last = -1
+            while last < total:
+                chunk = int(min(max(1024, 1.05 * (total - last) * self.p + 64), 1 << 24))
+                positions = last + np.cumsum(ctx.rng.geometric(self.p, size=chunk), dtype=np.int64)
+                last = int(positions[-1])
+                chosen.append(positions[positions < total])
+        flat = np.concatenate(chosen) if chosen else np.zeros(0, np.int64)
+        pre, post = np.divmod(flat, ctx.n_post)
+        if ctx.same_population and not self.allow_autapses:
+            keep = pre != post
+            pre, post = pre[keep], post[keep]
+        counts = np.bincount(pre, minlength=ctx.n_pre)
+        indptr = np.zeros(ctx.n_pre + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return Pairs(indptr, post.astype(np.int32))
+
+
+def _distinct_rows(n_rows: int, n_values: int, k: int, rng: np.random.Generator,
+                   exclude_self: bool, field: str) -> np.ndarray:
+    """``(n_rows, k)`` array; row r holds k distinct values of ``range(n_values)`` (without r)."""
+    n_eff = n_values - 1 if exclude_self else n_values
+    if k < 0 or k > n_eff:
+        raise ValueError(f"{field}: cannot choose {k} distinct partners out of {n_eff}")
+    if k == 0 or n_rows == 0:
+        return np.zeros((n_rows, k), dtype=np.int64)
+    if 4 * k > n_eff:  # dense: partial sort of random keys, O(rows * n_eff) <= 4 * rows * k
+        keys = rng.random((n_rows, n_eff))
+        out = np.argpartition(keys, k - 1, axis=1)[:, :k].astype(np.int64)
+    else:  # sparse: draw with replacement and redraw rows that hold a duplicate
+        out = rng.integers(0, n_eff, size=(n_rows, k))
+        todo = np.arange(n_rows)
+        while todo.size:
+            rows = np.sort(out[todo], axis=1)
+            dup = np.any(rows[:, 1:] == rows[:, :-1], axis=1)
+            todo = todo[dup]
+            out[todo] = rng.integers(0, n_eff, size=(todo.size, k))
+    if exclude_self:
+        out += out >= np.arange(n_rows)[:, None]
+    return out
+
+
+@dataclass(frozen=True)
+class FixedInDegree(Connector):
+    """Each target neuron receives exactly ``k`` inputs from distinct source neurons."""
+
+    k: int
+    allow_autapses: bool = False
+
+    def pairs(self, ctx):
+        exclude = ctx.same_population and not self.allow_autapses
+        pre = _distinct_rows(ctx.n_post, ctx.n_pre, int(self.k), ctx.rng, exclude, "connector.k")
+        post = np.repeat(np.arange(ctx.n_post), pre.shape[1])
+        return _from_unsorted(pre.ravel(), post, ctx)
+
+
+@dataclass(frozen=True)
+class FixedOutDegree(Connector):
+    """Each source neuron projects to exactly ``k`` distinct target neurons."""
+
+    k: int
+    allow_autapses: bool = False
+
+    def pairs(self, ctx):
+        exclude = ctx.same_population and not self.allow_autapses
+        post = np.sort(_distinct_rows(ctx.n_pre, ctx.n_post, int(self.k), ctx.rng, exclude, "connector.k"), axis=1)
+        indptr = np.arange(ctx.n_pre + 1, dtype=np.int64) * post.shape[1]
+        return Pairs(indptr, post.ravel().astype(np.int32))
+
+
+@dataclass(frozen=True)
+class DistanceDependent(Connector):
+    """P(connect) = c · exp(-(D/lam)^2), D the Euclidean distance between neuron positions.
+
+    Positions come from the populations (``positions=`` or ``grid=``); ``lam`` is in the
+    same units as the positions (grid spacings for a grid).
+    """
+
+    c: float
+    lam: float
+    allow_autapses: bool = False
+    chunk_pairs: int = 1 << 22
+
+    def __post_init__(self):
+        _check_probability(self.c, "connector.c")
+        if not float(self.lam) > 0:
+            raise ValueError(f"connector.lam: must be > 0, got {self.lam!r}")
+
+    def pairs(self, ctx):
+        if ctx.pre_positions is None or ctx.post_positions is None:
+            raise ValueError("connector.distance: both populations need positions (set grid= or positions=)")
+        rows = max(1, self.chunk_pairs // max(1, ctx.n_post))
+        pre_all, post_all = [], []
+        for start in range(0, ctx.n_pre, rows):
+            stop = min(ctx.n_pre, start + rows)
+            d = ctx.pre_positions[start:stop, None, :] - ctx.post_positions[None, :, :]
+            prob = self.c * np.exp(-np.einsum("ijk,ijk->ij", d, d) / self.lam**2)
+            if ctx.same_population and not self.allow_autapses:
+                prob[np.arange(stop - start), np.arange(start, stop)] = 0.0
+            pre, post = np.nonzero(ctx.rng.random(prob.shape) < prob)
+            pre_all.append(pre + start)
+            post_all.append(post)
+        return _from_unsorted(np.concatenate(pre_all), np.concatenate(post_all), ctx)
+
+
+@dataclass(frozen=True)
+class FromArrays(Connector):
+    """Explicit synapses: ``pre[k] -> post[k]`` with optional per-synapse weights and delays (SI)."""
+
+    pre: Any
+    post: Any
+    weight: Any = None
+    delay: Any = None
+
+    def pairs(self, ctx):
+        pre = np.asarray(self.pre, dtype=np.int64).ravel()
+        post = np.asarray(self.post, dtype=np.int64).ravel()
+        if pre.shape != post.shape:
+            raise ValueError(f"connector.post: has {post.size} entries but pre has {pre.size}")
+        if pre.size and (pre.min() < 0 or pre.max() >= ctx.n_pre):
+            raise ValueError(f"connector.pre: indices must lie in [0, {ctx.n_pre})")
+        if post.size and (post.min() < 0 or post.max() >= ctx.n_post):
+            raise ValueError(f"connector.post: indices must lie in [0, {ctx.n_post})")
+        extra = {}
+        for name in ("weight", "delay"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            arr = np.broadcast_to(np.asarray(value, dtype=np.float64), pre.shape) if np.ndim(value) == 0 \
+                else np.asarray(value, dtype=np.float64).ravel()
+            if arr.shape != pre.shape:
+                raise ValueError(f"connector.{name}: has {arr.size} entries but pre has {pre.size}")
+            extra[name] = arr
+        indptr, post_sorted, order = csr_from_pairs(pre, post, ctx.n_pre, ctx.n_post)
+        return Pairs(indptr, post_sorted, *(extra[n][order] if n in extra else None for n in ("weight", "delay")))
+
+
+def from_sparse(matrix: Any) -> FromArrays:
+    """Explicit synapses from a ``(n_pre, n_post)`` scipy.sparse (or dense) weight matrix (SI)."""
+    if hasattr(matrix, "tocoo"):
+        coo = matrix.tocoo()
+        return FromArrays(coo.row, coo.col, coo.data)
+    dense = np.asarray(matrix, dtype=np.float64)
+    if dense.ndim != 2:
+        raise ValueError(f"connector.matrix: expected a 2-D matrix, got shape {dense.shape}")
+    pre, post = np.nonzero(dense)
+    return FromArrays(pre, post, dense[pre, post])
+
+
+def grid_positions(shape: tuple[int, int, int]) -> np.ndarray:
+    """Integer coordinates of a 3-D grid, C order: ``(prod(shape), 3)`` float64."""
+    axes = [np.arange(s, dtype=np.float64) for s in shape]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)

@@ -1,0 +1,186 @@
+"""Flatten a :class:`~neurosim.network.Network` into the arrays of :mod:`neurosim.engine.layout`."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from neurosim.engine.layout import (
+    STATE_VARIABLES,
+    Drive,
+    Layout,
+    NeuronState,
+    NeuronTable,
+    Recording,
+    Synapses,
+    ring_length,
+)
+from neurosim.monitors import SpikeMonitor, StateMonitor
+from neurosim.population import PoissonSource, Population, SpikeSource
+from neurosim.units import steps
+
+if TYPE_CHECKING:
+    from neurosim.network import Network
+
+#: upper bound on the memory of the state-recording buffer of one block (bytes)
+STATE_BUFFER_BYTES = 64 << 20
+
+
+def _neurons(net: "Network", dtype: np.dtype) -> tuple[NeuronTable, NeuronState]:
+    pops = net.populations
+    tables = [p.model.kernel_table(p.size, net.dt, p.name) for p in pops]
+    merged = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]} if tables else {}
+    n = sum(p.size for p in pops)
+    if not tables:
+        merged = {k: np.zeros(0) for k in (*NeuronTable._fields, "i_bias")}
+    merged["cur_gain"] = 1.0 - merged["jump"]
+    i_bias = merged.pop("i_bias")
+    table = NeuronTable(**{
+        k: merged[k].astype(np.int32) if k == "ref_steps" else merged[k].astype(dtype) for k in NeuronTable._fields
+    })
+    v0 = [p.initial_v(net.rng("v_init", i)) for i, p in enumerate(pops)]
+    state = NeuronState(
+        v=(np.concatenate(v0) if v0 else np.zeros(0)).astype(dtype),
+        i_e=np.zeros(n, dtype),
+        i_i=np.zeros(n, dtype),
+        ref=np.zeros(n, np.int32),
+        i_ext=i_bias.astype(dtype),
+    )
+    return table, state
+
+
+def _segments(net: "Network", table: NeuronTable) -> np.ndarray:
+    """One segment per population: ``(start, stop, 1 if every parameter is shared)``."""
+    rows = []
+    for p in net.populations:
+        a, b = p.offset, p.offset + p.size
+        shared = all(np.all(col[a:b] == col[a]) for col in table)
+        rows.append((a, b, int(shared)))
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def _synapses(net: "Network", n_neurons: int, n_elements: int, dtype: np.dtype) -> Synapses:
+    pre, target, weight, delay = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, dtype)], [np.zeros(0, np.int32)]
+    for proj in net.projections:
+        csr = proj.synapses
+        pre.append(csr.pre.astype(np.int64) + proj.pre.offset)
+        target.append(proj.channels().astype(np.int64) * n_neurons + csr.post + proj.post.offset)
+        weight.append(csr.weight.astype(dtype))
+        delay.append(csr.delay)
+    pre_all = np.concatenate(pre)
+    order = np.argsort(pre_all, kind="stable")
+    indptr = np.zeros(n_elements + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pre_all, minlength=n_elements), out=indptr[1:])
+    delay_all = np.concatenate(delay)[order].astype(np.int32)
+    max_delay = int(delay_all.max()) if delay_all.size else 0
+    return Synapses(
+        indptr=indptr,
+        target=np.concatenate(target)[order].astype(np.int32),
+        weight=np.concatenate(weight)[order],
+        delay=delay_all,
+        buf=np.zeros((ring_length(max_delay), 2 * n_neurons), dtype=dtype),
+    )
+
+
+def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+
+def _drive(net: "Network") -> Drive:
+    dt = net.dt
+    poisson = [g for g in net.groups if isinstance(g, PoissonSource)]
+    ids, prob, start, stop = [], [], [], []
+    for g in poisson:
+        ids.append(np.arange(g.size) + g.offset)
+        prob.append(np.broadcast_to(-np.expm1(-np.asarray(g.rate) * dt), (g.size,)))
+        start.append(np.full(g.size, math.ceil(g.start / dt - 1e-9)))
+        stop.append(np.full(g.size, np.iinfo(np.int64).max if math.isinf(g.stop) else math.ceil(g.stop / dt - 1e-9)))
+    gen_step, gen_id = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for g in net.groups:
+        if isinstance(g, SpikeSource):
+            gen_step.append(np.array([steps(t, dt, f"population.{g.name}.times") for t in g.times], dtype=np.int64))
+            gen_id.append(g.indices + g.offset)
+    gs, gi = np.concatenate(gen_step), np.concatenate(gen_id)
+    gorder = np.lexsort((gi, gs))
+    cur = [c.events(dt) for c in net.currents]
+    cur_step = np.concatenate([np.zeros(0, np.int64)] + [c[0] for c in cur])
+    cur_id = np.concatenate([np.zeros(0, np.int64)] + [c[1] + inp.target.offset for c, inp in zip(cur, net.currents)])
+    cur_delta = np.concatenate([np.zeros(0)] + [c[2] for c in cur])
+    corder = np.argsort(cur_step, kind="stable")
+    return Drive(
+        poisson_id=_cat(ids, np.int32),
+        poisson_p=_cat(prob, np.float64),
+        poisson_start=_cat(start, np.int64),
+        poisson_stop=_cat(stop, np.int64),
+        seed=np.random.SeedSequence(net.seed, spawn_key=(3,)).generate_state(1, np.uint64),
+        gen_step=gs[gorder],
+        gen_id=gi[gorder].astype(np.int32),
+        cur_step=cur_step[corder],
+        cur_id=cur_id[corder].astype(np.int32),
+        cur_delta=cur_delta[corder].astype(net.precision),
+    )
+
+
+def _recording(net: "Network", n_neurons: int, n_elements: int, dtype: np.dtype) -> Recording:
+    mask = np.zeros(n_elements, np.uint8)
+    for m in net.monitors:
+        if isinstance(m, SpikeMonitor):
+            mask[m.target.offset + m.indices] = 1
+    group_of = np.zeros(n_elements, np.int32)
+    for k, g in enumerate(net.groups):
+        group_of[g.offset:g.offset + g.size] = k
+    state_monitors = [m for m in net.monitors if isinstance(m, StateMonitor)]
+    rec_id, rec_var, intervals = [], [], []
+    for m in state_monitors:
+        for var in m.variables:
+            rec_id.append(m.indices + m.target.offset)
+            rec_var.append(np.full(m.indices.size, STATE_VARIABLES[var]))
+        intervals.append(m.interval_steps(net.dt))
+    interval = math.gcd(*intervals) if intervals else 1
+    cols = int(sum(a.size for a in rec_id))
+    rows = net.block_steps // interval + 1 if cols else 0
+    return Recording(
+        spike_mask=mask,
+        spk_step=np.zeros(net.spike_capacity, np.int64),
+        spk_id=np.zeros(net.spike_capacity, np.int32),
+        rec_id=_cat(rec_id, np.int32),
+        rec_var=_cat(rec_var, np.int32),
+        rec_interval=np.array([interval], np.int64),
+        rec_out=np.zeros((rows, cols), dtype),
+        rec_step=np.zeros(rows, np.int64),
+        group_of=group_of,
+        counts=np.zeros((net.block_steps, len(net.groups)), np.int32),
+        counters=np.zeros(4, np.int64),
+    )
+
+
+def block_steps_for(net: "Network", requested: int) -> int:
+    """Largest block (steps) whose state-recording buffer stays within :data:`STATE_BUFFER_BYTES`."""
+    cols = sum(m.indices.size * len(m.variables) for m in net.monitors if isinstance(m, StateMonitor))
+    if cols == 0:
+        return requested
+    row_bytes = cols * np.dtype(net.precision).itemsize
+    return max(1, min(requested, STATE_BUFFER_BYTES // row_bytes))
+
+
+def build_layout(net: "Network") -> Layout:
+    """Assign global offsets to every group and build all arrays."""
+    offset = 0
+    for g in net.populations:
+        g.offset, offset = offset, offset + g.size
+    n_neurons = offset
+    for g in net.groups:
+        if not isinstance(g, Population):
+            g.offset, offset = offset, offset + g.size
+    dtype = np.dtype(net.precision)
+    table, state = _neurons(net, dtype)
+    return Layout(
+        table=table,
+        segments=_segments(net, table),
+        state=state,
+        syn=_synapses(net, n_neurons, offset, dtype),
+        drive=_drive(net),
+        rec=_recording(net, n_neurons, offset, dtype),
+    )

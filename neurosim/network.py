@@ -1,0 +1,216 @@
+"""The user-facing network: describe populations, sources, connections and monitors, then run.
+
+    net = Network(dt="0.1 ms", seed=1)
+    exc = net.population("exc", 3200, CubaLIF(...), v_init=Uniform("-60 mV", "-50 mV"))
+    net.connect(exc, exc, FixedProbability(0.02), weight="16.2 pA")
+    spikes = net.spike_monitor(exc)
+    net.run("1 s")            # may be called again: continues from the current state
+
+The user says what the model is; the engine (a backend of :mod:`neurosim.engine`) decides
+how to run it. The structure is frozen by the first ``run``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from neurosim.connectivity.connectors import Connector
+from neurosim.engine.build import block_steps_for, build_layout
+from neurosim.engine.layout import N_ROWS, N_SPIKES, Layout
+from neurosim.engine.registry import Backend, get_backend
+from neurosim.inputs import CurrentInput
+from neurosim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor
+from neurosim.neurons.base import NeuronModel
+from neurosim.population import Group, PoissonSource, Population, SpikeSource
+from neurosim.projection import Projection
+from neurosim.connectivity.connectors import grid_positions
+from neurosim.sinks import MemorySink, Sink
+from neurosim.units import parse_quantity, steps
+
+PRECISIONS = ("float32", "float64")
+#: progress callback: (steps done in this run, steps of this run)
+Progress = Callable[[int, int], None]
+
+
+class Network:
+    """A spiking network with time step ``dt`` (s), root ``seed`` and float ``precision``.
+
+    Every random choice (connectivity, initial values, Poisson spikes) derives from ``seed``
+    through :class:`numpy.random.SeedSequence` keyed by the element's kind and creation
+    index, so a run is reproducible whatever the backend's thread count.
+    """
+
+    def __init__(self, dt: Any = "0.1 ms", seed: int = 0, precision: str = "float64",
+                 block_steps: int = 10_000, spike_capacity: int = 1 << 20):
+        self.dt = parse_quantity(dt, "time", "simulation.dt")
+        if not self.dt > 0:
+            raise ValueError(f"simulation.dt: must be > 0, got {dt!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"simulation.precision: must be one of {PRECISIONS}, got {precision!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"simulation.seed: must be a non-negative integer, got {seed!r}")
+        self.seed = int(seed)
+        self.precision = precision
+        self.block_steps = int(block_steps)
+        self.spike_capacity = int(spike_capacity)
+        self.groups: list[Group] = []
+        self.projections: list[Projection] = []
+        self.currents: list[CurrentInput] = []
+        self.monitors: list[Monitor] = []
+        self._layout: Layout | None = None
+        self._step = 0
+
+    # ----------------------------------------------------------------- description
+    def rng(self, kind: str, index: int) -> np.random.Generator:
+        """Generator for element ``index`` of ``kind``: independent of creation of other kinds."""
+        kinds = {"connect": 1, "v_init": 2}
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(kinds[kind], index)))
+
+    @property
+    def populations(self) -> list[Population]:
+        return [g for g in self.groups if isinstance(g, Population)]
+
+    def _add_group(self, group: Group) -> Group:
+        self._check_mutable()
+        if any(g.name == group.name for g in self.groups):
+            raise ValueError(f"population.{group.name}: a population of that name exists already")
+        self.groups.append(group)
+        return group
+
+    def population(self, name: str, size: int, model: NeuronModel, v_init: Any = None,
+                   positions: Any = None, grid: tuple[int, int, int] | None = None) -> Population:
+        """Add ``size`` neurons of ``model``; ``grid=(nx, ny, nz)`` places them on a 3-D grid."""
+        if grid is not None:
+            if int(np.prod(grid)) != size:
+                raise ValueError(f"population.{name}.grid: {grid} holds {int(np.prod(grid))} neurons, not {size}")
+            positions = grid_positions(tuple(grid))
+        return self._add_group(Population(self, name, size, model=model, v_init=v_init, positions=positions))
+
+    def poisson_source(self, name: str, size: int, rate: Any, start: Any = 0.0, stop: Any = None) -> PoissonSource:
+        """Add ``size`` independent Poisson sources of ``rate`` (Hz)."""
+        return self._add_group(PoissonSource(self, name, size, rate=rate, start=start, stop=stop))
+
+    def spike_source(self, name: str, size: int, times: Any, indices: Any) -> SpikeSource:
+        """Add ``size`` sources that spike at ``times`` (s), source ``indices[k]`` at ``times[k]``."""
+        return self._add_group(SpikeSource(self, name, size, times=times, indices=indices))
+
+    def _own(self, group: Any, field: str) -> Group:
+        if not isinstance(group, Group):
+            raise ValueError(f"{field}: expected a population of this network, got {group!r}")
+        if group.network is not self:
+            raise ValueError(f"{field}: population {group.name!r} belongs to another network")
+        return group
+
+    def connect(self, pre: Group, post: Population, connector: Connector, weight: Any = None,
+                delay: Any = None, receptor: str = "auto", name: str | None = None) -> Projection:
+        """Connect ``pre`` to ``post``: see :class:`~neurosim.projection.Projection`."""
+        self._check_mutable()
+        name = name or f"{getattr(pre, 'name', '?')}_to_{getattr(post, 'name', '?')}"
+        self._own(pre, f"connection.{name}.pre")
+        self._own(post, f"connection.{name}.post")
+        if not isinstance(post, Population):
+            raise ValueError(f"connection.{name}.post: {post.name!r} is a spike source and cannot receive synapses")
+        if any(p.name == name for p in self.projections):
+            raise ValueError(f"connection.{name}: a connection of that name exists already")
+        proj = Projection.build(name, pre, post, connector, weight, delay, receptor, self.dt,
+                                self.rng("connect", len(self.projections)), np.dtype(self.precision))
+        self.projections.append(proj)
+        return proj
+
+    def current(self, target: Population, amplitudes: Any, times: Any = 0.0, indices: Any = None) -> CurrentInput:
+        """Inject a piecewise-constant current: ``amplitudes[k]`` (A) from ``times[k]`` (s) on."""
+        self._check_mutable()
+        self._own(target, "current.target")
+        if not isinstance(target, Population):
+            raise ValueError(f"current.target: {target.name!r} is a spike source")
+        inp = CurrentInput(target, times=times, amplitudes=amplitudes, indices=indices)
+        self.currents.append(inp)
+        return inp
+
+    def _add_monitor(self, monitor: Monitor) -> Monitor:
+        self._check_mutable()
+        self._own(monitor.target, f"record.{monitor.name}.population")
+        if any(m.name == monitor.name for m in self.monitors):
+            raise ValueError(f"record.{monitor.name}: a monitor of that name exists already")
+        self.monitors.append(monitor)
+        return monitor
+
+    def spike_monitor(self, target: Group, indices: Any = None, name: str | None = None,
+                      sink: Sink | None = None) -> SpikeMonitor:
+        return self._add_monitor(SpikeMonitor(name or f"spikes_{target.name}", target, sink or MemorySink(),
+                                              indices=indices))
+
+    def state_monitor(self, target: Population, variables: Any = ("v",), indices: Any = None,
+                      interval: Any = None, name: str | None = None, sink: Sink | None = None) -> StateMonitor:
+        return self._add_monitor(StateMonitor(name or f"state_{target.name}", target, sink or MemorySink(),
+                                              variables=variables, indices=indices, interval=interval))
+
+    def rate_monitor(self, target: Group, name: str | None = None, sink: Sink | None = None) -> RateMonitor:
+        return self._add_monitor(RateMonitor(name or f"rate_{target.name}", target, sink or MemorySink()))
+
+    def _check_mutable(self) -> None:
+        if self._layout is not None:
+            raise RuntimeError("the network's structure is frozen once it has run; build a new Network")
+
+    # ----------------------------------------------------------------- simulation
+    @property
+    def t(self) -> float:
+        """Current simulation time (s)."""
+        return self._step * self.dt
+
+    @property
+    def layout(self) -> Layout:
+        """The flat arrays the engine runs on (built on first access)."""
+        if self._layout is None:
+            if not self.populations:
+                raise ValueError("model: the network has no neuron population")
+            self.block_steps = block_steps_for(self, self.block_steps)
+            self.spike_capacity = max(self.spike_capacity, 2 * sum(g.size for g in self.groups))
+            self._layout = build_layout(self)
+        return self._layout
+
+    def run(self, duration: Any, backend: str | Backend = "auto", progress: Progress | None = None) -> None:
+        """Simulate ``duration`` (s, or a unit string) more, continuing from the current state."""
+        n = steps(parse_quantity(duration, "time", "simulation.duration"), self.dt, "simulation.duration")
+        engine = get_backend(backend) if isinstance(backend, str) else backend
+        layout = self.layout
+        done = 0
+        while done < n:
+            ran = engine.run_block(layout, self._step, min(n - done, self.block_steps))
+            self._hand_out(layout, ran)
+            self._step += ran
+            done += ran
+            if progress is not None:
+                progress(done, n)
+
+    def _hand_out(self, layout: Layout, ran: int) -> None:
+        """Give the block's recordings to the monitors' sinks and clear the buffers."""
+        rec = layout.rec
+        n_spk, n_rows = int(rec.counters[N_SPIKES]), int(rec.counters[N_ROWS])
+        spk_step, spk_id = rec.spk_step[:n_spk], rec.spk_id[:n_spk]
+        rec_step = rec.rec_step[:n_rows]
+        col = 0
+        for m in self.monitors:
+            if isinstance(m, SpikeMonitor):
+                g = m.target
+                sel = (spk_id >= g.offset) & (spk_id < g.offset + g.size)
+                local = spk_id[sel].astype(np.int64) - g.offset
+                keep = np.isin(local, m.indices) if m.indices.size < g.size else slice(None)
+                m.sink.append(m, {"t": spk_step[sel][keep] * self.dt, "i": local[keep]})
+            elif isinstance(m, StateMonitor):
+                width = m.indices.size
+                rows = rec_step % m.interval_steps(self.dt) == 0
+                block = {"t": rec_step[rows] * self.dt}
+                for var in m.variables:
+                    block[var] = rec.rec_out[:n_rows, col:col + width][rows].copy()
+                    col += width
+                m.sink.append(m, block)
+            elif isinstance(m, RateMonitor):
+                k = self.groups.index(m.target)
+                rate = rec.counts[:ran, k] / (m.target.size * self.dt)
+                m.sink.append(m, {"t": (self._step + np.arange(ran)) * self.dt, "rate": rate})
+        rec.counters[N_SPIKES] = 0
+        rec.counters[N_ROWS] = 0
+        rec.counts[:ran] = 0

@@ -1,0 +1,131 @@
+"""Populations: groups of neurons sharing one neuron model, and spike sources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from neurosim.connectivity.initializers import Initializer
+from neurosim.neurons.base import NeuronModel
+from neurosim.units import parse_array, parse_quantity
+
+if TYPE_CHECKING:
+    from neurosim.network import Network
+
+
+def _check_name(name: str, field_name: str) -> str:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"{field_name}: must be an identifier-like string, got {name!r}")
+    return name
+
+
+def _check_size(size: int, field_name: str) -> int:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
+        raise ValueError(f"{field_name}: must be a positive integer, got {size!r}")
+    return int(size)
+
+
+@dataclass(eq=False)
+class Group:
+    """Anything that emits spikes: a neuron population or a spike source."""
+
+    network: "Network"
+    name: str
+    size: int
+    #: offset of neuron 0 in the network's global spiking index (set at build)
+    offset: int = field(default=-1, init=False)
+
+    def __post_init__(self):
+        _check_name(self.name, "population.name")
+        self.size = _check_size(self.size, f"population.{self.name}.size")
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, size={self.size})"
+
+
+@dataclass(eq=False, repr=False)
+class Population(Group):
+    """``size`` neurons of one ``model`` with initial membrane potential ``v_init``.
+
+    ``v_init`` is a value, a per-neuron array or an initialiser such as
+    ``Uniform("-60 mV", "-50 mV")`` (default: the model's ``v_rest``). ``positions`` gives
+    3-D coordinates (for distance-dependent connectors); ``grid=(nx, ny, nz)`` sets them to a
+    grid.
+    """
+
+    model: NeuronModel | None = None
+    v_init: Any = None
+    positions: np.ndarray | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.model, NeuronModel):
+            raise ValueError(f"population.{self.name}.model: expected a neuron model, got {self.model!r}")
+        if self.positions is not None:
+            pos = np.asarray(self.positions, dtype=np.float64)
+            if pos.shape != (self.size, 3):
+                raise ValueError(
+                    f"population.{self.name}.positions: expected shape ({self.size}, 3), got {pos.shape}"
+                )
+            self.positions = pos
+
+    def initial_v(self, rng: np.random.Generator) -> np.ndarray:
+        field_name = f"population.{self.name}.v_init"
+        if self.v_init is None:
+            return self.model.per_neuron(self.size, self.name)["v_rest"]
+        if isinstance(self.v_init, Initializer):
+            return self.v_init.sample(self.size, rng, "voltage", field_name)
+        value = parse_array(self.v_init, "voltage", field_name)
+        if np.ndim(value) == 0:
+            return np.full(self.size, float(value))
+        if np.shape(value) != (self.size,):
+            raise ValueError(f"{field_name}: has {np.size(value)} values but the population has {self.size}")
+        return np.asarray(value)
+
+
+@dataclass(eq=False, repr=False)
+class PoissonSource(Group):
+    """Independent Poisson spike trains of ``rate`` (Hz, scalar or per source) in [start, stop).
+
+    In each step of length dt a source spikes with probability ``1 - exp(-rate dt)``.
+    """
+
+    rate: Any = 0.0
+    start: Any = 0.0
+    stop: Any = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.rate = parse_array(self.rate, "frequency", f"population.{self.name}.rate")
+        if np.any(np.asarray(self.rate) < 0):
+            raise ValueError(f"population.{self.name}.rate: must be >= 0")
+        if np.ndim(self.rate) and np.shape(self.rate) != (self.size,):
+            raise ValueError(f"population.{self.name}.rate: has {np.size(self.rate)} values but size is {self.size}")
+        self.start = parse_quantity(self.start, "time", f"population.{self.name}.start")
+        self.stop = np.inf if self.stop is None else parse_quantity(self.stop, "time", f"population.{self.name}.stop")
+
+
+@dataclass(eq=False, repr=False)
+class SpikeSource(Group):
+    """Spikes at given ``times`` (s) from sources ``indices`` (Brian's SpikeGeneratorGroup)."""
+
+    times: Any = ()
+    indices: Any = ()
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.times = np.atleast_1d(parse_array(self.times, "time", f"population.{self.name}.times"))
+        self.indices = np.asarray(self.indices, dtype=np.int64).ravel()
+        if self.times.shape != self.indices.shape:
+            raise ValueError(
+                f"population.{self.name}.indices: has {self.indices.size} entries but times has {self.times.size}"
+            )
+        if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= self.size):
+            raise ValueError(f"population.{self.name}.indices: must lie in [0, {self.size})")
+        if np.any(self.times < 0):
+            raise ValueError(f"population.{self.name}.times: must be >= 0")
