@@ -66,6 +66,7 @@ class Population(Group):
         super().__post_init__()
         if not isinstance(self.model, NeuronModel):
             raise ValueError(f"population.{self.name}.model: expected a neuron model, got {self.model!r}")
+        self.model.per_neuron(self.size, self.name)  # per-neuron arrays must match the size
         if self.positions is not None:
             pos = np.asarray(self.positions, dtype=np.float64)
             if pos.shape != (self.size, 3):
