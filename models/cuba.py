@@ -23,7 +23,7 @@ NEURON = CubaLIF(
 
 
 @dataclass(frozen=True)
-class CubaParams:
+class Params:
     """Parameters of :func:`build`; ``k`` is the expected in-degree (p = k / n)."""
 
     n: int = 4000
@@ -43,7 +43,7 @@ class CubaParams:
             raise ValueError(f"model.exc_fraction: must be in (0, 1), got {self.exc_fraction!r}")
 
 
-def build(params: CubaParams = CubaParams(), dt: Any = "0.1 ms", seed: int = 0,
+def build(params: Params = Params(), dt: Any = "0.1 ms", seed: int = 0,
           precision: str = "float64", record_spikes: bool = True) -> Network:
     """The CUBA network as two populations ``exc`` and ``inh``, spikes recorded if asked."""
     from neurosim.units import parse_quantity

@@ -61,6 +61,8 @@ class Network:
         self.monitors: list[Monitor] = []
         self._layout: Layout | None = None
         self._step = 0
+        #: spikes emitted so far by each group (name -> count), recorded or not
+        self.spike_counts: dict[str, int] = {}
 
     # ----------------------------------------------------------------- description
     def rng(self, kind: str, index: int) -> np.random.Generator:
@@ -114,8 +116,8 @@ class Network:
             raise ValueError(f"connection.{name}.post: {post.name!r} is a spike source and cannot receive synapses")
         if any(p.name == name for p in self.projections):
             raise ValueError(f"connection.{name}: a connection of that name exists already")
-        proj = Projection.build(name, pre, post, connector, weight, delay, receptor, self.dt,
-                                self.rng("connect", len(self.projections)), np.dtype(self.precision))
+        proj = Projection(name, pre, post, connector, weight, delay, receptor, self.dt,
+                          self.rng("connect", len(self.projections)), np.dtype(self.precision))
         self.projections.append(proj)
         return proj
 
@@ -171,6 +173,11 @@ class Network:
             self._layout = build_layout(self)
         return self._layout
 
+    def warm_up(self, backend: str | Backend = "auto") -> None:
+        """Build the layout and compile (or load from cache) the backend's kernel: a run of 0 steps."""
+        engine = get_backend(backend) if isinstance(backend, str) else backend
+        engine.run_block(self.layout, self._step, 0)
+
     def run(self, duration: Any, backend: str | Backend = "auto", progress: Progress | None = None) -> None:
         """Simulate ``duration`` (s, or a unit string) more, continuing from the current state."""
         n = steps(parse_quantity(duration, "time", "simulation.duration"), self.dt, "simulation.duration")
@@ -211,6 +218,8 @@ class Network:
                 k = self.groups.index(m.target)
                 rate = rec.counts[:ran, k] / (m.target.size * self.dt)
                 m.sink.append(m, {"t": (self._step + np.arange(ran)) * self.dt, "rate": rate})
+        for g, count in zip(self.groups, rec.counts[:ran].sum(axis=0)):
+            self.spike_counts[g.name] = self.spike_counts.get(g.name, 0) + int(count)
         rec.counters[N_SPIKES] = 0
         rec.counters[N_ROWS] = 0
         rec.counts[:ran] = 0

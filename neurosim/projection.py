@@ -2,87 +2,98 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from neurosim.connectivity.connectors import ConnectContext, Connector
 from neurosim.connectivity.csr import CSR
-from neurosim.connectivity.initializers import Constant, as_initializer
+from neurosim.connectivity.initializers import Constant, Initializer, as_initializer
 from neurosim.population import Group, Population
 
 RECEPTORS = ("auto", "exc", "inh")
 
 
-def delays_in_steps(delay_s: np.ndarray, dt: float, field: str) -> np.ndarray:
-    """Convert delays (s) to whole steps; constant delays must be exact multiples of dt."""
+def delays_in_steps(delay_s: np.ndarray, dt: float, field_name: str) -> np.ndarray:
+    """Convert delays (s) to whole steps; they must be multiples of dt."""
     if np.any(delay_s < 0):
-        raise ValueError(f"{field}: delays must be >= 0")
+        raise ValueError(f"{field_name}: delays must be >= 0")
     d = delay_s / dt
     k = np.rint(d)
     if np.any(np.abs(d - k) > 1e-6 * np.maximum(1.0, d)):
         bad = delay_s[np.argmax(np.abs(d - k))]
-        raise ValueError(f"{field}: delay {bad!r} s is not a multiple of dt = {dt!r} s")
+        raise ValueError(f"{field_name}: delay {bad!r} s is not a multiple of dt = {dt!r} s")
     return k.astype(np.int32)
 
 
 @dataclass(eq=False)
 class Projection:
-    """Synapses ``pre -> post`` chosen by ``connector``, stored as :class:`CSR`.
+    """Synapses ``pre -> post`` chosen by ``connector``; :attr:`synapses` is their :class:`CSR`.
 
-    ``weight`` is a current (A) onto ``CubaLIF`` and a voltage jump (V) onto ``LIF``;
-    ``delay`` (s) is rounded to the step grid only for random initialisers (a constant delay
-    must be a multiple of dt). ``receptor`` routes spikes onto a ``CubaLIF``: ``"exc"``,
-    ``"inh"`` or ``"auto"`` (by the sign of each weight).
+    ``weight`` is a current (A) onto ``CubaLIF`` and a voltage jump (V) onto ``LIF``.
+    ``delay`` (s) must be a multiple of dt when constant; random delays are rounded to the
+    step grid. ``receptor`` routes spikes onto a ``CubaLIF``: ``"exc"``, ``"inh"`` or
+    ``"auto"`` (by the sign of each weight). Everything is validated on construction; the
+    synapses are generated on first use from the projection's own random stream.
     """
 
     name: str
     pre: Group
     post: Population
     connector: Connector
-    synapses: CSR
-    receptor: str = "auto"
+    weight: Initializer | None
+    delay: Initializer
+    receptor: str
+    dt: float
+    rng: np.random.Generator = field(repr=False)
+    precision: np.dtype = np.dtype(np.float64)
 
-    @classmethod
-    def build(cls, name: str, pre: Group, post: Population, connector: Connector, weight: Any, delay: Any,
-              receptor: str, dt: float, rng: np.random.Generator, precision: np.dtype) -> "Projection":
-        field = f"connection.{name}"
-        if not isinstance(connector, Connector):
-            raise ValueError(f"{field}.connector: expected a connector, got {connector!r}")
-        if receptor not in RECEPTORS:
-            raise ValueError(f"{field}.receptor: must be one of {RECEPTORS}, got {receptor!r}")
+    def __post_init__(self):
+        f = f"connection.{self.name}"
+        if not isinstance(self.connector, Connector):
+            raise ValueError(f"{f}.connector: expected a connector, got {self.connector!r}")
+        if self.receptor not in RECEPTORS:
+            raise ValueError(f"{f}.receptor: must be one of {RECEPTORS}, got {self.receptor!r}")
+        self.connector.check(self.pre.size, self.post.size, f"{f}.connector")
+        explicit = self.connector.explicit_fields()
+        if "weight" in explicit and self.weight is not None:
+            raise ValueError(f"{f}.weight: the connector already gives per-synapse weights")
+        if "weight" not in explicit:
+            if self.weight is None:
+                raise ValueError(f"{f}.weight: required")
+            self.weight = as_initializer(self.weight)
+            self.weight.sample(0, self.rng, self.post.model.weight_dimension, f"{f}.weight")
+        if "delay" in explicit and self.delay is not None:
+            raise ValueError(f"{f}.delay: the connector already gives per-synapse delays")
+        self.delay = as_initializer(0.0 if self.delay is None else self.delay)
+        self.delay.sample(0, self.rng, "time", f"{f}.delay")  # checks units and bounds, draws nothing
+        if isinstance(self.delay, Constant):
+            delays_in_steps(self.delay.sample(1, np.random.default_rng(0), "time", f"{f}.delay"), self.dt, f"{f}.delay")
+
+    @cached_property
+    def synapses(self) -> CSR:
+        f = f"connection.{self.name}"
         ctx = ConnectContext(
-            n_pre=pre.size,
-            n_post=post.size,
-            same_population=pre is post,
-            rng=rng,
-            pre_positions=getattr(pre, "positions", None),
-            post_positions=post.positions,
+            n_pre=self.pre.size,
+            n_post=self.post.size,
+            same_population=self.pre is self.post,
+            rng=self.rng,
+            pre_positions=getattr(self.pre, "positions", None),
+            post_positions=self.post.positions,
         )
-        pairs = connector.pairs(ctx)
+        pairs = self.connector.pairs(ctx)
         n = pairs.post.size
-        if pairs.weight is not None:
-            if weight is not None:
-                raise ValueError(f"{field}.weight: the connector already gives per-synapse weights")
-            w = pairs.weight
-        elif weight is None:
-            raise ValueError(f"{field}.weight: required")
-        else:
-            w = as_initializer(weight).sample(n, rng, post.model.weight_dimension, f"{field}.weight")
+        w = pairs.weight if pairs.weight is not None else \
+            self.weight.sample(n, self.rng, self.post.model.weight_dimension, f"{f}.weight")
         if pairs.delay is not None:
-            if delay is not None:
-                raise ValueError(f"{field}.delay: the connector already gives per-synapse delays")
-            d = delays_in_steps(pairs.delay, dt, f"{field}.delay")
+            d = delays_in_steps(pairs.delay, self.dt, f"{f}.delay")
         else:
-            init = as_initializer(0.0 if delay is None else delay)
-            d_s = init.sample(n, rng, "time", f"{field}.delay")
-            if isinstance(init, Constant):
-                d = delays_in_steps(d_s, dt, f"{field}.delay")
-            else:
-                d = np.maximum(np.rint(d_s / dt), 0).astype(np.int32)
-        csr = CSR(pre.size, post.size, pairs.indptr, pairs.post, np.asarray(w, dtype=precision), d)
-        return cls(name, pre, post, connector, csr, receptor)
+            d_s = self.delay.sample(n, self.rng, "time", f"{f}.delay")
+            d = delays_in_steps(d_s, self.dt, f"{f}.delay") if isinstance(self.delay, Constant) \
+                else np.maximum(np.rint(d_s / self.dt), 0).astype(np.int32)
+        return CSR(self.pre.size, self.post.size, pairs.indptr, pairs.post, np.asarray(w, dtype=self.precision), d)
 
     def channels(self) -> np.ndarray:
         """Input channel of every synapse: 0 excitatory, 1 inhibitory."""
@@ -91,4 +102,4 @@ class Projection:
         return np.full(self.synapses.n_synapses, 0 if self.receptor == "exc" else 1, dtype=np.int32)
 
     def __repr__(self) -> str:
-        return f"Projection({self.name!r}, {self.pre.name} -> {self.post.name}, {self.synapses.n_synapses} synapses)"
+        return f"Projection({self.name!r}, {self.pre.name} -> {self.post.name})"

@@ -44,6 +44,13 @@ class Connector:
     def pairs(self, ctx: ConnectContext) -> Pairs:
         raise NotImplementedError
 
+    def check(self, n_pre: int, n_post: int, field: str) -> None:
+        """Raise ``ValueError`` if the rule cannot connect populations of these sizes."""
+
+    def explicit_fields(self) -> set[str]:
+        """Synapse properties the connector gives itself (``weight``, ``delay``)."""
+        return set()
+
 
 def _from_unsorted(pre: np.ndarray, post: np.ndarray, ctx: ConnectContext) -> Pairs:
     indptr, post_sorted, _ = csr_from_pairs(pre, post, ctx.n_pre, ctx.n_post)
@@ -61,9 +68,11 @@ def _check_probability(p: float, field: str) -> float:
 class OneToOne(Connector):
     """Neuron i of the source to neuron i of the target (sizes must match)."""
 
+    def check(self, n_pre, n_post, field):
+        if n_pre != n_post:
+            raise ValueError(f"{field}: one_to_one needs equal sizes, got {n_pre} and {n_post}")
+
     def pairs(self, ctx):
-        if ctx.n_pre != ctx.n_post:
-            raise ValueError(f"connector.one_to_one: sizes differ ({ctx.n_pre} vs {ctx.n_post})")
         return Pairs(np.arange(ctx.n_pre + 1, dtype=np.int64), np.arange(ctx.n_post, dtype=np.int32))
 
 
@@ -147,6 +156,10 @@ class FixedInDegree(Connector):
     k: int
     allow_autapses: bool = False
 
+    def check(self, n_pre, n_post, field):
+        if not 0 <= int(self.k) <= n_pre:
+            raise ValueError(f"{field}.k: cannot choose {self.k} inputs out of {n_pre} neurons")
+
     def pairs(self, ctx):
         exclude = ctx.same_population and not self.allow_autapses
         pre = _distinct_rows(ctx.n_post, ctx.n_pre, int(self.k), ctx.rng, exclude, "connector.k")
@@ -160,6 +173,10 @@ class FixedOutDegree(Connector):
 
     k: int
     allow_autapses: bool = False
+
+    def check(self, n_pre, n_post, field):
+        if not 0 <= int(self.k) <= n_post:
+            raise ValueError(f"{field}.k: cannot choose {self.k} targets out of {n_post} neurons")
 
     def pairs(self, ctx):
         exclude = ctx.same_population and not self.allow_autapses
@@ -212,27 +229,36 @@ class FromArrays(Connector):
     weight: Any = None
     delay: Any = None
 
-    def pairs(self, ctx):
+    def __post_init__(self):
         pre = np.asarray(self.pre, dtype=np.int64).ravel()
         post = np.asarray(self.post, dtype=np.int64).ravel()
         if pre.shape != post.shape:
             raise ValueError(f"connector.post: has {post.size} entries but pre has {pre.size}")
-        if pre.size and (pre.min() < 0 or pre.max() >= ctx.n_pre):
-            raise ValueError(f"connector.pre: indices must lie in [0, {ctx.n_pre})")
-        if post.size and (post.min() < 0 or post.max() >= ctx.n_post):
-            raise ValueError(f"connector.post: indices must lie in [0, {ctx.n_post})")
-        extra = {}
+        object.__setattr__(self, "pre", pre)
+        object.__setattr__(self, "post", post)
         for name in ("weight", "delay"):
             value = getattr(self, name)
             if value is None:
                 continue
-            arr = np.broadcast_to(np.asarray(value, dtype=np.float64), pre.shape) if np.ndim(value) == 0 \
-                else np.asarray(value, dtype=np.float64).ravel()
+            arr = np.asarray(value, dtype=np.float64)
+            arr = np.full(pre.shape, float(arr)) if arr.ndim == 0 else arr.ravel()
             if arr.shape != pre.shape:
                 raise ValueError(f"connector.{name}: has {arr.size} entries but pre has {pre.size}")
-            extra[name] = arr
-        indptr, post_sorted, order = csr_from_pairs(pre, post, ctx.n_pre, ctx.n_post)
-        return Pairs(indptr, post_sorted, *(extra[n][order] if n in extra else None for n in ("weight", "delay")))
+            object.__setattr__(self, name, arr)
+
+    def check(self, n_pre, n_post, field):
+        for name, arr, n in (("pre", self.pre, n_pre), ("post", self.post, n_post)):
+            if arr.size and (arr.min() < 0 or arr.max() >= n):
+                raise ValueError(f"{field}.{name}: indices must lie in [0, {n})")
+
+    def explicit_fields(self):
+        return {name for name in ("weight", "delay") if getattr(self, name) is not None}
+
+    def pairs(self, ctx):
+        indptr, post_sorted, order = csr_from_pairs(self.pre, self.post, ctx.n_pre, ctx.n_post)
+        weight = None if self.weight is None else self.weight[order]
+        delay = None if self.delay is None else self.delay[order]
+        return Pairs(indptr, post_sorted, weight, delay)
 
 
 def from_sparse(matrix: Any) -> FromArrays:

@@ -1,0 +1,373 @@
+"""Write one run's results to one HDF5 file, streamed block by block and renamed atomically.
+
+    with ResultsWriter("out/run.h5", config_toml=toml, root_seed=seed) as w:
+        net.spike_monitor(exc, sink=w.sink())
+        net.state_monitor(exc, ("v", "i_exc"), indices=range(10), sink=w.sink())
+        net.run("1 s")
+        w.write_metric("rate_hz", 4.2, units="Hz")
+        w.write_weights(net.projections[0])
+
+Layout (a superset of SONATA, see :mod:`neurosim.io.sonata`)::
+
+    /                      magic, version, provenance attributes, complete, dt_ms, t_start_ms, t_stop_ms
+    /spikes/<pop>          timestamps (float64, ms), node_ids (uint64); sorting = by_time
+    /report/<pop>[.<var>]  data (float32, mV or nA) and mapping/{node_ids, index_pointers, element_ids, time}
+    /rates/<pop>           t (ms), rate (Hz)
+    /metrics/<name>        scalar or array; optional attrs x (metric used as x-axis), units
+    /weights/<name>        pre, post (uint64), weight (A or V), delay (ms)
+    /populations           attrs: population name -> size
+    /config                attrs toml, sha256
+
+The file is written as ``.<name>.partial-<pid>`` next to the final path; :meth:`ResultsWriter.close`
+marks it complete, fsyncs it and renames it to the final path with :func:`os.replace`, so a
+killed run never leaves a file at the final path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import h5py
+import numpy as np
+
+from neurosim.io import provenance
+from neurosim.io.sonata import (
+    BY_TIME,
+    MS_PER_S,
+    SORTING,
+    append,
+    create_stream,
+    report_name,
+    report_units,
+    write_root_attrs,
+)
+from neurosim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor
+
+if TYPE_CHECKING:
+    from neurosim.network import Network
+    from neurosim.projection import Projection
+
+OVERWRITE = ("error", "overwrite")
+#: HDF5 chunk cache per open dataset: holds a few partly written chunks
+CHUNK_CACHE_BYTES = 4 << 20
+
+
+def _check_name(name: str, what: str) -> str:
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+        raise ValueError(f"{what}: must be a non-empty name without '/', got {name!r}")
+    return name
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _SpikeStream:
+    """``/spikes/<pop>``: SONATA spike population, sorted by time as blocks arrive in time order."""
+
+    def __init__(self, root: h5py.Group, monitor: SpikeMonitor):
+        group = root.require_group("spikes").create_group(monitor.target.name)
+        group.attrs.create("sorting", BY_TIME, dtype=SORTING)
+        self.t = create_stream(group, "timestamps", np.float64)
+        self.t.attrs["units"] = "ms"
+        self.i = create_stream(group, "node_ids", np.uint64)
+
+    def append(self, block: dict[str, np.ndarray]) -> None:
+        append(self.t, np.asarray(block["t"], np.float64) * MS_PER_S)
+        append(self.i, np.asarray(block["i"]).astype(np.uint64))
+
+
+class _RateStream:
+    """``/rates/<pop>``: population rate (Hz) at times ``t`` (ms); compressed."""
+
+    def __init__(self, root: h5py.Group, monitor: RateMonitor):
+        group = root.require_group("rates").create_group(monitor.target.name)
+        group.attrs["population"] = monitor.target.name
+        self.t = create_stream(group, "t", np.float64, compress=True)
+        self.t.attrs["units"] = "ms"
+        self.rate = create_stream(group, "rate", np.float64, compress=True)
+        self.rate.attrs["units"] = "Hz"
+
+    def append(self, block: dict[str, np.ndarray]) -> None:
+        append(self.t, np.asarray(block["t"], np.float64) * MS_PER_S)
+        append(self.rate, np.asarray(block["rate"], np.float64))
+
+
+class _Report:
+    """``/report/<name>``: one state variable of a state monitor as a SONATA report population.
+
+    ``mapping/time`` is ``[start, stop, dt]`` (ms, right-open); ``start`` is the first sample
+    and ``stop`` grows with every appended sample.
+    """
+
+    def __init__(self, root: h5py.Group, name: str, monitor: StateMonitor, variable: str, dt_ms: float,
+                 t0_ms: float):
+        self.name, self.variable, self.dt_ms = name, variable, dt_ms
+        units, self.factor = report_units(variable)
+        group = root.require_group("report").create_group(name)
+        group.attrs["population"] = monitor.target.name
+        group.attrs["variable"] = variable
+        n = monitor.indices.size
+        self.data = create_stream(group, "data", np.float32, width=n)
+        self.data.attrs["units"] = units
+        mapping = group.create_group("mapping")
+        ids = mapping.create_dataset("node_ids", data=monitor.indices.astype(np.uint64))
+        ids.attrs["sorted"] = np.int8(1)
+        mapping.create_dataset("index_pointers", data=np.arange(n + 1, dtype=np.uint64))
+        mapping.create_dataset("element_ids", data=np.zeros(n, np.uint32))
+        self.time = mapping.create_dataset("time", data=np.array([t0_ms, t0_ms, dt_ms], np.float64))
+        self.time.attrs["units"] = "ms"
+        self.start_ms = t0_ms
+        self.n = 0
+
+    def append(self, t_ms: np.ndarray, values: np.ndarray) -> None:
+        if t_ms.size == 0:
+            return
+        if self.n == 0:
+            self.start_ms = float(t_ms[0])
+            self.time[0] = self.start_ms
+        expected = self.start_ms + self.n * self.dt_ms
+        if abs(t_ms[0] - expected) > 1e-6 * self.dt_ms:
+            raise ValueError(f"report {self.name}: a sample at {t_ms[0]} ms breaks the grid (expected {expected} ms)")
+        append(self.data, (np.asarray(values, np.float64) * self.factor).astype(np.float32))
+        self.n += t_ms.size
+        self.time[1] = self.start_ms + self.n * self.dt_ms
+
+
+class _StateStream:
+    """All variables of one state monitor, each a report population of its own."""
+
+    def __init__(self, root: h5py.Group, monitor: StateMonitor, dt: float, t0: float):
+        dt_ms = monitor.interval_steps(dt) * dt * MS_PER_S
+        self.reports = {
+            var: _Report(root, report_name(monitor.target.name, var, monitor.variables), monitor, var, dt_ms,
+                         t0 * MS_PER_S)
+            for var in monitor.variables
+        }
+
+    def append(self, block: dict[str, np.ndarray]) -> None:
+        t_ms = np.asarray(block["t"], np.float64) * MS_PER_S
+        for var, report in self.reports.items():
+            report.append(t_ms, block[var])
+
+
+_Stream = _SpikeStream | _RateStream | _StateStream
+
+
+class ResultsSink:
+    """A sink (see :mod:`neurosim.sinks`) that streams the blocks of any number of spike, state
+    and rate monitors into a :class:`ResultsWriter`'s file. Get it from
+    :meth:`ResultsWriter.sink`; ``close()`` only flushes, the writer finalises the file."""
+
+    def __init__(self, writer: "ResultsWriter"):
+        self._writer = writer
+
+    def append(self, monitor: object, block: dict[str, np.ndarray]) -> None:
+        self._writer._append(monitor, block)
+
+    def close(self) -> None:
+        if not self._writer.closed:
+            self._writer.flush()
+
+
+class ResultsWriter:
+    """Results of one run in one HDF5 file at ``path``, written under a temporary name.
+
+    ``overwrite`` is ``"error"`` (raise :class:`FileExistsError` if ``path`` exists) or
+    ``"overwrite"``. ``config_toml`` is the resolved scenario (stored with its sha256),
+    ``root_seed`` the run's root seed, ``argv`` the command line (default ``sys.argv``) and
+    ``attrs`` extra root attributes. Use it as a context manager: a normal exit calls
+    :meth:`close` (finalise and rename), an exception :meth:`abort` (delete the partial file).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, overwrite: str = "error", config_toml: str | None = None,
+                 root_seed: int | None = None, argv: Sequence[str] | None = None,
+                 attrs: Mapping[str, Any] | None = None):
+        if overwrite not in OVERWRITE:
+            raise ValueError(f"output.overwrite: must be one of {OVERWRITE}, got {overwrite!r}")
+        if root_seed is not None and (isinstance(root_seed, bool) or not isinstance(root_seed, (int, np.integer))
+                                      or not 0 <= root_seed < 2**64):
+            raise ValueError(f"root_seed: must be an integer in [0, 2**64), got {root_seed!r}")
+        self.path = Path(path)
+        self.overwrite = overwrite
+        self._check_target()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.temp_path = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        self._sink = ResultsSink(self)
+        self._streams: dict[Monitor, _Stream] = {}
+        self._claimed: dict[str, str] = {}
+        self._network: Network | None = None
+        self._file: h5py.File | None = h5py.File(self.temp_path, "w", rdcc_nbytes=CHUNK_CACHE_BYTES)
+        try:
+            self._write_header(config_toml, root_seed, argv, attrs)
+        except BaseException:
+            self.abort()
+            raise
+
+    # ----------------------------------------------------------------- lifecycle
+    def __enter__(self) -> "ResultsWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
+
+    @property
+    def h5(self) -> h5py.File:
+        """The open (temporary) HDF5 file, for data this class has no method for."""
+        if self._file is None:
+            raise RuntimeError(f"results file {self.path} is closed")
+        return self._file
+
+    def _check_target(self) -> None:
+        if self.overwrite == "error" and self.path.exists():
+            raise FileExistsError(f"output: {self.path} exists (set overwrite to 'overwrite' to replace it)")
+
+    def _write_header(self, config_toml: str | None, root_seed: int | None, argv: Sequence[str] | None,
+                      attrs: Mapping[str, Any] | None) -> None:
+        f = self.h5
+        write_root_attrs(f)
+        for key, value in provenance.collect(root_seed, argv).items():
+            f.attrs[key] = value
+        f.attrs["complete"] = False
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = value
+        if config_toml is not None:
+            config = f.create_group("config")
+            config.attrs["toml"] = config_toml
+            config.attrs["sha256"] = hashlib.sha256(config_toml.encode("utf-8")).hexdigest()
+
+    def flush(self) -> None:
+        """Flush the HDF5 buffers to the temporary file."""
+        self.h5.flush()
+
+    def close(self) -> None:
+        """Finalise: mark complete, fsync and atomically rename to :attr:`path` (idempotent)."""
+        if self._file is None:
+            return
+        f = self._file
+        try:
+            if self._network is not None:
+                f.attrs["t_stop_ms"] = self._network.t * MS_PER_S
+            f.attrs["end_time_utc"] = provenance.utc_now()
+            f.attrs["complete"] = True
+            f.close()
+        except BaseException:
+            self.abort()
+            raise
+        self._file = None
+        _fsync(self.temp_path)
+        if self.overwrite == "error" and self.path.exists():
+            raise FileExistsError(f"output: {self.path} appeared during the run; the results are in {self.temp_path}")
+        os.replace(self.temp_path, self.path)
+        if os.name == "posix":
+            _fsync(self.path.parent)
+
+    def abort(self) -> None:
+        """Close and delete the partial file without touching :attr:`path` (idempotent)."""
+        if self._file is not None:
+            try:
+                self._file.close()
+            finally:
+                self._file = None
+                self.temp_path.unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- monitors
+    def sink(self) -> ResultsSink:
+        """The sink to give monitors (``net.spike_monitor(pop, sink=w.sink())``); one for all."""
+        return self._sink
+
+    def write_network(self, net: "Network") -> None:
+        """Record the sizes of ``net``'s populations, its dt and the time span the file covers
+        (from now to :meth:`close`). Done automatically when a monitor of ``net`` streams here."""
+        if self._network is net:
+            return
+        if self._network is not None:
+            raise ValueError("results: monitors of two different networks write to one file")
+        f = self.h5
+        self._network = net
+        f.attrs["dt_ms"] = net.dt * MS_PER_S
+        f.attrs["t_start_ms"] = net.t * MS_PER_S
+        pops = f.require_group("populations")
+        for g in net.groups:
+            pops.attrs[g.name] = np.int64(g.size)
+
+    def _claim(self, groups: list[str], monitor: Monitor) -> None:
+        for group in groups:
+            if group in self._claimed:
+                raise ValueError(f"record.{monitor.name}: monitor {self._claimed[group]!r} already writes {group}")
+        self._claimed.update(dict.fromkeys(groups, monitor.name))
+
+    def _open_stream(self, monitor: object) -> _Stream:
+        if not isinstance(monitor, (SpikeMonitor, RateMonitor, StateMonitor)):
+            raise TypeError(f"results: cannot record {type(monitor).__name__}")
+        net = monitor.target.network
+        self.write_network(net)
+        root, pop = self.h5, monitor.target.name
+        if isinstance(monitor, SpikeMonitor):
+            self._claim([f"/spikes/{pop}"], monitor)
+            return _SpikeStream(root, monitor)
+        if isinstance(monitor, RateMonitor):
+            self._claim([f"/rates/{pop}"], monitor)
+            return _RateStream(root, monitor)
+        self._claim([f"/report/{report_name(pop, var, monitor.variables)}" for var in monitor.variables], monitor)
+        return _StateStream(root, monitor, net.dt, net.t)
+
+    def _append(self, monitor: object, block: dict[str, np.ndarray]) -> None:
+        stream = self._streams.get(monitor)  # type: ignore[arg-type]
+        if stream is None:
+            stream = self._streams[monitor] = self._open_stream(monitor)  # type: ignore[index]
+        stream.append(block)
+
+    # ----------------------------------------------------------------- other results
+    def write_metric(self, name: str, value: Any, *, x: str | None = None, units: str | None = None) -> None:
+        """Store ``/metrics/<name>``: a number, or an array (a curve). ``x`` names the metric that
+        is the curve's x-axis; ``units`` is free text."""
+        _check_name(name, "metric")
+        data = np.asarray(value)
+        if data.dtype.kind not in "biuf":
+            raise ValueError(f"metric {name}: must be numeric, got {value!r}")
+        metrics = self.h5.require_group("metrics")
+        if name in metrics:
+            raise ValueError(f"metric {name}: written already")
+        ds = metrics.create_dataset(name, data=data)
+        if x is not None:
+            if data.ndim != 1:
+                raise ValueError(f"metric {name}: x applies to 1-D curves, not shape {data.shape}")
+            ds.attrs["x"] = _check_name(x, f"metric {name}.x")
+        if units is not None:
+            ds.attrs["units"] = units
+
+    def write_weights(self, projection: "Projection", name: str | None = None) -> None:
+        """Store the synapses of ``projection`` under ``/weights/<name>`` (default: its name), e.g.
+        ``write_weights(p, "exc_to_exc.initial")`` before training and ``write_weights(p)`` after."""
+        name = _check_name(name or projection.name, "weights")
+        weights = self.h5.require_group("weights")
+        if name in weights:
+            raise ValueError(f"weights {name}: written already")
+        csr = projection.synapses
+        group = weights.create_group(name)
+        group.attrs.update({
+            "projection": projection.name, "pre": projection.pre.name, "post": projection.post.name,
+            "n_pre": np.int64(csr.n_pre), "n_post": np.int64(csr.n_post), "receptor": projection.receptor,
+        })
+        filters = {"compression": "gzip", "shuffle": True} if csr.n_synapses else {}
+        group.create_dataset("pre", data=csr.pre.astype(np.uint64), **filters)
+        group.create_dataset("post", data=csr.post.astype(np.uint64), **filters)
+        w = group.create_dataset("weight", data=csr.weight, **filters)
+        w.attrs["units"] = "A" if projection.post.model.weight_dimension == "current" else "V"
+        delay_ms = csr.delay.astype(np.float64) * projection.post.network.dt * MS_PER_S
+        group.create_dataset("delay", data=delay_ms, **filters).attrs["units"] = "ms"

@@ -1,0 +1,192 @@
+"""The ``[model]`` table of an explicit network, and building a :class:`Network` from it.
+
+    [[model.populations]]
+    name = "exc"
+    size = 800
+    neuron = { model = "CubaLIF", tau_m = "20 ms", v_rest = "-49 mV" }
+    v_init = { dist = "uniform", low = "-60 mV", high = "-50 mV" }
+
+    [[model.sources]]
+    name = "noise"
+    type = "poisson"          # or "spikes" with times = [...], indices = [...]
+    size = 100
+    rate = "20 Hz"
+
+    [[model.connections]]
+    pre = "noise"
+    post = "exc"
+    connector = { type = "fixed_probability", p = 0.1 }
+    weight = "20 pA"          # or { dist = "normal", mean = "20 pA", std = "5 pA" }
+    delay = "1 ms"
+
+    [[model.currents]]
+    target = "exc"
+    amplitudes = ["0 pA", "100 pA"]
+    times = ["0 ms", "50 ms"]
+
+The neuron table's keys are the fields of the neuron dataclass (one description serves
+simulation, training and export). Errors raised while building carry the scenario path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from neurosim import connectivity as conn
+from neurosim.network import Network
+from neurosim.neurons import LIF, CubaLIF, NeuronModel
+from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, quantity, suggest, table, validate_table
+
+NEURON_MODELS: dict[str, type[NeuronModel]] = {"LIF": LIF, "CubaLIF": CubaLIF}
+MAX_SIZE = 100_000_000
+
+CONNECTORS: dict[str, tuple[type, dict[str, Field]]] = {
+    "one_to_one": (conn.OneToOne, {}),
+    "all_to_all": (conn.AllToAll, {"allow_autapses": Field("bool", default=False)}),
+    "fixed_probability": (conn.FixedProbability, {
+        "p": Field("float", required=True, minimum=0.0, maximum=1.0),
+        "allow_autapses": Field("bool", default=False)}),
+    "fixed_in_degree": (conn.FixedInDegree, {
+        "k": Field("int", required=True, minimum=0), "allow_autapses": Field("bool", default=False)}),
+    "fixed_out_degree": (conn.FixedOutDegree, {
+        "k": Field("int", required=True, minimum=0), "allow_autapses": Field("bool", default=False)}),
+    "distance": (conn.DistanceDependent, {
+        "c": Field("float", required=True, minimum=0.0, maximum=1.0),
+        "lam": Field("float", required=True, minimum=0.0, exclusive_minimum=True),
+        "allow_autapses": Field("bool", default=False)}),
+    "arrays": (conn.FromArrays, {
+        "pre": list_of(Field("int", minimum=0), required=True), "post": list_of(Field("int", minimum=0), required=True),
+        "weight": list_of(Field("any")), "delay": list_of(quantity("time"))}),
+}
+
+_VALUE = Field("union", options=(Field("float"), Field("str")), doc="a number or a unit string")
+DISTRIBUTION = Field("union", doc="a value, a unit string or a table {dist = 'uniform'|'normal', ...}", options=(
+    _VALUE,
+    table({"dist": Field("str", required=True, choices=("uniform",)), "low": _VALUE, "high": _VALUE}),
+    table({"dist": Field("str", required=True, choices=("normal",)), "mean": _VALUE, "std": _VALUE,
+           "low": _VALUE, "high": _VALUE}),
+))
+
+
+def _neuron_spec(value: Any) -> str | None:
+    """Check the neuron table against the fields of the chosen model class."""
+    model = value.get("model")
+    if model not in NEURON_MODELS:
+        return f"model: unknown neuron model {model!r} (known: {', '.join(NEURON_MODELS)}){suggest(str(model), list(NEURON_MODELS))}"
+    names = {f.name for f in dataclasses.fields(NEURON_MODELS[model])}
+    unknown = [k for k in value if k != "model" and k not in names]
+    if unknown:
+        return f"{unknown[0]}: unknown parameter of {model}{suggest(unknown[0], sorted(names))}"
+    return None
+
+
+POPULATION = table({
+    "name": Field("str", required=True),
+    "size": Field("int", required=True, minimum=1, maximum=MAX_SIZE),
+    "neuron": table({"model": Field("str", required=True)}, open=True, required=True, check=_neuron_spec),
+    "v_init": DISTRIBUTION,
+    "grid": list_of(Field("int", minimum=1), min_items=3, check=lambda g: None if len(g) == 3 else "needs 3 entries"),
+})
+
+SOURCE = table({
+    "name": Field("str", required=True),
+    "type": Field("str", required=True, choices=("poisson", "spikes")),
+    "size": Field("int", required=True, minimum=1, maximum=MAX_SIZE),
+    "rate": Field("union", options=(quantity("frequency", minimum=0.0), list_of(quantity("frequency", minimum=0.0))),
+                  doc="a rate such as '10 Hz' or one per source"),
+    "start": quantity("time", minimum=0.0),
+    "stop": quantity("time", minimum=0.0),
+    "times": list_of(quantity("time", minimum=0.0)),
+    "indices": list_of(Field("int", minimum=0)),
+})
+
+CONNECTION = table({
+    "name": Field("str"),
+    "pre": Field("str", required=True),
+    "post": Field("str", required=True),
+    "connector": table({"type": Field("str", required=True, choices=tuple(CONNECTORS))}, open=True, required=True),
+    "weight": DISTRIBUTION,
+    "delay": DISTRIBUTION,
+    "receptor": Field("str", default="auto", choices=("auto", "exc", "inh")),
+})
+
+CURRENT = table({
+    "target": Field("str", required=True),
+    "amplitudes": Field("union", required=True, options=(quantity("current"), list_of(quantity("current"), min_items=1)),
+                        doc="a current such as '100 pA' or a list of them"),
+    "times": list_of(quantity("time", minimum=0.0)),
+    "indices": list_of(Field("int", minimum=0)),
+})
+
+EXPLICIT_MODEL_FIELDS = {
+    "populations": list_of(POPULATION, min_items=1),
+    "sources": list_of(SOURCE),
+    "connections": list_of(CONNECTION),
+    "currents": list_of(CURRENT),
+}
+
+
+def _initializer(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    kind = value["dist"]
+    args = {k: v for k, v in value.items() if k != "dist"}
+    return conn.Uniform(**args) if kind == "uniform" else conn.Normal(**args)
+
+
+def _connector(spec: dict, path: str) -> conn.Connector:
+    cls, fields = CONNECTORS[spec["type"]]
+    problems: list[Problem] = []
+    args = validate_table({k: v for k, v in spec.items() if k != "type"}, table(fields), path, problems)
+    if problems:
+        raise ScenarioError(problems)
+    return cls(**args)
+
+
+def build_explicit(model: dict, dt: float, seed: int, precision: str, block_steps: int = 10_000) -> Network:
+    """Build the network of an explicit ``[model]`` table (connectivity is generated lazily)."""
+    net = Network(dt=dt, seed=seed, precision=precision, block_steps=block_steps)
+    groups: dict[str, Any] = {}
+
+    def attempt(path: str, action):
+        try:
+            return action()
+        except ScenarioError:
+            raise
+        except ValueError as exc:
+            raise ScenarioError([Problem(path, str(exc))]) from None
+
+    for k, pop in enumerate(model.get("populations", [])):
+        path = f"model.populations.{k}"
+        params = {key: v for key, v in pop["neuron"].items() if key != "model"}
+        neuron = attempt(f"{path}.neuron", lambda: NEURON_MODELS[pop["neuron"]["model"]](**params))
+        groups[pop["name"]] = attempt(path, lambda: net.population(
+            pop["name"], pop["size"], neuron, v_init=_initializer(pop.get("v_init")),
+            grid=tuple(pop["grid"]) if "grid" in pop else None))
+    for k, src in enumerate(model.get("sources", [])):
+        path = f"model.sources.{k}"
+        if src["type"] == "poisson":
+            if "rate" not in src:
+                raise ScenarioError([Problem(f"{path}.rate", "required for a poisson source")])
+            make = lambda: net.poisson_source(src["name"], src["size"], src["rate"], src.get("start", 0.0),  # noqa: E731
+                                              src.get("stop"))
+        else:
+            make = lambda: net.spike_source(src["name"], src["size"], src.get("times", []), src.get("indices", []))  # noqa: E731
+        groups[src["name"]] = attempt(path, make)
+    for k, c in enumerate(model.get("connections", [])):
+        path = f"model.connections.{k}"
+        for end in ("pre", "post"):
+            if c[end] not in groups:
+                raise ScenarioError([Problem(f"{path}.{end}", f"unknown population {c[end]!r}{suggest(c[end], list(groups))}")])
+        connector = _connector(c["connector"], f"{path}.connector")
+        attempt(path, lambda: net.connect(groups[c["pre"]], groups[c["post"]], connector,
+                                          weight=_initializer(c.get("weight")), delay=_initializer(c.get("delay")),
+                                          receptor=c["receptor"], name=c.get("name")))
+    for k, cur in enumerate(model.get("currents", [])):
+        path = f"model.currents.{k}"
+        if cur["target"] not in groups:
+            raise ScenarioError([Problem(f"{path}.target", f"unknown population {cur['target']!r}")])
+        attempt(path, lambda: net.current(groups[cur["target"]], cur["amplitudes"], cur.get("times", [0.0]),
+                                          cur.get("indices")))
+    return net

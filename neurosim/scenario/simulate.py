@@ -1,0 +1,124 @@
+"""The ``simulate`` task: build the network of ``[model]``, record what ``[[record]]`` asks,
+run ``simulation.duration`` and write spikes, traces, rates, weights and metrics."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from neurosim.engine.registry import resolve_backend_name
+from neurosim.network import Network
+from neurosim.population import Population
+from neurosim.projection import Projection
+from neurosim.scenario.named_models import build_named
+from neurosim.scenario.network_spec import build_explicit
+from neurosim.scenario.schema import Problem, ScenarioError, suggest
+from neurosim.scenario.tasks import TaskKind, register_task
+from neurosim.units import steps
+
+#: aim for about this many blocks per run (progress updates), within these bounds (steps)
+BLOCKS_PER_RUN, MIN_BLOCK, MAX_BLOCK = 100, 100, 10_000
+
+
+@dataclass
+class Prepared:
+    net: Network
+    n_steps: int
+    backend: str
+    weights: list[Projection] = field(default_factory=list)
+
+
+def build_network(cfg: dict) -> Network:
+    """The network of the ``[model]`` table (named or explicit), connectivity not yet generated."""
+    sim, model = cfg["simulation"], cfg["model"]
+    if "name" in model:
+        return build_named(model["name"], model.get("params", {}), sim["dt"], sim["seed"], sim["precision"])
+    return build_explicit(model, sim["dt"], sim["seed"], sim["precision"])
+
+
+def _groups(net: Network, names: list[str] | None, path: str, neurons_only: bool):
+    known = {g.name: g for g in net.groups if isinstance(g, Population) or not neurons_only}
+    if names is None:
+        return list(known.values())
+    for name in names:
+        if name not in known:
+            raise ScenarioError([Problem(path, f"unknown population {name!r}{suggest(name, list(known))}")])
+    return [known[n] for n in names]
+
+
+def _attach_records(net: Network, records: list[dict]) -> list[Projection]:
+    weights: list[Projection] = []
+    for k, rec in enumerate(records):
+        path = f"record.{k}"
+        kind = rec["type"]
+        try:
+            if kind == "weights":
+                known = {p.name: p for p in net.projections}
+                for name in rec.get("connections", list(known)):
+                    if name not in known:
+                        raise ScenarioError([Problem(f"{path}.connections", f"unknown connection {name!r}"
+                                                                            f"{suggest(name, list(known))}")])
+                    weights.append(known[name])
+                continue
+            groups = _groups(net, rec.get("populations"), f"{path}.populations", neurons_only=kind == "state")
+            for g in groups:
+                name = f"{kind}_{g.name}_{k}"
+                if kind == "spikes":
+                    net.spike_monitor(g, indices=rec.get("indices"), name=name)
+                elif kind == "state":
+                    net.state_monitor(g, tuple(rec.get("variables", ["v"])), rec.get("indices"), rec.get("interval"),
+                                      name=name)
+                else:
+                    net.rate_monitor(g, name=name)
+        except ScenarioError:
+            raise
+        except ValueError as exc:
+            raise ScenarioError([Problem(path, str(exc))]) from None
+    return weights
+
+
+def prepare(cfg: dict) -> Prepared:
+    sim = cfg["simulation"]
+    try:
+        n_steps = steps(sim["duration"], sim["dt"], "simulation.duration", allow_zero=False)
+        backend = resolve_backend_name(sim["backend"])
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
+    net = build_network(cfg)
+    net.block_steps = min(MAX_BLOCK, max(MIN_BLOCK, n_steps // BLOCKS_PER_RUN))
+    weights = _attach_records(net, cfg.get("record", []))
+    return Prepared(net, n_steps, backend, weights)
+
+
+def run(cfg: dict, prepared: Prepared, ctx) -> None:
+    net, writer = prepared.net, ctx.writer
+    for monitor in net.monitors:
+        monitor.sink = writer.sink()
+    writer.write_network(net)
+    duration = prepared.n_steps * net.dt
+    start = time.perf_counter()
+    net.warm_up(prepared.backend)
+    writer.write_metric("build_s", time.perf_counter() - start, units="s")
+    start = time.perf_counter()
+    with ctx.progress(prepared.n_steps, "simulate") as bar:
+        net.run(duration, backend=prepared.backend, progress=bar)
+    wall = time.perf_counter() - start
+    total = 0
+    for g in net.groups:
+        count = net.spike_counts.get(g.name, 0)
+        total += count if isinstance(g, Population) else 0
+        writer.write_metric(f"spikes_{g.name}", count)
+        writer.write_metric(f"rate_hz_{g.name}", count / (g.size * duration), units="Hz")
+    n_neurons = sum(p.size for p in net.populations)
+    writer.write_metric("mean_rate_hz", total / (n_neurons * duration), units="Hz")
+    writer.write_metric("sim_wall_s", wall, units="s")
+    writer.write_metric("realtime_factor", wall / duration)
+    for projection in prepared.weights:
+        writer.write_weights(projection)
+    ctx.log.info("simulated %.4g s in %.3g s wall (%d spikes)", duration, wall, total)
+
+
+SIMULATE = register_task(TaskKind(
+    name="simulate", required=("model", "simulation"), prepare=prepare, run=run,
+    doc="simulate a spiking network and record spikes, traces, rates and weights",
+))

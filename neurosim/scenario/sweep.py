@@ -1,0 +1,151 @@
+"""Parameter sweeps: expand ``[sweep]`` into run points, run them, write an index file.
+
+    [sweep]
+    mode = "grid"                      # grid: all combinations; zip: lists in lockstep;
+    repeats = 2                        # random: `samples` draws ({low, high[, log]} or a list)
+    [sweep.params]
+    "model.params.weight_scale" = [0.5, 1.0, 1.5]
+
+Point ``i`` gets the seed ``SeedSequence(root).spawn(n)[i]`` (unless the sweep sets the seed
+itself), so results depend on the run index only, never on the worker that ran it. Points
+run in order by default, on a local Dask cluster with ``workers``, or on an existing Dask
+cluster at ``scheduler``. Each point writes its own file; the index file links them and
+tabulates parameters against metrics.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from neurosim.scenario.runner import RunOptions, run_point
+from neurosim.scenario.schema import Problem, ScenarioError
+from neurosim.scenario.spec import config_hash, config_toml, resolve, set_path
+
+SEED_PATH = ("simulation", "seed")
+
+
+@dataclass
+class Point:
+    index: int
+    values: dict[str, Any]
+    config: dict
+    path: Path
+
+
+def _random_values(spec: Any, n: int, rng: np.random.Generator, path: str) -> list:
+    if isinstance(spec, list):
+        return [spec[k] for k in rng.integers(0, len(spec), size=n)]
+    if isinstance(spec, dict) and {"low", "high"} <= set(spec):
+        low, high = float(spec["low"]), float(spec["high"])
+        if spec.get("log", False):
+            return np.exp(rng.uniform(np.log(low), np.log(high), size=n)).tolist()
+        return rng.uniform(low, high, size=n).tolist()
+    raise ScenarioError([Problem(path, "a random sweep needs a list of choices or a table {low, high[, log]}")])
+
+
+def assignments(sweep: dict, root_seed: int) -> list[dict[str, Any]]:
+    """The parameter values of every point (before repeats)."""
+    params = sweep["params"]
+    names = list(params)
+    if sweep["mode"] == "random":
+        if "samples" not in sweep:
+            raise ScenarioError([Problem("sweep.samples", "required for mode = 'random'")])
+        rng = np.random.default_rng(np.random.SeedSequence(root_seed, spawn_key=(2**31,)))
+        columns = [_random_values(params[k], sweep["samples"], rng, f"sweep.params.{k}") for k in names]
+        return [dict(zip(names, row)) for row in zip(*columns)]
+    for k in names:
+        if not isinstance(params[k], list) or not params[k]:
+            raise ScenarioError([Problem(f"sweep.params.{k}", "needs a non-empty list of values")])
+    if sweep["mode"] == "zip":
+        lengths = {k: len(params[k]) for k in names}
+        if len(set(lengths.values())) > 1:
+            raise ScenarioError([Problem("sweep.params", f"zip needs lists of equal length, got {lengths}")])
+        return [dict(zip(names, row)) for row in zip(*(params[k] for k in names))]
+    return [dict(zip(names, row)) for row in itertools.product(*(params[k] for k in names))]
+
+
+def expand(raw: dict, out_path: Path) -> list[Point]:
+    """Resolve every point of the sweep in ``raw`` (validating each one completely)."""
+    base = {k: v for k, v in raw.items() if k != "sweep"}
+    sweep = resolve(raw)["sweep"]
+    root_seed = int(raw.get("simulation", {}).get("seed", 0))
+    combos = [c for c in assignments(sweep, root_seed) for _ in range(sweep["repeats"])]
+    children = np.random.SeedSequence(root_seed).spawn(len(combos))
+    folder = out_path.with_suffix("")
+    points = []
+    for i, (values, child) in enumerate(zip(combos, children)):
+        cfg = copy.deepcopy(base)
+        cfg.setdefault(SEED_PATH[0], {})[SEED_PATH[1]] = int(child.generate_state(1, np.uint64)[0] >> np.uint64(1))
+        for dotted, value in values.items():
+            set_path(cfg, dotted.split("."), copy.deepcopy(value), f"sweep.params.{dotted}")
+        try:
+            resolved = resolve(cfg)
+        except ScenarioError as exc:
+            raise ScenarioError([Problem(f"sweep point {i} ({values})", str(p)) for p in exc.problems]) from None
+        points.append(Point(i, values, resolved, folder / f"point_{i:04d}.h5"))
+    return points
+
+
+def warm_numba_cache(precision: str) -> None:
+    """Compile (or load) the numba kernel once before workers start, so they only read the cache."""
+    from neurosim import LIF, Network
+
+    net = Network(precision=precision)
+    net.population("warm", 1, LIF())
+    net.run(net.dt, backend="numba")
+
+
+def run_sweep(points: list[Point], overwrite: str, options: RunOptions, workers: int | None = None,
+              scheduler: str | None = None) -> list[dict[str, Any]]:
+    """Run the points in order, or on Dask; return their metrics in point order."""
+    args = [(p.config, str(p.path), overwrite, options, {"sweep_index": p.index}) for p in points]
+    if not workers and not scheduler:
+        return [run_point(*a) for a in args]
+    from dask.distributed import Client, LocalCluster
+
+    warm_numba_cache(points[0].config.get("simulation", {}).get("precision", "float64"))
+    if scheduler:
+        client, cluster = Client(scheduler), None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = [client.submit(run_point, *a, pure=False) for a in args]
+        return client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def write_index(path: Path, raw: dict, points: list[Point], metrics: list[dict[str, Any]]) -> None:
+    """Index file: external links to every point and a table of parameters -> metrics."""
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    with h5py.File(tmp, "w") as f:
+        f.attrs["config_toml"] = config_toml(raw)
+        f.attrs["config_sha256"] = config_hash(raw)
+        f.attrs["n_points"] = len(points)
+        group = f.create_group("points")
+        for p in points:
+            group[f"{p.index:04d}"] = h5py.ExternalLink(os.path.relpath(p.path, path.parent), "/")
+        table = f.create_group("table")
+        table["path"] = np.array([os.path.relpath(p.path, path.parent) for p in points], dtype=h5py.string_dtype())
+        table["seed"] = np.array([p.config["simulation"]["seed"] for p in points], dtype=np.uint64)
+        params = table.create_group("params")
+        for name in points[0].values:
+            column = [p.values[name] for p in points]
+            kind = h5py.string_dtype() if any(isinstance(v, (str, list, dict)) for v in column) else np.float64
+            params[name] = np.array([str(v) if kind is not np.float64 else v for v in column], dtype=kind)
+        out = table.create_group("metrics")
+        names = sorted({k for m in metrics for k, v in m.items() if not k.startswith("_") and np.ndim(v) == 0})
+        for name in names:
+            out[name] = np.array([float(m.get(name, np.nan)) for m in metrics])
+    os.replace(tmp, path)

@@ -1,0 +1,45 @@
+"""Registry of task kinds: what a scenario does (``simulate`` here; ``train``, ``memory``,
+``export`` and others register themselves from their own modules).
+
+A task kind declares the top-level tables it adds to the scenario schema, which of the
+tables it needs, a ``prepare`` step (complete semantic validation, e.g. building the
+network, raising :class:`ScenarioError`) and a ``run`` step that writes results.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from neurosim.scenario.schema import Field
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    name: str
+    #: top-level tables this task adds to the schema
+    tables: dict[str, Field] = field(default_factory=dict)
+    #: top-level tables that must be present
+    required: tuple[str, ...] = ()
+    #: config -> prepared object (raises ScenarioError naming the bad field)
+    prepare: Callable[[dict], Any] = lambda cfg: None
+    #: (config, prepared, RunContext) -> None; writes metrics and recordings through ctx.writer
+    run: Callable[[dict, Any, Any], None] = lambda cfg, prepared, ctx: None
+    doc: str = ""
+
+
+_TASKS: dict[str, TaskKind] = {}
+#: modules that register task kinds when imported (kept lazy so the CLI starts fast)
+TASK_MODULES = ["neurosim.scenario.simulate"]
+
+
+def register_task(task: TaskKind) -> TaskKind:
+    _TASKS[task.name] = task
+    return task
+
+
+def tasks() -> dict[str, TaskKind]:
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+    return dict(_TASKS)
