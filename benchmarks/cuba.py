@@ -205,7 +205,7 @@ def summary(args: argparse.Namespace, ns: dict[str, Any], br: dict[str, Any]) ->
 
 def print_report(rec: dict[str, Any]) -> None:
     print(f"neurosim[{rec['backend']}]: build {rec['neurosim_build_s']:.3f} s, compile {rec['neurosim_compile_s']:.3f} s"
-          f" (JIT cache: {rec['neurosim_jit_cache']}), sim {rec['neurosim_sim_s']:.3f} s CPU"
+          f" (JIT cache: {rec['neurosim_jit_cache'] or 'n/a'}), sim {rec['neurosim_sim_s']:.3f} s CPU"
           f" ({rec['neurosim_sim_wall_s']:.3f} s wall), {rec['neurosim_spikes']:,} spikes,"
           f" {rec['neurosim_rate_hz']:.3f} Hz, {rec['ns_per_neuron_step']:.2f} ns/neuron-step,"
           f" {rec['events_per_s'] / 1e6:.1f}M events/s")

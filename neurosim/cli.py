@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -155,8 +154,7 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "inspect": cmd_inspect, "p
 
 
 def _fail(code: int, message: str) -> int:
-    print(textwrap.fill(f"neurosim: {message}", width=100, break_long_words=False, break_on_hyphens=False),
-          file=sys.stderr)
+    print(f"neurosim: {message}", file=sys.stderr)
     return code
 
 

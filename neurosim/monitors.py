@@ -83,6 +83,7 @@ class StateMonitor(Monitor):
                     f"{type(self.target.model).__name__} (has {', '.join(known)})"
                 )
         self.indices = _local_indices(self.target, self.indices, f"record.{self.name}.indices")
+        self.interval_steps(self.target.network.dt)  # must be a whole number of steps
 
     def interval_steps(self, dt: float) -> int:
         if self.interval is None:

@@ -9,7 +9,7 @@ import pytest
 from neurosim.io import ResultsWriter
 from test_io import recorded_run, small_network
 
-libsonata = pytest.importorskip("libsonata")
+import libsonata
 
 
 @pytest.fixture(scope="module")

@@ -97,12 +97,13 @@ def read_toml(path: str | Path) -> dict:
     if not p.is_file():
         raise ScenarioError(f"{p}: no such scenario file")
     text = p.read_text(encoding="utf-8", errors="replace")
-    if not text.strip():
-        raise ScenarioError(f"{p}: the scenario file is empty")
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{p}: not valid TOML ({exc})") from None
+    if not data:
+        raise ScenarioError(f"{p}: the scenario file is empty (no keys or tables)")
+    return data
 
 
 def parse_override(assignment: str) -> tuple[list[str], Any]:
