@@ -62,7 +62,7 @@ def test_cuba_psp_is_a_difference_of_exponentials(backend, tau_syn):
     else:
         psp = w / c * tm * ts / (ts - tm) * (np.exp(-s / ts) - np.exp(-s / tm))
     assert mon["v"][:, 0] + 65e-3 == pytest.approx(psp, rel=1e-9, abs=1e-15)
-    i_expected = np.where(mon.t > 1e-3 + 1e-12, w * np.exp(-s / ts), 0.0)
+    i_expected = np.where(mon.t > 1e-3 - 1e-12, w * np.exp(-s / ts), 0.0)  # right-continuous samples
     assert mon["i_exc"][:, 0] == pytest.approx(i_expected, rel=1e-9, abs=1e-24)
 
 

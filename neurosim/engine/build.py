@@ -29,36 +29,36 @@ STATE_BUFFER_BYTES = 64 << 20
 
 
 def _neurons(net: "Network", dtype: np.dtype) -> tuple[NeuronTable, NeuronState]:
+    """Per-neuron constants and the initial state of all populations (there is at least one)."""
     pops = net.populations
     tables = [p.model.kernel_table(p.size, net.dt, p.name) for p in pops]
-    merged = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]} if tables else {}
+    merged = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
     n = sum(p.size for p in pops)
-    if not tables:
-        merged = {k: np.zeros(0) for k in (*NeuronTable._fields, "i_bias")}
-    merged["cur_gain"] = 1.0 - merged["jump"]
     i_bias = merged.pop("i_bias")
     table = NeuronTable(**{
         k: merged[k].astype(np.int32) if k == "ref_steps" else merged[k].astype(dtype) for k in NeuronTable._fields
     })
-    v0 = [p.initial_v(net.rng("v_init", i)) for i, p in enumerate(pops)]
-    state = NeuronState(
-        v=(np.concatenate(v0) if v0 else np.zeros(0)).astype(dtype),
-        i_e=np.zeros(n, dtype),
-        i_i=np.zeros(n, dtype),
-        ref=np.zeros(n, np.int32),
-        i_ext=i_bias.astype(dtype),
-    )
+    variables = np.zeros((3, n), dtype)
+    variables[0] = np.concatenate([p.initial_v(net.rng("v_init", i)) for i, p in enumerate(pops)])
+    state = NeuronState(vars=variables, v=variables[0], i_e=variables[1], i_i=variables[2],
+                        ref=np.zeros(n, np.int32), i_ext=i_bias.astype(dtype))
     return table, state
 
 
-def _segments(net: "Network", table: NeuronTable) -> np.ndarray:
-    """One segment per population: ``(start, stop, 1 if every parameter is shared)``."""
+def _segments(net: "Network", table: NeuronTable, state: NeuronState) -> np.ndarray:
+    """One segment per population: ``(start, stop, shared parameters, constant external current)``.
+
+    The external current is constant when no current input targets the population and its
+    bias is the same for every neuron.
+    """
+    driven = {c.target.name for c in net.currents}
     rows = []
     for p in net.populations:
         a, b = p.offset, p.offset + p.size
         shared = all(np.all(col[a:b] == col[a]) for col in table)
-        rows.append((a, b, int(shared)))
-    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+        constant = p.name not in driven and np.all(state.i_ext[a:b] == state.i_ext[a])
+        rows.append((a, b, int(shared), int(constant)))
+    return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
 
 def _synapses(net: "Network", n_neurons: int, n_elements: int, dtype: np.dtype) -> Synapses:
@@ -66,7 +66,8 @@ def _synapses(net: "Network", n_neurons: int, n_elements: int, dtype: np.dtype) 
     for proj in net.projections:
         csr = proj.synapses
         pre.append(csr.pre.astype(np.int64) + proj.pre.offset)
-        target.append(proj.channels().astype(np.int64) * n_neurons + csr.post + proj.post.offset)
+        rows = np.array([STATE_VARIABLES[v] for v in proj.post.model.receptor_targets], dtype=np.int64)
+        target.append(rows[proj.channels()] * n_neurons + csr.post + proj.post.offset)
         weight.append(csr.weight.astype(dtype))
         delay.append(csr.delay)
     pre_all = np.concatenate(pre)
@@ -74,14 +75,38 @@ def _synapses(net: "Network", n_neurons: int, n_elements: int, dtype: np.dtype) 
     indptr = np.zeros(n_elements + 1, dtype=np.int64)
     np.cumsum(np.bincount(pre_all, minlength=n_elements), out=indptr[1:])
     delay_all = np.concatenate(delay)[order].astype(np.int32)
+    weight_all = np.concatenate(weight)[order]
+    target_all = np.concatenate(target)[order].astype(np.int32)
     max_delay = int(delay_all.max()) if delay_all.size else 0
+    buffered = np.zeros(3, np.uint8)
+    buffered[np.unique(target_all[delay_all > 0] // max(n_neurons, 1))] = 1
     return Synapses(
         indptr=indptr,
-        target=np.concatenate(target)[order].astype(np.int32),
-        weight=np.concatenate(weight)[order],
+        target=target_all,
+        weight=weight_all,
         delay=delay_all,
-        buf=np.zeros((ring_length(max_delay), 2 * n_neurons), dtype=dtype),
+        row_delay=np.where(_row_uniform(delay_all, indptr), _row_first(delay_all, indptr), -1).astype(np.int32),
+        row_weight=_row_first(weight_all, indptr).astype(dtype),
+        row_uniform=_row_uniform(weight_all, indptr).astype(np.uint8),
+        buf=np.zeros((ring_length(max_delay), 3 * n_neurons), dtype=dtype),
+        buffered=buffered,
     )
+
+
+def _row_first(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """First value of every CSR row (0 for empty rows)."""
+    first = np.zeros(indptr.size - 1, dtype=values.dtype)
+    nonempty = np.diff(indptr) > 0
+    first[nonempty] = values[indptr[:-1][nonempty]]
+    return first
+
+
+def _row_uniform(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """True for rows whose values are all equal (and for empty rows)."""
+    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    differs = np.zeros(indptr.size - 1, dtype=bool)
+    np.logical_or.at(differs, rows, values != _row_first(values, indptr)[rows])
+    return ~differs
 
 
 def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
@@ -178,7 +203,7 @@ def build_layout(net: "Network") -> Layout:
     table, state = _neurons(net, dtype)
     return Layout(
         table=table,
-        segments=_segments(net, table),
+        segments=_segments(net, table, state),
         state=state,
         syn=_synapses(net, n_neurons, offset, dtype),
         drive=_drive(net),

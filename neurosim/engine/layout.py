@@ -1,21 +1,27 @@
 """The flat array layout every backend runs on.
 
 A network is flattened into one global spiking index: neurons of all populations first
-(``0 .. N-1``), then all spike sources (``N .. N+S-1``). All projections are merged into
-one CSR by presynaptic global index whose target code is ``channel * N + post`` (channel 0
-excitatory, 1 inhibitory), so one spike is delivered with one loop over one row. Delays
-are integer steps into a ring buffer ``buf[L, 2N]`` (``L`` a power of two > max delay + 1).
+(``0 .. N-1``), then all spike sources (``N .. N+S-1``). The state variables of all neurons
+live in one array ``vars[3, N]`` (rows v, i_exc, i_inh). All projections are merged into one
+CSR by presynaptic global index whose target is a *state code* ``row * N + post``: the
+variable a spike adds its weight to (v for ``LIF``'s delta synapses, i_exc or i_inh for
+``CubaLIF``'s current synapses). One spike is delivered with one loop over one row.
 
 Semantics of one step ``m`` (time ``t_m = m dt``), identical in every backend:
 
-1. record the state sampled at ``t_m``;
-2. apply current changes due at ``t_m``; sources spiking at ``t_m`` (spike generators, then
-   Poisson sources in index order) deliver into slots ``m + delay``;
-3. the input arriving at ``t_m`` (``buf[m mod L]``) is added: ``v += jump·(a_e + a_i)``,
-   ``i_e += cur_gain·a_e``, ``i_i += cur_gain·a_i``; then the linear dynamics are
-   integrated exactly over ``dt`` (refractory neurons are clamped to ``v_reset``);
-4. neurons with ``v >= v_th`` (not refractory) spike at ``t_{m+1}``, are reset and deliver
-   into slots ``m + 1 + delay`` in ascending index order.
+1. apply current changes due at ``t_m``; sources spiking at ``t_m`` (spike generators, then
+   Poisson sources in index order) deliver their synapses;
+2. input due at ``t_m`` that waited in the ring buffer (``buf[m mod L]``, summed per state
+   code in delivery order) is added to the state;
+3. the state is sampled for the monitors (so samples include every jump at ``t_m``);
+4. the linear dynamics are integrated exactly over ``dt``; refractory neurons are clamped to
+   ``v_reset``; neurons with ``v >= v_th`` spike at ``t_{m+1}``, are reset, and deliver their
+   synapses in ascending index order.
+
+Delivering a synapse of delay ``d`` steps from a spike at ``t``: if it is due at the next
+moment the state is touched (``d = 0``), its weight is added to ``vars`` at once, one
+synapse at a time in delivery order; otherwise it is added to ``buf[(t/dt + d) mod L]``
+(``L`` a power of two > max delay + 1) and joins the state in step 2 of the step it is due.
 """
 
 from __future__ import annotations
@@ -40,13 +46,13 @@ class NeuronTable(NamedTuple):
     p_vI: np.ndarray
     d_e: np.ndarray
     d_i: np.ndarray
-    jump: np.ndarray  # 1.0: input jumps v (delta synapses); 0.0: input enters the currents
-    cur_gain: np.ndarray  # 1 - jump
 
 
 class NeuronState(NamedTuple):
-    """Dynamic state (length N): membrane (V), synaptic currents (A), refractory countdown, external current (A)."""
+    """Dynamic state (length N): membrane (V), synaptic currents (A), refractory countdown,
+    external current (A). ``v``, ``i_e`` and ``i_i`` are the rows of ``vars``."""
 
+    vars: np.ndarray  # (3, N)
     v: np.ndarray
     i_e: np.ndarray
     i_i: np.ndarray
@@ -55,13 +61,21 @@ class NeuronState(NamedTuple):
 
 
 class Synapses(NamedTuple):
-    """Merged CSR over all spiking elements (length N+S rows) and the delay ring buffer."""
+    """Merged CSR over all spiking elements (length N+S rows) and the delay ring buffer.
+
+    Rows whose synapses share one delay (``row_delay >= 0``) or one weight
+    (``row_uniform``) are delivered without per-synapse loads of those values.
+    """
 
     indptr: np.ndarray  # int64, N+S+1
-    target: np.ndarray  # int32, channel * N + post
+    target: np.ndarray  # int32 state code, row * N + post
     weight: np.ndarray
     delay: np.ndarray  # int32 steps
-    buf: np.ndarray  # (L, 2N)
+    row_delay: np.ndarray  # int32 per row: the delay shared by the whole row, or -1
+    row_weight: np.ndarray  # per row: the weight shared by the whole row (valid where row_uniform)
+    row_uniform: np.ndarray  # uint8 per row: 1 if all weights of the row are equal
+    buf: np.ndarray  # (L, 3N) input waiting for its step, by state code
+    buffered: np.ndarray  # uint8[3]: 1 if some delayed synapse targets that state row
 
 
 class Drive(NamedTuple):
@@ -86,7 +100,7 @@ class Recording(NamedTuple):
     spk_step: np.ndarray  # int64, spike time in steps
     spk_id: np.ndarray  # int32 global id
     rec_id: np.ndarray  # int32 neuron of each state column
-    rec_var: np.ndarray  # int32 0 v, 1 i_e, 2 i_i
+    rec_var: np.ndarray  # int32 state row: 0 v, 1 i_e, 2 i_i
     rec_interval: np.ndarray  # int64[1]
     rec_out: np.ndarray  # (rows, columns)
     rec_step: np.ndarray  # int64 rows
@@ -101,7 +115,7 @@ STATE_VARIABLES = {"v": 0, "i_exc": 1, "i_inh": 2}
 
 class Layout(NamedTuple):
     table: NeuronTable
-    segments: np.ndarray  # int64 (n_segments, 3): start, stop, 1 if parameters are shared
+    segments: np.ndarray  # int64 (n_segments, 4): start, stop, shared parameters, constant i_ext
     state: NeuronState
     syn: Synapses
     drive: Drive

@@ -1,8 +1,14 @@
 """Numba CPU backend: the whole block of time steps runs in one compiled call.
 
-Step semantics are those of :mod:`neurosim.engine.layout`. The neuron update is a
-branch-free loop over structure-of-arrays state (vectorised by LLVM); spikes are then
-collected and delivered through the merged CSR into the delay ring buffer.
+Step semantics are those of :mod:`neurosim.engine.layout`, reproduced bit for bit. The
+neuron update is a branch-free loop over structure-of-arrays state; populations with
+shared parameters run with scalar parameters (and a scalar external current where it is
+constant), which keeps the loop within cache bandwidth and lets LLVM vectorise it. Spikes
+are collected eight neurons at a time and delivered through the merged CSR: synapses due at
+once go straight into the state, delayed ones into the ring buffer, which is read back only
+for the state rows that delayed synapses target. Rows with one delay or one
+weight skip those per-synapse loads. Helpers are inlined: numba passes tuples of arrays by
+value, so a call per spike would copy every array descriptor.
 """
 
 from __future__ import annotations
@@ -14,43 +20,67 @@ from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Lay
 from neurosim.engine.rng import uniform_jit
 
 
-@njit(cache=True, nogil=True)
-def _emit(j, stamp, base, syn, rec, k):
-    """Record and deliver one spike of element ``j`` stamped ``stamp`` into slots ``base + delay``."""
+@njit(cache=True, inline="always")
+def _deliver(j, base, syn, flat):
+    """Deliver the synapses of element ``j`` whose spike is due ``base + delay``: delay 0 into
+    the state (``flat`` is ``vars`` raveled), later ones into the ring buffer."""
+    mask = syn.buf.shape[0] - 1
+    start, stop = syn.indptr[j], syn.indptr[j + 1]
+    d = syn.row_delay[j]
+    if d < 0:
+        for s in range(start, stop):
+            if syn.delay[s] == 0:
+                flat[syn.target[s]] += syn.weight[s]
+            else:
+                syn.buf[(base + syn.delay[s]) & mask, syn.target[s]] += syn.weight[s]
+        return
+    row = flat if d == 0 else syn.buf[(base + d) & mask]
+    if syn.row_uniform[j]:
+        w = syn.row_weight[j]
+        for s in range(start, stop):
+            row[syn.target[s]] += w
+    else:
+        for s in range(start, stop):
+            row[syn.target[s]] += syn.weight[s]
+
+
+@njit(cache=True, inline="always")
+def _emit(j, stamp, base, syn, flat, rec, k):
+    """Record one spike of element ``j`` at step ``stamp`` and deliver it (see :func:`_deliver`)."""
     if rec.spike_mask[j]:
         n = rec.counters[N_SPIKES]
         rec.spk_step[n] = stamp
         rec.spk_id[n] = j
         rec.counters[N_SPIKES] = n + 1
     rec.counts[k, rec.group_of[j]] += 1
-    mask = syn.buf.shape[0] - 1
-    for s in range(syn.indptr[j], syn.indptr[j + 1]):
-        syn.buf[(base + syn.delay[s]) & mask, syn.target[s]] += syn.weight[s]
+    _deliver(j, base, syn, flat)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, inline="always")
 def _record_state(step, st, rec):
     row = rec.counters[N_ROWS]
     for c in range(rec.rec_id.shape[0]):
-        j = rec.rec_id[c]
-        var = rec.rec_var[c]
-        if var == 0:
-            rec.rec_out[row, c] = st.v[j]
-        elif var == 1:
-            rec.rec_out[row, c] = st.i_e[j]
-        else:
-            rec.rec_out[row, c] = st.i_i[j]
+        rec.rec_out[row, c] = st.vars[rec.rec_var[c], rec.rec_id[c]]
     rec.rec_step[row] = step
     rec.counters[N_ROWS] = row + 1
 
 
 @njit(cache=True, inline="always")
-def _neuron(v, i_e, i_i, ref, i_ext, a_e, a_i, v_rest, v_th, v_reset, reset_step, soft, ref_steps,
-            p_vv, p_ve, p_vi, p_vI, d_e, d_i, jump, cur_gain):
+def _take_buffered(slot, syn, st):
+    """Add the buffered input of ``slot`` to the state rows that delayed synapses target."""
+    n = st.v.shape[0]
+    for r in range(3):
+        if syn.buffered[r]:
+            waiting, target = syn.buf[slot, r * n:(r + 1) * n], st.vars[r]
+            for i in range(n):
+                target[i] += waiting[i]
+                waiting[i] = 0
+
+
+@njit(cache=True, inline="always")
+def _neuron(v, i_e, i_i, ref, i_ext, v_rest, v_th, v_reset, reset_step, soft, ref_steps,
+            p_vv, p_ve, p_vi, p_vI, d_e, d_i):
     """One neuron, one step (equations in :mod:`neurosim.neurons.step`); branch-free."""
-    v = v + jump * (a_e + a_i)
-    i_e = i_e + cur_gain * a_e
-    i_i = i_i + cur_gain * a_i
     v_new = v_rest + (v - v_rest) * p_vv + i_e * p_ve + i_i * p_vi + i_ext * p_vI
     refractory = ref > 0
     v_new = v_reset if refractory else v_new
@@ -60,41 +90,33 @@ def _neuron(v, i_e, i_i, ref, i_ext, a_e, a_i, v_rest, v_th, v_reset, reset_step
     return (v_after if spike else v_new), i_e * d_e, i_i * d_i, (ref_steps if spike else ref), spike
 
 
-@njit(cache=True, nogil=True)
-def _update_neurons(slot, tab, segments, st, buf, spiked):
+@njit(cache=True, inline="always")
+def _update_neurons(tab, segments, st, spiked):
     """Integrate, threshold and reset all neurons over one step.
 
-    A homogeneous segment (one population with shared parameters) runs with scalar
-    parameters, which keeps the loop within cache bandwidth and lets LLVM vectorise it.
-    Loops run over ``range(len)`` of per-segment views: a loop from a non-zero start
-    carries numba's negative-index wraparound, which blocks vectorisation.
+    Loops run over ``range(len)`` of per-segment views: a loop from a non-zero start carries
+    numba's negative-index wraparound, which blocks vectorisation. The loop-invariant branch
+    on a constant external current is unswitched by LLVM.
     """
-    n = st.v.shape[0]
     for g in range(segments.shape[0]):
         a, b = segments[g, 0], segments[g, 1]
-        v, i_e, i_i, ref, i_ext = st.v[a:b], st.i_e[a:b], st.i_i[a:b], st.ref[a:b], st.i_ext[a:b]
-        b_e, b_i, out = buf[slot, a:b], buf[slot, n + a:n + b], spiked[a:b]
+        v, i_e, i_i, ref, out, i_ext = st.v[a:b], st.i_e[a:b], st.i_i[a:b], st.ref[a:b], spiked[a:b], st.i_ext[a:b]
         if segments[g, 2]:
             v_rest, v_th, v_reset, reset_step = tab.v_rest[a], tab.v_th[a], tab.v_reset[a], tab.reset_step[a]
             soft, ref_steps, p_vv, p_ve = tab.soft[a], tab.ref_steps[a], tab.p_vv[a], tab.p_ve[a]
-            p_vi, p_vI, d_e, d_i, jump, cur_gain = tab.p_vi[a], tab.p_vI[a], tab.d_e[a], tab.d_i[a], tab.jump[a], tab.cur_gain[a]
+            p_vi, p_vI, d_e, d_i = tab.p_vi[a], tab.p_vI[a], tab.d_e[a], tab.d_i[a]
+            constant, current = segments[g, 3] != 0, st.i_ext[a]
             for i in range(b - a):
-                a_e, a_i = b_e[i], b_i[i]
-                b_e[i] = 0
-                b_i[i] = 0
                 v[i], i_e[i], i_i[i], ref[i], out[i] = _neuron(
-                    v[i], i_e[i], i_i[i], ref[i], i_ext[i], a_e, a_i, v_rest, v_th, v_reset, reset_step, soft,
-                    ref_steps, p_vv, p_ve, p_vi, p_vI, d_e, d_i, jump, cur_gain)
+                    v[i], i_e[i], i_i[i], ref[i], current if constant else i_ext[i], v_rest, v_th, v_reset,
+                    reset_step, soft, ref_steps, p_vv, p_ve, p_vi, p_vI, d_e, d_i)
         else:
             for i in range(b - a):
-                a_e, a_i = b_e[i], b_i[i]
-                b_e[i] = 0
-                b_i[i] = 0
                 j = a + i
                 v[i], i_e[i], i_i[i], ref[i], out[i] = _neuron(
-                    v[i], i_e[i], i_i[i], ref[i], i_ext[i], a_e, a_i, tab.v_rest[j], tab.v_th[j], tab.v_reset[j],
+                    v[i], i_e[i], i_i[i], ref[i], i_ext[i], tab.v_rest[j], tab.v_th[j], tab.v_reset[j],
                     tab.reset_step[j], tab.soft[j], tab.ref_steps[j], tab.p_vv[j], tab.p_ve[j], tab.p_vi[j],
-                    tab.p_vI[j], tab.d_e[j], tab.d_i[j], tab.jump[j], tab.cur_gain[j])
+                    tab.p_vI[j], tab.d_e[j], tab.d_i[j])
 
 
 @njit(cache=True, nogil=True)
@@ -105,6 +127,7 @@ def run_block(step0, n_steps, tab, segments, st, syn, drv, rec):
     can hand the recorded block out and continue.
     """
     n = st.v.shape[0]
+    flat = st.vars.ravel()
     n_elements = syn.indptr.shape[0] - 1
     mask = syn.buf.shape[0] - 1
     cap = rec.spk_step.shape[0]
@@ -116,8 +139,6 @@ def run_block(step0, n_steps, tab, segments, st, syn, drv, rec):
         step = step0 + k
         if rec.counters[N_SPIKES] + n_elements > cap:
             return k
-        if rec.rec_id.shape[0] > 0 and step % interval == 0:
-            _record_state(step, st, rec)
         c = rec.counters[CUR_CURSOR]
         while c < drv.cur_step.shape[0] and drv.cur_step[c] == step:
             st.i_ext[drv.cur_id[c]] += drv.cur_delta[c]
@@ -125,7 +146,7 @@ def run_block(step0, n_steps, tab, segments, st, syn, drv, rec):
         rec.counters[CUR_CURSOR] = c
         g = rec.counters[GEN_CURSOR]
         while g < drv.gen_step.shape[0] and drv.gen_step[g] == step:
-            _emit(drv.gen_id[g], step, step, syn, rec, k)
+            _emit(drv.gen_id[g], step, step, syn, flat, rec, k)
             g += 1
         rec.counters[GEN_CURSOR] = g
         ustep = np.uint64(step)
@@ -133,13 +154,16 @@ def run_block(step0, n_steps, tab, segments, st, syn, drv, rec):
             if drv.poisson_start[q] <= step < drv.poisson_stop[q]:
                 j = drv.poisson_id[q]
                 if uniform_jit(seed, ustep, np.uint64(j)) < drv.poisson_p[q]:
-                    _emit(j, step, step, syn, rec, k)
-        _update_neurons(step & mask, tab, segments, st, syn.buf, spiked)
+                    _emit(j, step, step, syn, flat, rec, k)
+        _take_buffered(step & mask, syn, st)
+        if rec.rec_id.shape[0] > 0 and step % interval == 0:
+            _record_state(step, st, rec)
+        _update_neurons(tab, segments, st, spiked)
         for w in range(words.shape[0]):
             if words[w] != 0:
                 for i in range(8 * w, 8 * w + 8):
                     if spiked[i]:
-                        _emit(i, step + 1, step + 1, syn, rec, k)
+                        _emit(i, step + 1, step + 1, syn, flat, rec, k)
     return n_steps
 
 

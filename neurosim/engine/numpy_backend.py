@@ -15,7 +15,8 @@ from neurosim.neurons.step import lif_step
 
 
 def _emit(layout: Layout, ids: np.ndarray, stamp: int, base: int, k: int) -> None:
-    """Record the spikes of elements ``ids`` and deliver them into slots ``base + delay``."""
+    """Record the spikes of elements ``ids`` at step ``stamp`` and deliver their synapses due
+    at ``base + delay``: delay 0 straight into the state, later ones into the ring buffer."""
     syn, rec = layout.syn, layout.rec
     if ids.size == 0:
         return
@@ -25,20 +26,12 @@ def _emit(layout: Layout, ids: np.ndarray, stamp: int, base: int, k: int) -> Non
     rec.spk_id[n:n + keep.size] = keep
     rec.counters[N_SPIKES] = n + keep.size
     np.add.at(rec.counts[k], rec.group_of[ids], 1)
-    starts, stops = syn.indptr[ids], syn.indptr[ids + 1]
-    rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)])
-    if rows.size:
-        slots = (base + syn.delay[rows]) & (syn.buf.shape[0] - 1)
-        np.add.at(syn.buf, (slots, syn.target[rows]), syn.weight[rows])
-
-
-def _record_state(layout: Layout, step: int) -> None:
-    st, rec = layout.state, layout.rec
-    row = rec.counters[N_ROWS]
-    variables = np.stack([st.v, st.i_e, st.i_i])
-    rec.rec_out[row] = variables[rec.rec_var, rec.rec_id]
-    rec.rec_step[row] = step
-    rec.counters[N_ROWS] = row + 1
+    rows = np.concatenate([np.arange(syn.indptr[j], syn.indptr[j + 1]) for j in ids])
+    now = syn.delay[rows] == 0
+    np.add.at(layout.state.vars.reshape(-1), syn.target[rows[now]], syn.weight[rows[now]])
+    later = rows[~now]
+    slots = (base + syn.delay[later]) & (syn.buf.shape[0] - 1)
+    np.add.at(syn.buf, (slots, syn.target[later]), syn.weight[later])
 
 
 def _due(steps: np.ndarray, cursor: int, step: int) -> int:
@@ -50,29 +43,31 @@ class NumpyBackend:
     name = "numpy"
 
     def run_block(self, layout: Layout, step0: int, n_steps: int) -> int:
-        tab, syn, drv, rec = layout.table, layout.syn, layout.drive, layout.rec
+        st, syn, drv, rec = layout.state, layout.syn, layout.drive, layout.rec
         n = layout.n_neurons
-        cap = rec.spk_step.size
         for k in range(n_steps):
             step = step0 + k
-            if rec.counters[N_SPIKES] + syn.indptr.size - 1 > cap:
+            if rec.counters[N_SPIKES] + syn.indptr.size - 1 > rec.spk_step.size:
                 return k
-            if rec.rec_id.size and step % rec.rec_interval[0] == 0:
-                _record_state(layout, step)
             c0 = rec.counters[CUR_CURSOR]
             c1 = rec.counters[CUR_CURSOR] = _due(drv.cur_step, c0, step)
-            np.add.at(layout.state.i_ext, drv.cur_id[c0:c1], drv.cur_delta[c0:c1])
+            np.add.at(st.i_ext, drv.cur_id[c0:c1], drv.cur_delta[c0:c1])
             g0 = rec.counters[GEN_CURSOR]
             g1 = rec.counters[GEN_CURSOR] = _due(drv.gen_step, g0, step)
             active = (drv.poisson_start <= step) & (step < drv.poisson_stop)
-            draws = uniform(drv.seed[0], step, drv.poisson_id)
-            poisson = drv.poisson_id[active & (draws < drv.poisson_p)]
+            poisson = drv.poisson_id[active & (uniform(drv.seed[0], step, drv.poisson_id) < drv.poisson_p)]
             _emit(layout, np.concatenate([drv.gen_id[g0:g1], poisson]).astype(np.int64), step, step, k)
-            slot = step & (syn.buf.shape[0] - 1)
-            a_e, a_i = syn.buf[slot, :n].copy(), syn.buf[slot, n:].copy()
-            syn.buf[slot] = 0
-            spike, new = lif_step(layout.state, a_e, a_i, tab)
-            for old, value in zip(layout.state, new):
-                old[...] = value
+            waiting = syn.buf[step & (syn.buf.shape[0] - 1)].reshape(3, n)
+            rows = np.flatnonzero(syn.buffered)
+            st.vars[rows] += waiting[rows]
+            waiting[rows] = 0
+            if rec.rec_id.size and step % rec.rec_interval[0] == 0:
+                row = rec.counters[N_ROWS]
+                rec.rec_out[row] = st.vars[rec.rec_var, rec.rec_id]
+                rec.rec_step[row] = step
+                rec.counters[N_ROWS] = row + 1
+            spike, new = lif_step(st, layout.table)
+            st.vars[...] = new.vars
+            st.ref[...] = new.ref
             _emit(layout, np.flatnonzero(spike), step + 1, step + 1, k)
         return n_steps

@@ -32,6 +32,8 @@ class NeuronModel:
     state_variables: ClassVar[tuple[str, ...]] = ("v",)
     #: physical dimension of a synaptic weight onto this neuron ("voltage" or "current")
     weight_dimension: ClassVar[str] = "voltage"
+    #: state variable an excitatory / inhibitory synapse adds its weight to
+    receptor_targets: ClassVar[tuple[str, str]] = ("v", "v")
 
     def __post_init__(self) -> None:
         name = type(self).__name__

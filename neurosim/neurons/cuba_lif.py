@@ -30,6 +30,7 @@ class CubaLIF(LIF):
 
     state_variables: ClassVar[tuple[str, ...]] = ("v", "i_exc", "i_inh")
     weight_dimension: ClassVar[str] = "current"
+    receptor_targets: ClassVar[tuple[str, str]] = ("i_exc", "i_inh")
 
     def validate(self) -> None:
         super().validate()
@@ -43,6 +44,5 @@ class CubaLIF(LIF):
             p_vi=synapse_to_membrane(p["tau_m"], p["tau_syn_inh"], p["c_m"], dt),
             d_e=np.exp(-dt / p["tau_syn_exc"]),
             d_i=np.exp(-dt / p["tau_syn_inh"]),
-            jump=np.zeros(n),
         )
         return table

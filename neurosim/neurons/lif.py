@@ -34,6 +34,7 @@ class LIF(NeuronModel):
 
     state_variables: ClassVar[tuple[str, ...]] = ("v",)
     weight_dimension: ClassVar[str] = "voltage"
+    receptor_targets: ClassVar[tuple[str, str]] = ("v", "v")
 
     def kernel_table(self, n: int, dt: float, population: str) -> dict[str, np.ndarray]:
         """Per-neuron arrays of the generic engine neuron (see ``neurosim.engine.layout``)."""
@@ -53,6 +54,5 @@ class LIF(NeuronModel):
             "p_vI": p_vI,
             "d_e": zeros,
             "d_i": zeros,
-            "jump": np.ones(n),
             "i_bias": p["i_bias"],
         }
