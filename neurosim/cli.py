@@ -127,10 +127,17 @@ def _report(out: Path, metrics: dict, quiet: bool) -> None:
             print(f"  {k} = {float(scalars[k]):.6g}")
 
 
+class BadResultsFile(ValueError):
+    """The file given to inspect or plot is not a results file."""
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from neurosim.io.summary import format_summary, summarize
 
-    summary = summarize(args.results)
+    try:
+        summary = summarize(args.results)
+    except ValueError as exc:
+        raise BadResultsFile(str(exc)) from None
     print(json.dumps(summary) if args.json else format_summary(summary))
     return EXIT_OK
 
@@ -138,7 +145,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from neurosim.plotting import plot_results
 
-    for path in plot_results(args.results, args.out):
+    try:
+        paths = plot_results(args.results, args.out)
+    except ValueError as exc:
+        raise BadResultsFile(str(exc)) from None
+    for path in paths:
         print(path)
     return EXIT_OK
 
@@ -173,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      "choose another --out, or use --resume")
     except FileNotFoundError as exc:
         return _fail(EXIT_BAD_INPUT, f"{exc.filename or exc}: no such file")
+    except BadResultsFile as exc:
+        return _fail(EXIT_BAD_INPUT, str(exc))
     except KeyboardInterrupt:
         return _fail(130, "interrupted; the partial results were discarded")
     except Exception as exc:  # a runtime failure: say what, the log has the traceback

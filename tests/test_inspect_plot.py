@@ -13,12 +13,12 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from neurosim import CubaLIF, FixedProbability, LIF, Network, Uniform
 from neurosim import plotting
 from neurosim.cli import main
 from neurosim.io import ResultsWriter, load
 from neurosim.io.summary import format_summary, summarize
 from neurosim.plotting import plot_results
+from test_io import small_network
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 RESULT_KEYS = {"path", "kind", "complete", "duration_s", "dt_s", "config_sha256", "populations", "reports",
@@ -47,19 +47,6 @@ SWEEP_TOML = textwrap.dedent("""
     [sweep.params]
     "model.params.weight_scale" = [0.8, 1.2]
 """)
-
-
-def small_network() -> tuple[Network, object, object]:
-    """30 driven CubaLIF neurons ``exc``, 10 LIF ``inh`` and a Poisson source ``inp``."""
-    net = Network(dt="0.1 ms", seed=4)
-    exc = net.population("exc", 30, CubaLIF(), v_init=Uniform("-65 mV", "-55 mV"))
-    inh = net.population("inh", 10, LIF())
-    src = net.poisson_source("inp", 20, rate="40 Hz")
-    net.current(exc, amplitudes="500 pA")
-    net.connect(src, exc, FixedProbability(0.3), weight="30 pA", delay="1 ms")
-    net.connect(exc, inh, FixedProbability(0.3), weight="2 mV", delay="0.5 ms")
-    net.connect(inh, exc, FixedProbability(0.3), weight="-50 pA", delay="1 ms")
-    return net, exc, inh
 
 
 @pytest.fixture(scope="module")
@@ -298,5 +285,6 @@ def test_not_a_results_file(tmp_path, kind, action):
 def test_cli_not_a_results_file(tmp_path, capsys):
     path = tmp_path / "notes.txt"
     path.write_text("hello")
-    assert main(["inspect", str(path)]) != 0
-    assert f"{path}: not a neurosim results file" in capsys.readouterr().err
+    for command in ("inspect", "plot"):
+        assert main([command, str(path)]) == 2
+        assert f"{path}: not a neurosim results file" in capsys.readouterr().err
