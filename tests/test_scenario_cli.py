@@ -247,6 +247,36 @@ def test_sweep_on_dask_workers_equals_the_sequential_sweep(tmp_path):
     assert rates[2:].mean() > 2 * rates[:2].mean()
 
 
+def test_sweep_on_an_existing_dask_scheduler(tmp_path):
+    from dask.distributed import LocalCluster
+
+    path = write(tmp_path, edit(lambda c: c.update(sweep={"mode": "zip", "params": {"simulation.seed": [5, 6]}})))
+    seq, remote = tmp_path / "seq.h5", tmp_path / "remote.h5"
+    assert run_cli("run", path, "--out", seq, "--quiet") == 0
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        assert run_cli("run", path, "--out", remote, "--quiet", "--scheduler", cluster.scheduler_address) == 0
+    for (ta, ia), (tb, ib) in zip(sweep_spikes(seq), sweep_spikes(remote)):
+        assert np.array_equal(ta, tb) and np.array_equal(ia, ib)
+    with h5py.File(seq) as f:
+        assert f["table/seed"][()].tolist() == [5, 6]  # a swept seed is used as given
+
+
+def test_random_sweep_draws_reproducible_points(tmp_path):
+    sweep = {"mode": "random", "samples": 3, "params": {"model.sources.0.rate": {"low": 20.0, "high": 200.0},
+                                                         "model.connections.0.connector.p": [0.05, 0.2]}}
+    path = write(tmp_path, edit(lambda c: c.update(sweep=sweep)))
+    tables = []
+    for name in ("a.h5", "b.h5"):
+        assert run_cli("run", path, "--out", tmp_path / name, "--quiet") == 0
+        with h5py.File(tmp_path / name) as f:
+            tables.append((f["table/params/model.sources.0.rate"][()], f["table/params/model.connections.0.connector.p"][()]))
+    rates, probs = tables[0]
+    assert rates.shape == (3,) and np.all((rates >= 20) & (rates < 200)) and set(probs) <= {0.05, 0.2}
+    assert np.array_equal(tables[0][0], tables[1][0]) and np.array_equal(tables[0][1], tables[1][1])
+    bad = write(tmp_path, edit(lambda c: c.update(sweep={"mode": "random", "params": {"simulation.seed": [1]}})), "bad.toml")
+    assert run_cli("validate", bad) == 2
+
+
 def test_resume_skips_points_with_the_same_config(tmp_path, capsys):
     path = write(tmp_path, SWEEP)
     out = tmp_path / "sweep.h5"

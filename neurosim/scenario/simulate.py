@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numba
+
 from neurosim.engine.registry import resolve_backend_name
 from neurosim.network import Network
 from neurosim.population import Population
@@ -92,6 +94,9 @@ def prepare(cfg: dict) -> Prepared:
 
 def run(cfg: dict, prepared: Prepared, ctx) -> None:
     net, writer = prepared.net, ctx.writer
+    threads = min(cfg["simulation"]["threads"], numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(threads)  # results do not depend on it (counter-based random numbers)
+    ctx.log.info("backend %s, %d numba threads", prepared.backend, threads)
     for monitor in net.monitors:
         monitor.sink = writer.sink()
     writer.write_network(net)
