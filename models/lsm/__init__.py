@@ -1,0 +1,1 @@
+"""Liquid state machines: static LSM, LSM + STDP and the neuron-astrocyte LSM (NALSM)."""

@@ -1,0 +1,217 @@
+"""Compiled NALSM dynamics: one sample of T steps (§1.2-1.4 of the model reference), and many
+samples in parallel.
+
+Per step, in the authors' order:
+
+1. S = v (1 - clip(r, 0, 1)) >= v_th          (Poisson-coded inputs spike directly)
+2. v <- v (1 - S)
+3. s_j <- 0 for every pre j that spiked
+4. v <- v + Σ_j W_ij k(s_j) + I_in + bias - v/tau_v,    k(s) = exp(-s/tau_u)/tau_u
+5. s <- min(s + 1, s_max)
+6. r <- (r - 1)(1 - S) + t_ref S
+7. STDP with the traces from before this step, then x <- d (x + inc S)
+8. A <- A + (w_astro (Σ_liquid S - Σ_input S) + b - A)/tau_astro
+9. feature phase only: eta, A, w_astro, b *= decay
+
+The synaptic input Σ_j W_ij k(s_j) is kept per liquid neuron as ``D_i + k(s_max) C_i``:
+``D`` sums the synapses whose timer still runs (all scaled by exp(-1/tau_u) each step) and
+``C`` the weights of clipped timers. Spikes, clipped timers and weight changes update exactly
+the synapses of the neuron concerned, so a step costs O(N + events), not O(synapses).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from neurosim.engine.rng import splitmix64_jit, uniform_jit
+
+BERNOULLI_CURRENT, POISSON_SPIKES, EVENT_CURRENT = 0, 1, 2
+INPUT, EXCITATORY, INHIBITORY = 0, 1, 2  # kind of a presynaptic neuron
+
+
+@njit(cache=True, inline="always")
+def _move_row(j, W, indptr, post, D, C, kern, s_old, s_new, s_max):
+    """Synapses of pre ``j`` change their kernel from ``k(s_old)`` to ``k(s_new)``."""
+    start, stop = indptr[j], indptr[j + 1]
+    if s_old == s_max:
+        for q in range(start, stop):
+            C[post[q]] -= W[q]
+    else:
+        k_old = kern[s_old]
+        for q in range(start, stop):
+            D[post[q]] -= W[q] * k_old
+    if s_new == s_max:
+        for q in range(start, stop):
+            C[post[q]] += W[q]
+    else:
+        k_new = kern[s_new]
+        for q in range(start, stop):
+            D[post[q]] += W[q] * k_new
+
+
+@njit(cache=True, inline="always")
+def _bounds(kind, w_max):
+    """Weight bounds of synapses from a presynaptic neuron of this kind."""
+    return (0.0 if kind == EXCITATORY else -w_max), (0.0 if kind == INHIBITORY else w_max)
+
+
+@njit(cache=True, inline="always")
+def _set_weight(q, l, dw, W, lo, hi, D, C, clipped, k_now):
+    """``W[q] = clip(W[q] + dw, lo, hi)``, and the same change in the synaptic input of ``l``
+    (whose presynaptic timer is ``clipped`` or has the kernel value ``k_now``)."""
+    w_new = min(max(W[q] + dw, lo), hi)
+    delta = w_new - W[q]
+    W[q] = w_new
+    if clipped:
+        C[l] += delta
+    else:
+        D[l] += delta * k_now
+
+
+@njit(cache=True)
+def run_sample(T, mode, drive, seed, W, indptr, post, kind, w_max, csc_ptr, csc_syn, csc_pre, n_in,
+               tau_v, v_th, t_ref, tau_u, bias, t_lim, s_max, input_current,
+               plastic, rates, tau_astro, trace_decay, trace_inc, decay, astro_mask, counts, raster):
+    """Run one sample for ``T`` steps; ``W`` is updated in place when ``plastic``.
+
+    ``drive``: per-input probabilities (modes BERNOULLI_CURRENT, POISSON_SPIKES) or an event
+    array ``[T, n_in]`` (EVENT_CURRENT). Liquid spike counts are added to ``counts[bin]``
+    (``counts`` has ``n_bins`` rows splitting the T steps evenly); if
+    ``raster`` has T rows, liquid spikes are written there. ``rates`` = (eta, A, w_astro, b)
+    at the start; returns them at the end.
+    """
+    n_tot = indptr.shape[0] - 1
+    n_liq = n_tot - n_in
+    kern = np.exp(-np.arange(s_max + 1) / tau_u) / tau_u
+    r_decay = np.exp(-1.0 / tau_u)
+    v = np.zeros(n_tot)
+    ref = np.zeros(n_tot, np.int64)
+    timer = np.full(n_tot, t_lim, np.int64)
+    x = np.zeros(n_tot)
+    S = np.zeros(n_tot, np.uint8)
+    D = np.zeros(n_liq)
+    C = np.zeros(n_liq)
+    rate_of, from_exc, from_inh = np.zeros(n_liq), np.zeros(n_liq), np.zeros(n_liq)
+    for j in range(n_tot):
+        for q in range(indptr[j], indptr[j + 1]):
+            if t_lim == s_max:
+                C[post[q]] += W[q]
+            else:
+                D[post[q]] += W[q] * kern[t_lim]
+    eta, A, w_astro, b = rates[0], rates[1], rates[2], rates[3]
+    record = raster.shape[0] == T
+    for t in range(T):
+        n_spk_in = 0
+        n_spk_liq = 0
+        # 1-2. spikes and reset
+        for i in range(n_tot):
+            if mode == POISSON_SPIKES and i < n_in:
+                s = uniform_jit(seed, np.uint64(t), np.uint64(i)) < drive[0, i]
+            else:
+                rc = min(max(ref[i], 0), 1)
+                s = v[i] * (1 - rc) >= v_th
+            S[i] = s
+            v[i] = v[i] * (1 - S[i])
+            if s:
+                if i < n_in:
+                    n_spk_in += 1
+                else:
+                    n_spk_liq += 1
+        # 3. timers of spiking neurons restart
+        for j in range(n_tot):
+            if S[j] and timer[j] != 0:
+                _move_row(j, W, indptr, post, D, C, kern, timer[j], 0, s_max)
+                timer[j] = 0
+        # 4. membrane
+        for i in range(n_in):
+            if mode == BERNOULLI_CURRENT:
+                current = input_current if uniform_jit(seed, np.uint64(t), np.uint64(i)) < drive[0, i] else 0.0
+            elif mode == EVENT_CURRENT:
+                current = input_current * drive[t, i]
+            else:
+                current = 0.0
+            v[i] = v[i] + current + bias - v[i] / tau_v
+        for l in range(n_liq):
+            i = n_in + l
+            v[i] = v[i] + (D[l] + kern[s_max] * C[l]) + bias - v[i] / tau_v
+        # 5. timers advance (D follows the kernel's exponential decay; clipped timers move to C)
+        for l in range(n_liq):
+            D[l] *= r_decay
+        for j in range(n_tot):
+            if timer[j] < s_max:
+                timer[j] += 1
+                if timer[j] == s_max:
+                    for q in range(indptr[j], indptr[j + 1]):
+                        D[post[q]] -= W[q] * kern[s_max]
+                        C[post[q]] += W[q]
+        # 6. refractory counters
+        for i in range(n_tot):
+            ref[i] = (ref[i] - 1) * (1 - S[i]) + t_ref * S[i]
+        # 7. STDP from the traces before this step, then the traces
+        if plastic:
+            for l in range(n_liq):  # the depression (or, for inhibitory pre, potentiation) of a pre spike
+                a_l = A if astro_mask[l] else eta
+                rate_of[l] = a_l
+                from_exc[l] = -a_l * x[n_in + l]
+                from_inh[l] = eta * x[n_in + l]
+            for j in range(n_tot):
+                if not S[j]:
+                    continue
+                inhibitory = kind[j] == INHIBITORY
+                lo, hi = _bounds(kind[j], w_max)
+                clipped, k_now, x_j = timer[j] == s_max, kern[timer[j]], x[j]
+                for q in range(indptr[j], indptr[j + 1]):
+                    l = post[q]
+                    i = n_in + l
+                    pre_term = from_inh[l] if inhibitory else from_exc[l]
+                    if pre_term == 0.0 and not S[i]:
+                        continue
+                    post_term = ((-rate_of[l] if inhibitory else eta) * x_j) if S[i] else 0.0
+                    _set_weight(q, l, post_term + pre_term, W, lo, hi, D, C, clipped, k_now)
+            for l in range(n_liq):
+                if not S[n_in + l]:
+                    continue
+                for k in range(csc_ptr[l], csc_ptr[l + 1]):
+                    j = csc_pre[k]
+                    if S[j] or x[j] == 0.0:
+                        continue  # done with the presynaptic spike above, or nothing to learn
+                    lo, hi = _bounds(kind[j], w_max)
+                    post_coef = -rate_of[l] if kind[j] == INHIBITORY else eta
+                    _set_weight(csc_syn[k], l, post_coef * x[j], W, lo, hi, D, C, timer[j] == s_max, kern[timer[j]])
+        for i in range(n_tot):
+            x[i] = trace_decay * (x[i] + trace_inc * S[i])
+        # 8-9. astrocyte, then the feature-phase decay of the rates
+        A = A + (w_astro * (n_spk_liq - n_spk_in) + b - A) / tau_astro
+        if decay != 1.0:
+            eta *= decay
+            A *= decay
+            w_astro *= decay
+            b *= decay
+        row = t * counts.shape[0] // T
+        for l in range(n_liq):
+            counts[row, l] += S[n_in + l]
+            if record:
+                raster[t, l] = S[n_in + l]
+    return eta, A, w_astro, b
+
+
+@njit(cache=True, parallel=True)
+def run_batch(T, mode, drives, sample_ids, seed, W_init, indptr, post, kind, w_max, csc_ptr, csc_syn,
+              csc_pre, n_in, tau_v, v_th, t_ref, tau_u, bias, t_lim, s_max, input_current, plastic, rates, tau_astro,
+              trace_decay, trace_inc, decay, astro_mask, counts, rasters, raster_of):
+    """Independent samples in parallel, each from a fresh copy of ``W_init``.
+
+    Sample k uses the random stream ``splitmix64(seed ^ sample_ids[k])``, so its features do
+    not depend on the batch or the thread that runs it. ``counts[k]`` receives its liquid spike
+    counts; ``raster_of[k] >= 0`` selects ``rasters[raster_of[k]]`` for its raster.
+    """
+    n = drives.shape[0]
+    empty = np.zeros((0, counts.shape[2]), np.uint8)
+    for k in prange(n):
+        W = W_init.copy()
+        key = splitmix64_jit(seed ^ np.uint64(sample_ids[k]))
+        raster = rasters[raster_of[k]] if raster_of[k] >= 0 else empty
+        run_sample(T, mode, drives[k], key, W, indptr, post, kind, w_max, csc_ptr, csc_syn, csc_pre, n_in,
+                   tau_v, v_th, t_ref, tau_u, bias, t_lim, s_max, input_current, plastic, rates, tau_astro,
+                   trace_decay, trace_inc, decay, astro_mask, counts[k], raster)

@@ -1,0 +1,1 @@
+"""Dataset loaders (NumPy only; nothing is downloaded unless asked)."""
