@@ -16,7 +16,8 @@ Per step, in the authors' order:
 The synaptic input Σ_j W_ij k(s_j) is kept per liquid neuron as ``D_i + k(s_max) C_i``:
 ``D`` sums the synapses whose timer still runs (all scaled by exp(-1/tau_u) each step) and
 ``C`` the weights of clipped timers. Spikes, clipped timers and weight changes update exactly
-the synapses of the neuron concerned, so a step costs O(N + events), not O(synapses).
+the synapses of the neuron concerned, so a step costs O(N + events), not O(synapses). A
+presynaptic spike touches its synapses once: timer restart and STDP in one pass.
 """
 
 from __future__ import annotations
@@ -31,23 +32,18 @@ INPUT, EXCITATORY, INHIBITORY = 0, 1, 2  # kind of a presynaptic neuron
 
 
 @njit(cache=True, inline="always")
-def _move_row(j, W, indptr, post, D, C, kern, s_old, s_new, s_max):
-    """Synapses of pre ``j`` change their kernel from ``k(s_old)`` to ``k(s_new)``."""
+def _restart_row(j, W, indptr, post, D, C, kern, s_old, s_max):
+    """Pre ``j`` spiked: its synapses' kernel jumps from ``k(s_old)`` back to ``k(0)``."""
     start, stop = indptr[j], indptr[j + 1]
     if s_old == s_max:
+        k_0 = kern[0]
         for q in range(start, stop):
             C[post[q]] -= W[q]
+            D[post[q]] += W[q] * k_0
     else:
-        k_old = kern[s_old]
+        jump = kern[0] - kern[s_old]
         for q in range(start, stop):
-            D[post[q]] -= W[q] * k_old
-    if s_new == s_max:
-        for q in range(start, stop):
-            C[post[q]] += W[q]
-    else:
-        k_new = kern[s_new]
-        for q in range(start, stop):
-            D[post[q]] += W[q] * k_new
+            D[post[q]] += W[q] * jump
 
 
 @njit(cache=True, inline="always")
@@ -92,7 +88,7 @@ def run_sample(T, mode, drive, seed, W, indptr, post, kind, w_max, csc_ptr, csc_
     S = np.zeros(n_tot, np.uint8)
     D = np.zeros(n_liq)
     C = np.zeros(n_liq)
-    rate_of, from_exc, from_inh = np.zeros(n_liq), np.zeros(n_liq), np.zeros(n_liq)
+    rate_of, from_exc, from_inh, pending = np.zeros(n_liq), np.zeros(n_liq), np.zeros(n_liq), np.zeros(n_liq)
     for j in range(n_tot):
         for q in range(indptr[j], indptr[j + 1]):
             if t_lim == s_max:
@@ -118,11 +114,35 @@ def run_sample(T, mode, drive, seed, W, indptr, post, kind, w_max, csc_ptr, csc_
                     n_spk_in += 1
                 else:
                     n_spk_liq += 1
-        # 3. timers of spiking neurons restart
+        # 3. timers of spiking neurons restart; with plasticity, their synapses' STDP change is
+        #    computed now (all its inputs are known: S, traces and rates before this step) and
+        #    joins the synaptic input after step 5, when every restarted timer reads 1
+        if plastic:
+            for l in range(n_liq):
+                a_l = A if astro_mask[l] else eta
+                rate_of[l] = a_l
+                from_exc[l] = -a_l * x[n_in + l]
+                from_inh[l] = eta * x[n_in + l]
+                pending[l] = 0.0
         for j in range(n_tot):
-            if S[j] and timer[j] != 0:
-                _move_row(j, W, indptr, post, D, C, kern, timer[j], 0, s_max)
-                timer[j] = 0
+            if not S[j]:
+                continue
+            _restart_row(j, W, indptr, post, D, C, kern, timer[j], s_max)
+            timer[j] = 0
+            if plastic:
+                inhibitory = kind[j] == INHIBITORY
+                lo, hi = _bounds(kind[j], w_max)
+                x_j = x[j]
+                for q in range(indptr[j], indptr[j + 1]):
+                    l = post[q]
+                    i = n_in + l
+                    pre_term = from_inh[l] if inhibitory else from_exc[l]
+                    if pre_term == 0.0 and not S[i]:
+                        continue
+                    post_term = ((-rate_of[l] if inhibitory else eta) * x_j) if S[i] else 0.0
+                    w_new = min(max(W[q] + (post_term + pre_term), lo), hi)
+                    pending[l] += w_new - W[q]
+                    W[q] = w_new
         # 4. membrane
         for i in range(n_in):
             if mode == BERNOULLI_CURRENT:
@@ -145,37 +165,21 @@ def run_sample(T, mode, drive, seed, W, indptr, post, kind, w_max, csc_ptr, csc_
                     for q in range(indptr[j], indptr[j + 1]):
                         D[post[q]] -= W[q] * kern[s_max]
                         C[post[q]] += W[q]
+        if plastic:
+            for l in range(n_liq):
+                D[l] += pending[l] * kern[1]
         # 6. refractory counters
         for i in range(n_tot):
             ref[i] = (ref[i] - 1) * (1 - S[i]) + t_ref * S[i]
-        # 7. STDP from the traces before this step, then the traces
+        # 7. STDP of postsynaptic spikes (presynaptic ones were done in step 3), then the traces
         if plastic:
-            for l in range(n_liq):  # the depression (or, for inhibitory pre, potentiation) of a pre spike
-                a_l = A if astro_mask[l] else eta
-                rate_of[l] = a_l
-                from_exc[l] = -a_l * x[n_in + l]
-                from_inh[l] = eta * x[n_in + l]
-            for j in range(n_tot):
-                if not S[j]:
-                    continue
-                inhibitory = kind[j] == INHIBITORY
-                lo, hi = _bounds(kind[j], w_max)
-                clipped, k_now, x_j = timer[j] == s_max, kern[timer[j]], x[j]
-                for q in range(indptr[j], indptr[j + 1]):
-                    l = post[q]
-                    i = n_in + l
-                    pre_term = from_inh[l] if inhibitory else from_exc[l]
-                    if pre_term == 0.0 and not S[i]:
-                        continue
-                    post_term = ((-rate_of[l] if inhibitory else eta) * x_j) if S[i] else 0.0
-                    _set_weight(q, l, post_term + pre_term, W, lo, hi, D, C, clipped, k_now)
             for l in range(n_liq):
                 if not S[n_in + l]:
                     continue
                 for k in range(csc_ptr[l], csc_ptr[l + 1]):
                     j = csc_pre[k]
                     if S[j] or x[j] == 0.0:
-                        continue  # done with the presynaptic spike above, or nothing to learn
+                        continue  # done with the presynaptic spike in step 3, or nothing to learn
                     lo, hi = _bounds(kind[j], w_max)
                     post_coef = -rate_of[l] if kind[j] == INHIBITORY else eta
                     _set_weight(csc_syn[k], l, post_coef * x[j], W, lo, hi, D, C, timer[j] == s_max, kern[timer[j]])

@@ -91,7 +91,7 @@ def run_point(config: dict, out_path: str, overwrite: str, options: RunOptions,
         try:
             overwrite_now = "overwrite" if options.resume else overwrite
             with ResultsWriter(path, overwrite=overwrite_now, config_toml=config_toml(config),
-                               root_seed=config.get("simulation", {}).get("seed"), argv=list(options.argv),
+                               root_seed=kind.root_seed(config), argv=list(options.argv),
                                attrs={"task": kind.name, **(attrs or {})}) as writer:
                 kind.run(config, prepared, RunContext(writer, log, progress_bar(options.quiet)))
         except Exception:

@@ -6,8 +6,8 @@
     [sweep.params]
     "model.params.weight_scale" = [0.5, 1.0, 1.5]
 
-Point ``i`` gets the seed ``SeedSequence(root).spawn(n)[i]`` (unless the sweep sets the seed
-itself), so results depend on the run index only, never on the worker that ran it. Points
+Point ``i`` gets the seed ``SeedSequence(root).spawn(n)[i]`` at its task's seed path (unless
+the sweep sets the seed itself), so results depend on the run index only, never on the worker that ran it. Points
 run in order by default, on a local Dask cluster with ``workers``, or on an existing Dask
 cluster at ``scheduler``. Each point writes its own file; the index file links them and
 tabulates parameters against metrics.
@@ -28,8 +28,7 @@ import numpy as np
 from neurosim.scenario.runner import RunOptions, run_point
 from neurosim.scenario.schema import Problem, ScenarioError
 from neurosim.scenario.spec import config_hash, config_toml, resolve, set_path
-
-SEED_PATH = ("simulation", "seed")
+from neurosim.scenario.tasks import tasks
 
 
 @dataclass
@@ -75,15 +74,17 @@ def assignments(sweep: dict, root_seed: int) -> list[dict[str, Any]]:
 def expand(raw: dict, out_path: Path) -> list[Point]:
     """Resolve every point of the sweep in ``raw`` (validating each one completely)."""
     base = {k: v for k, v in raw.items() if k != "sweep"}
-    sweep = resolve(raw)["sweep"]
-    root_seed = int(raw.get("simulation", {}).get("seed", 0))
+    resolved = resolve(raw)
+    sweep = resolved["sweep"]
+    seed_path = tasks()[resolved["task"]].seed_path
+    root_seed = int(tasks()[resolved["task"]].root_seed(resolved) or 0)
     combos = [c for c in assignments(sweep, root_seed) for _ in range(sweep["repeats"])]
     children = np.random.SeedSequence(root_seed).spawn(len(combos))
     folder = out_path.with_suffix("")
     points = []
     for i, (values, child) in enumerate(zip(combos, children)):
         cfg = copy.deepcopy(base)
-        cfg.setdefault(SEED_PATH[0], {})[SEED_PATH[1]] = int(child.generate_state(1, np.uint64)[0] >> np.uint64(1))
+        set_path(cfg, list(seed_path), int(child.generate_state(1, np.uint64)[0] >> np.uint64(1)), "sweep seed")
         for dotted, value in values.items():
             set_path(cfg, dotted.split("."), copy.deepcopy(value), f"sweep.params.{dotted}")
         try:
@@ -111,7 +112,8 @@ def run_sweep(points: list[Point], overwrite: str, options: RunOptions, workers:
         return [run_point(*a) for a in args]
     from dask.distributed import Client, LocalCluster
 
-    warm_numba_cache(points[0].config.get("simulation", {}).get("precision", "float64"))
+    if "simulation" in points[0].config:
+        warm_numba_cache(points[0].config["simulation"]["precision"])
     if scheduler:
         client, cluster = Client(scheduler), None
     else:
@@ -138,7 +140,7 @@ def write_index(path: Path, raw: dict, points: list[Point], metrics: list[dict[s
             group[f"{p.index:04d}"] = h5py.ExternalLink(os.path.relpath(p.path, path.parent), "/")
         table = f.create_group("table")
         table["path"] = np.array([os.path.relpath(p.path, path.parent) for p in points], dtype=h5py.string_dtype())
-        table["seed"] = np.array([p.config["simulation"]["seed"] for p in points], dtype=np.uint64)
+        table["seed"] = np.array([tasks()[p.config["task"]].root_seed(p.config) for p in points], dtype=np.uint64)
         params = table.create_group("params")
         for name in points[0].values:
             column = [p.values[name] for p in points]

@@ -26,12 +26,23 @@ class TaskKind:
     prepare: Callable[[dict], Any] = lambda cfg: None
     #: (config, prepared, RunContext) -> None; writes metrics and recordings through ctx.writer
     run: Callable[[dict, Any, Any], None] = lambda cfg, prepared, ctx: None
+    #: where the task keeps its root seed (sweeps set it per point; results record it)
+    seed_path: tuple[str, ...] = ("simulation", "seed")
     doc: str = ""
+
+    def root_seed(self, config: dict) -> int | None:
+        """The root seed of a resolved config, if it has one."""
+        node: Any = config
+        for key in self.seed_path:
+            if not isinstance(node, dict) or key not in node:
+                return None
+            node = node[key]
+        return node
 
 
 _TASKS: dict[str, TaskKind] = {}
 #: modules that register task kinds when imported (kept lazy so the CLI starts fast)
-TASK_MODULES = ["neurosim.scenario.simulate"]
+TASK_MODULES = ["neurosim.scenario.simulate", "neurosim.models.lsm.task", "neurosim.models.memory.task"]
 
 
 def register_task(task: TaskKind) -> TaskKind:
