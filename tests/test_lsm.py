@@ -86,3 +86,92 @@ def test_readout_normalisation_and_training():
     ada = train_adadelta(*split, n_classes=3, epochs=150, block=100)
     assert ada.test_accuracy > 0.95 and ada.val_curve[ada.best_epoch] == ada.val_accuracy
     assert train_logistic(*split).test_accuracy > 0.95
+
+
+def test_liquid_structure_follows_the_construction_rules():
+    from neurosim.models.lsm.kernel import EXCITATORY, INHIBITORY, INPUT
+
+    lsm = LiquidStateMachine.build(LiquidParams(), NeuronParams(), PlasticityParams(), seed=5)
+    L = lsm.liquid
+    pre = L.pre()
+    assert L.excitatory.sum() == 800 and L.n_liq == 1000
+    from_input = pre < 784
+    assert from_input.sum() == int(1000 * 784 * 0.15)
+    assert len(set(zip(pre[from_input].tolist(), L.post[from_input].tolist()))) == from_input.sum()  # distinct pairs
+    assert not np.any(pre[~from_input] - 784 == L.post[~from_input])  # no self-connections
+    w = lsm.weights
+    kinds = L.kind[pre]
+    assert np.all(w[kinds == EXCITATORY] == 3.0) and np.all(w[kinds == INHIBITORY] == -3.0)
+    assert set(np.unique(w[kinds == INPUT])) == {-3.0, 3.0}
+    assert 0.4 < np.mean(w[kinds == INPUT] > 0) < 0.6
+    # the distance law with lambda = 3 and C_EE = 0.2: short links are far more likely than long ones
+    d = np.linalg.norm(L.positions[pre[kinds == EXCITATORY] - 784] - L.positions[L.post[kinds == EXCITATORY]], axis=1)
+    assert d.max() < 12 and np.mean(d <= 3) > 0.5
+
+
+def test_event_stream_equal_to_the_bernoulli_draws_gives_the_same_liquid(images):
+    from neurosim.engine.rng import uniform
+
+    lsm = small("nalsm")
+    L = lsm.liquid
+    probs = nalsm_probabilities(images[0][:1])[0]
+    key, T = np.uint64(77), 80
+    events = np.stack([(uniform(key, t, np.arange(L.n_in)) < probs[0]).astype(float) for t in range(T)])
+    rasters = []
+    for mode, drive in ((kernel.BERNOULLI_CURRENT, probs), (kernel.EVENT_CURRENT, events)):
+        raster = np.zeros((T, L.n_liq), np.uint8)
+        kernel.run_sample(T, mode, drive, key, lsm.weights.copy(), *lsm._args(True, 0.99),
+                          np.zeros((1, L.n_liq), np.int64), raster)
+        rasters.append(raster)
+    assert rasters[0].sum() > 20 and np.array_equal(rasters[0], rasters[1])
+
+
+def test_features_do_not_depend_on_the_batch(images):
+    lsm = small()
+    drive = nalsm_probabilities(images[0][:6])
+    all_counts, _ = lsm.features(drive, kernel.BERNOULLI_CURRENT, np.arange(6), steps=60)
+    one, _ = lsm.features(drive[3:4], kernel.BERNOULLI_CURRENT, np.array([3]), steps=60)
+    assert np.array_equal(all_counts[3], one[0]) and all_counts.sum() > 0
+    binned, rasters = lsm.features(drive, kernel.BERNOULLI_CURRENT, np.arange(6), steps=60, bins=3, record=[1])
+    assert np.array_equal(binned.sum(axis=1), all_counts[:, 0]) and np.array_equal(rasters[0].sum(axis=0), binned[1].sum(axis=0))
+
+
+TINY = {"schema_version": 1, "task": "lsm", "name": "tiny",
+        "lsm": {"variant": "nalsm", "seed": 2, "data": MNIST, "samples": [120, 60, 60], "init_samples": 120,
+                "shape": [5, 5, 4], "steps": 60, "branching_samples": 5}}
+
+
+def test_lsm_task_end_to_end(tmp_path):
+    import tomli_w
+    from neurosim.cli import main
+    from neurosim.io import load
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(tomli_w.dumps(TINY))
+    assert main(["run", str(path), "--out", str(tmp_path / "tiny.h5"), "--quiet"]) == 0
+    res = load(tmp_path / "tiny.h5")
+    assert 0.3 < res.metrics["test_accuracy"] <= 1 and res.metrics["val_accuracy"] > 0.3
+    assert 0 < res.metrics["branching_factor"] < 10
+    assert "substitute protocol" in res.provenance["protocol"]
+    assert res.provenance["root_seed"] == 2
+
+
+@pytest.mark.parametrize("change, message", [
+    (("variant", "quantum"), r"lsm\.variant: 'quantum' is not one of"),
+    (("samples", [9000, 10, 10]), r"lsm\.samples\.0: asks for 9000 train images"),
+    (("data", "/nowhere"), r"lsm\.data: .*no such file"),
+    (("weights", [5.0]), r"lsm\.weights\.0: must be <= 3"),
+    (("init_samples", 500), r"lsm\.init_samples: 500 exceeds"),
+    (("stepz", 10), r"lsm\.stepz: unknown key; did you mean 'steps'\?"),
+    (("shape", [5, 5]), r"lsm\.shape: needs at least 3 entries"),
+])
+def test_malformed_lsm_tables(tmp_path, capsys, change, message):
+    import re
+    import tomli_w
+    from neurosim.cli import main
+
+    cfg = {**TINY, "lsm": {**TINY["lsm"], change[0]: change[1]}}
+    path = tmp_path / "bad.toml"
+    path.write_text(tomli_w.dumps(cfg))
+    assert main(["validate", str(path)]) == 2
+    assert re.search(message, capsys.readouterr().err)
