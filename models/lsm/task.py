@@ -100,6 +100,7 @@ def _evaluate(lsm: LiquidStateMachine, parts: list[tuple[np.ndarray, np.ndarray]
         with ctx.progress(cfg["init_samples"], "initialise") as bar:
             lsm.initialise(_drive(parts[0][0], cfg)[order], mode, cfg["init_steps"], progress=bar)
     init_s = time.perf_counter() - start
+    ctx.log.info("initialised on %d images in %.1f s", cfg["init_samples"] if lsm.plastic else 0, init_s)
     feats, offset, n_features = [], 0, 0
     start = time.perf_counter()
     rasters = None
@@ -114,6 +115,7 @@ def _evaluate(lsm: LiquidStateMachine, parts: list[tuple[np.ndarray, np.ndarray]
             n_features += x.shape[0]
             bar(n_features, n_features)
     feature_s = time.perf_counter() - start
+    ctx.log.info("features of %d images in %.1f s (%.1f samples/s)", n_features, feature_s, n_features / feature_s)
     data = [(f, p[1]) for f, p in zip(feats, parts)]
     readout = train_adadelta(*data, epochs=cfg["readout_epochs"]) if cfg["readout"] == "nalsm" else train_logistic(*data)
     L = lsm.liquid
