@@ -1,0 +1,238 @@
+"""Classical and modern Hopfield networks: couplings, dynamics, AGS theory, the retrieval-error
+bound, energy descent, and the PyTorch layers against the NumPy implementation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from neurosim.models import dense_hebbian as dh
+from neurosim.models.chain_rng import streams
+from neurosim.models.hopfield import classical, modern
+from neurosim.models.hopfield.torch_layers import Hopfield, HopfieldLayer, HopfieldPooling, hopfield_core, retrieve
+from neurosim.models.overlap_mc import sweep
+
+
+def patterns(k, n, seed=0):
+    return classical.random_patterns(k, n, np.random.default_rng(seed))
+
+
+# --- classical ---------------------------------------------------------------------------
+
+def test_hebbian_couplings_and_energy_follow_the_definitions():
+    xi = patterns(5, 40)
+    j = classical.hebbian_couplings(xi)
+    assert j[3, 7] == pytest.approx(xi[:, 3].astype(float) @ xi[:, 7] / 40)
+    np.testing.assert_array_equal(j, j.T)
+    assert np.all(np.diag(j) == 0)
+    s = xi[0].astype(float)
+    assert classical.energy(j, xi[0])[0] == pytest.approx(-0.5 * sum(j[a, b] * s[a] * s[b] for a in range(40)
+                                                                     for b in range(40)))
+
+
+def test_asynchronous_dynamics_descend_to_a_fixed_point():
+    xi = patterns(30, 100, 1)
+    j = classical.hebbian_couplings(xi)
+    s = np.random.default_rng(2).choice(np.array([-1, 1], dtype=np.int8), size=(3, 100))
+    e = classical.energy(j, s)
+    for _ in range(20):
+        s = classical.asynchronous(j, s, max_sweeps=1)
+        e_new = classical.energy(j, s)
+        assert np.all(e_new <= e + 1e-12)
+        e = e_new
+    h = s.astype(float) @ j
+    assert np.all((h * s >= 0))  # every site agrees with its field (or the field is 0)
+    np.testing.assert_array_equal(classical.synchronous_step(j, s), s)
+
+
+def test_synchronous_step_is_sign_of_the_field():
+    xi = patterns(10, 50, 3)
+    j = classical.hebbian_couplings(xi)
+    s = np.random.default_rng(4).choice(np.array([-1, 1], dtype=np.int8), size=(2, 50))
+    h = s.astype(float) @ j
+    np.testing.assert_array_equal(classical.synchronous_step(j, s), np.where(h > 0, 1, np.where(h < 0, -1, s)))
+
+
+def test_glauber_on_couplings_equals_the_overlap_kernel():
+    """Two implementations of the same Markov chain (J-based fields, zero diagonal; overlap-based
+    energy differences of H = −(N/2) Σ m²) draw the same numbers and make the same moves."""
+    xi = patterns(6, 300, 5)
+    start = np.repeat(xi[:1], 3, axis=0)
+    start[:, :100] *= -1
+    a = classical.glauber(classical.hebbian_couplings(xi), start, streams(3, 3), 1.3, 8)
+    b = sweep(dh.storage_energy(xi, 2), start, streams(3, 3), 1.3, 8)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[2], b[2])
+
+
+def test_ags_theory_gives_the_textbook_capacity():
+    assert classical.ags_overlap(0.137) > classical.M_C > 0.967
+    assert math.isnan(classical.ags_overlap(0.139))
+    assert classical.ags_overlap(0.05) > 0.9999
+
+
+def test_retrieval_below_and_breakdown_above_capacity():
+    n = 1000
+    for alpha, low, high in ((0.05, 0.99, 1.0), (0.25, -1.0, 0.6)):
+        xi = patterns(round(alpha * n), n, 6)
+        s = classical.asynchronous(classical.hebbian_couplings(xi), xi[:4])
+        m = np.einsum("bi,bi->b", s.astype(float), xi[:4]) / n
+        assert np.all((low <= m) & (m <= high)), (alpha, m)
+
+
+# --- modern (NumPy) ----------------------------------------------------------------------
+
+def test_small_beta_returns_the_mean_pattern():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((30, 8))
+    out = modern.update(x, rng.standard_normal((4, 8)), 1e-9)
+    np.testing.assert_allclose(out, np.broadcast_to(x.mean(axis=0), out.shape), atol=1e-7)
+
+
+def test_one_step_error_is_within_the_published_bound_and_tiny_at_large_beta():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((200, 64))
+    target = np.arange(50)
+    xi = x[target] + 0.02 * rng.standard_normal((50, 64))
+    for beta in (0.5, 1.0, 2.0, 8.0):
+        err = np.linalg.norm(modern.update(x, xi, beta) - x[target], axis=1)
+        exact = modern.retrieval_error(x, xi, target, beta)
+        bound = modern.retrieval_error_bound(x, xi, target, beta)
+        np.testing.assert_allclose(exact, err, atol=1e-12)
+        assert np.all(exact <= bound)
+    assert np.all(bound < 1e-30)
+
+
+def test_energy_never_increases_along_the_iteration():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((40, 10))
+    xi = rng.standard_normal((6, 10))
+    for beta in (0.1, 1.0, 5.0):
+        s, e = xi, modern.energy(x, xi, beta)
+        for _ in range(25):
+            s = modern.update(x, s, beta)
+            e_new = modern.energy(x, s, beta)
+            assert np.all(e_new <= e + 1e-10)
+            e = e_new
+
+
+def test_energy_formula():
+    x = np.array([[1.0, 0.0], [0.0, 2.0]])
+    xi = np.array([0.5, -1.0])
+    beta = 0.7
+    lse = math.log(math.exp(beta * 0.5) + math.exp(beta * -2.0)) / beta
+    expected = -lse + 0.5 * (0.25 + 1.0) + math.log(2) / beta + 0.5 * 4.0
+    assert modern.energy(x, xi, beta)[0] == pytest.approx(expected)
+    assert modern.separation(x)[1] == pytest.approx(4.0 - 0.0)
+
+
+def test_retrieval_holds_far_beyond_the_classical_capacity():
+    d, n = 32, 320  # 10 d patterns: 70 times 0.138 d
+    xi = patterns(n, d, 10).astype(float)
+    rng = np.random.default_rng(11)
+    q = xi.copy()
+    for row in q:
+        row[rng.choice(d, size=3, replace=False)] *= -1
+    assert np.array_equal(np.sign(modern.update(xi, q, 1.0)), xi)
+    classical_fixed = classical.asynchronous(classical.hebbian_couplings(xi.astype(np.int8)), q.astype(np.int8))
+    assert np.mean(np.all(classical_fixed == xi, axis=1)) < 0.1
+
+
+def test_retrieve_stops_on_the_softmax_change():
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((20, 6))
+    xi = 0.1 * rng.standard_normal((3, 6))
+    out, steps = modern.retrieve(x, xi, 0.5, max_updates=None, eps=1e-6)
+    p_last = modern.association(x, out, 0.5)
+    assert 1 < steps < 1000
+    assert np.linalg.norm(modern.update(x, out, 0.5) - out, axis=1).max() < 1e-4
+    assert p_last.shape == (3, 20)
+    assert modern.retrieve(x, xi, 0.5, max_updates=1)[1] == 1
+
+
+def test_modern_bad_input_names_the_field():
+    with pytest.raises(ValueError, match="^beta:"):
+        modern.update(np.ones((2, 3)), np.ones(3), 0.0)
+    with pytest.raises(ValueError, match="^state:"):
+        modern.update(np.ones((2, 3)), np.ones(4), 1.0)
+    with pytest.raises(ValueError, match="^max_updates:"):
+        modern.retrieve(np.ones((2, 3)), np.ones(3), 1.0, max_updates=0)
+
+
+# --- PyTorch layers ----------------------------------------------------------------------
+
+def bare(**kw):
+    """A Hopfield module without projections or normalisation: the plain update rule."""
+    return Hopfield(kw.pop("size", 8), normalize_stored_pattern=False, normalize_state_pattern=False,
+                    normalize_pattern_projection=False, stored_pattern_as_static=True, state_pattern_as_static=True,
+                    pattern_projection_as_static=True, disable_out_projection=True, **kw).double()
+
+
+def test_torch_module_equals_numpy_one_step_and_iterated():
+    rng = np.random.default_rng(13)
+    x, xi = rng.standard_normal((25, 8)), rng.standard_normal((4, 8))
+    inputs = (torch.tensor(x)[None], torch.tensor(xi)[None], torch.tensor(x)[None])
+    out = bare(scaling=0.8)(inputs)[0].detach().numpy()
+    np.testing.assert_allclose(out, modern.update(x, xi, 0.8), atol=1e-12)
+    iterated, steps = modern.retrieve(x, xi, 0.8, max_updates=None, eps=1e-4)
+    out = bare(scaling=0.8, update_steps_max=None, update_steps_eps=1e-4)(inputs)[0].detach().numpy()
+    assert steps > 1
+    np.testing.assert_allclose(out, iterated, atol=1e-12)
+    np.testing.assert_allclose(retrieve(torch.tensor(x), torch.tensor(xi), 0.8).numpy(), modern.update(x, xi, 0.8),
+                               atol=1e-12)
+
+
+def test_static_heads_split_the_features():
+    rng = np.random.default_rng(14)
+    x, xi = rng.standard_normal((12, 8)), rng.standard_normal((3, 8))
+    out = bare(num_heads=2, scaling=1.0)((torch.tensor(x)[None], torch.tensor(xi)[None], torch.tensor(x)[None]))
+    expected = np.concatenate([modern.update(x[:, :4], xi[:, :4], 1.0), modern.update(x[:, 4:], xi[:, 4:], 1.0)], 1)
+    np.testing.assert_allclose(out[0].detach().numpy(), expected, atol=1e-12)
+
+
+def test_padding_mask_removes_stored_patterns():
+    x = torch.randn(1, 5, 8, dtype=torch.float64)
+    mask = torch.tensor([[False, False, True, False, True]])
+    assoc = bare().get_association_matrix((x, x, x), mask)
+    assert torch.all(assoc[..., [2, 4]] == 0)
+    torch.testing.assert_close(assoc.sum(-1), torch.ones_like(assoc.sum(-1)))
+
+
+def test_layers_are_differentiable_and_shaped_like_hflayers():
+    torch.manual_seed(0)
+    data = torch.randn(3, 7, 16)
+    hopfield = Hopfield(16, hidden_size=8, num_heads=2, output_size=5, update_steps_max=3)
+    lookup = HopfieldLayer(16, quantity=6)
+    pooling = HopfieldPooling(16, quantity=2, num_heads=4)
+    assert hopfield.scaling == pytest.approx(1 / math.sqrt(8))
+    outs = [hopfield(data), lookup(data), pooling(data)]
+    assert [tuple(o.shape) for o in outs] == [(3, 7, 5), (3, 7, 16), (3, 32)]
+    assert tuple(lookup.get_association_matrix(data).shape) == (3, 1, 7, 6)
+    sum(o.square().sum() for o in outs).backward()
+    for module in (hopfield, lookup, pooling):
+        grads = [p.grad for p in module.parameters()]
+        assert all(g is not None and torch.isfinite(g).all() for g in grads)
+        assert any(g.abs().sum() > 0 for g in grads)
+    assert lookup.lookup_weights.grad.abs().sum() > 0 and pooling.pooling_weights.grad.abs().sum() > 0
+
+
+def test_core_iteration_limit():
+    r, y = torch.randn(2, 4, 6, dtype=torch.float64), torch.randn(2, 9, 6, dtype=torch.float64)
+    one, _ = hopfield_core(r, y, y, 0.3, update_steps_max=0)
+    two, _ = hopfield_core(r, y, y, 0.3, update_steps_max=1, update_steps_eps=0.0)
+    manual = torch.softmax(0.3 * one @ y.transpose(1, 2), -1) @ y
+    torch.testing.assert_close(two, manual)
+
+
+def test_torch_bad_input_names_the_field():
+    with pytest.raises(ValueError, match="^hidden_size:"):
+        Hopfield(16, num_heads=3)
+    with pytest.raises(ValueError, match="^input_size:"):
+        Hopfield(16, hidden_size=4, state_pattern_as_static=True)
+    with pytest.raises(ValueError, match="^quantity:"):
+        HopfieldLayer(16, quantity=0)
+    with pytest.raises(ValueError, match="^dropout:"):
+        Hopfield(16, dropout=1.0)
