@@ -15,11 +15,12 @@ from neurosim.connectivity import (
 )
 from neurosim.network import Network
 from neurosim.neurons import LIF, CubaLIF
+from neurosim.plasticity import STDP
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Network", "LIF", "CubaLIF",
+    "Network", "LIF", "CubaLIF", "STDP",
     "OneToOne", "AllToAll", "FixedProbability", "FixedInDegree", "FixedOutDegree", "DistanceDependent",
     "FromArrays", "from_sparse", "Constant", "Uniform", "Normal", "__version__",
 ]

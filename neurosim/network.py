@@ -23,6 +23,7 @@ from neurosim.engine.registry import Backend, get_backend
 from neurosim.inputs import CurrentInput
 from neurosim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor
 from neurosim.neurons.base import NeuronModel
+from neurosim.plasticity import Modulator
 from neurosim.population import Group, PoissonSource, Population, SpikeSource
 from neurosim.projection import Projection
 from neurosim.connectivity.connectors import grid_positions
@@ -59,6 +60,7 @@ class Network:
         self.projections: list[Projection] = []
         self.currents: list[CurrentInput] = []
         self.monitors: list[Monitor] = []
+        self.modulators: list[Modulator] = []
         self._layout: Layout | None = None
         self._step = 0
         #: spikes emitted so far by each group (name -> count), recorded or not
@@ -106,8 +108,10 @@ class Network:
         return group
 
     def connect(self, pre: Group, post: Population, connector: Connector, weight: Any = None,
-                delay: Any = None, receptor: str = "auto", name: str | None = None) -> Projection:
-        """Connect ``pre`` to ``post``: see :class:`~neurosim.projection.Projection`."""
+                delay: Any = None, receptor: str = "auto", name: str | None = None,
+                plasticity: Any = None) -> Projection:
+        """Connect ``pre`` to ``post``: see :class:`~neurosim.projection.Projection`; ``plasticity``
+        (e.g. :class:`~neurosim.plasticity.STDP`) makes the weights learn."""
         self._check_mutable()
         name = name or f"{getattr(pre, 'name', '?')}_to_{getattr(post, 'name', '?')}"
         self._own(pre, f"connection.{name}.pre")
@@ -117,9 +121,26 @@ class Network:
         if any(p.name == name for p in self.projections):
             raise ValueError(f"connection.{name}: a connection of that name exists already")
         proj = Projection(name, pre, post, connector, weight, delay, receptor, self.dt,
-                          self.rng("connect", len(self.projections)), np.dtype(self.precision))
+                          self.rng("connect", len(self.projections)), np.dtype(self.precision), plasticity)
         self.projections.append(proj)
         return proj
+
+    def modulator(self, name: str, tau: Any, weight: Any, bias: Any, targets: Any, drive: Any = (),
+                  acts_on: str = "depression", initial: Any = None) -> Modulator:
+        """Add a learning-rate modulator: ``A <- A + (weight * sum_g c_g n_g + bias - A) / (tau/dt)``
+        each step, ``A`` the learning-rate factor of ``targets``; see :class:`~neurosim.plasticity.Modulator`."""
+        self._check_mutable()
+        if any(m.name == name for m in self.modulators):
+            raise ValueError(f"modulator.{name}: a modulator of that name exists already")
+        mod = Modulator(self, name, tau, weight, bias, targets, drive, acts_on, initial)
+        for m in self.modulators:
+            for k, target in enumerate(mod.targets):
+                if target in m.targets:
+                    raise ValueError(f"modulator.{name}.targets.{k}: the {target[1]} of {target[0].name!r} is "
+                                     f"modulated by {m.name!r} already")
+        mod.index = len(self.modulators)
+        self.modulators.append(mod)
+        return mod
 
     def current(self, target: Population, amplitudes: Any, times: Any = 0.0, indices: Any = None) -> CurrentInput:
         """Inject a piecewise-constant current: ``amplitudes[k]`` (A) from ``times[k]`` (s) on."""
@@ -187,10 +208,18 @@ class Network:
         while done < n:
             ran = engine.run_block(layout, self._step, min(n - done, self.block_steps))
             self._hand_out(layout, ran)
+            self._sync_weights(layout)
             self._step += ran
             done += ran
             if progress is not None:
                 progress(done, n)
+
+    def _sync_weights(self, layout: Layout) -> None:
+        """Copy the live weights of plastic projections into their ``synapses`` (CSR order)."""
+        if layout.plastic.flags[0]:
+            for proj in self.projections:
+                if proj.plasticity is not None:
+                    proj.synapses.weight[...] = layout.syn.weight[proj._layout_positions]
 
     def _hand_out(self, layout: Layout, ran: int) -> None:
         """Give the block's recordings to the monitors' sinks and clear the buffers."""

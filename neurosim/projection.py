@@ -35,8 +35,11 @@ class Projection:
     ``weight`` is a current (A) onto ``CubaLIF`` and a voltage jump (V) onto ``LIF``.
     ``delay`` (s) must be a multiple of dt when constant; random delays are rounded to the
     step grid. ``receptor`` routes spikes onto a ``CubaLIF``: ``"exc"``, ``"inh"`` or
-    ``"auto"`` (by the sign of each weight). Everything is validated on construction; the
-    synapses are generated on first use from the projection's own random stream.
+    ``"auto"`` (by the sign of each weight, as generated: a plastic weight that later changes
+    sign keeps its receptor). ``plasticity`` (e.g. :class:`~neurosim.plasticity.STDP`) makes
+    the weights learn during runs; :attr:`synapses` then holds the learned weights after every
+    run. Everything is validated on construction; the synapses are generated on first use from
+    the projection's own random stream.
     """
 
     name: str
@@ -49,9 +52,20 @@ class Projection:
     dt: float
     rng: np.random.Generator = field(repr=False)
     precision: np.dtype = np.dtype(np.float64)
+    plasticity: Any = None
 
     def __post_init__(self):
         f = f"connection.{self.name}"
+        self._channels: np.ndarray | None = None
+        #: merged-CSR positions of the synapses in the engine's layout (set when it is built)
+        self._layout_positions: np.ndarray | None = None
+        if self.plasticity is not None:
+            from neurosim.plasticity import STDP
+
+            if not isinstance(self.plasticity, STDP):
+                raise ValueError(f"{f}.plasticity: expected a plasticity rule such as STDP(...), "
+                                 f"got {self.plasticity!r}")
+            self.plasticity.check(self.post.model.weight_dimension, f"{f}.plasticity")
         if not isinstance(self.connector, Connector):
             raise ValueError(f"{f}.connector: expected a connector, got {self.connector!r}")
         if self.receptor not in RECEPTORS:
@@ -71,6 +85,10 @@ class Projection:
         self.delay.sample(0, self.rng, "time", f"{f}.delay")  # checks units and bounds, draws nothing
         if isinstance(self.delay, Constant):
             delays_in_steps(self.delay.sample(1, np.random.default_rng(0), "time", f"{f}.delay"), self.dt, f"{f}.delay")
+        if self.plasticity is not None:
+            from neurosim.plasticity.build import check_plastic_projection
+
+            check_plastic_projection(self, self.dt)
 
     @cached_property
     def synapses(self) -> CSR:
@@ -96,10 +114,13 @@ class Projection:
         return CSR(self.pre.size, self.post.size, pairs.indptr, pairs.post, np.asarray(w, dtype=self.precision), d)
 
     def channels(self) -> np.ndarray:
-        """Input channel of every synapse: 0 excitatory, 1 inhibitory."""
-        if self.receptor == "auto":
-            return (self.synapses.weight < 0).astype(np.int32)
-        return np.full(self.synapses.n_synapses, 0 if self.receptor == "exc" else 1, dtype=np.int32)
+        """Input channel of every synapse: 0 excitatory, 1 inhibitory (fixed by the initial weights)."""
+        if self._channels is None:
+            if self.receptor == "auto":
+                self._channels = (self.synapses.weight < 0).astype(np.int32)
+            else:
+                self._channels = np.full(self.synapses.n_synapses, 0 if self.receptor == "exc" else 1, dtype=np.int32)
+        return self._channels
 
     def __repr__(self) -> str:
         return f"Projection({self.name!r}, {self.pre.name} -> {self.post.name})"

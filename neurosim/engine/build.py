@@ -18,6 +18,7 @@ from neurosim.engine.layout import (
     ring_length,
 )
 from neurosim.monitors import SpikeMonitor, StateMonitor
+from neurosim.plasticity.build import build_plasticity
 from neurosim.population import PoissonSource, Population, SpikeSource
 from neurosim.units import steps
 
@@ -61,7 +62,8 @@ def _segments(net: "Network", table: NeuronTable, state: NeuronState) -> np.ndar
     return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
 
-def _synapses(net: "Network", n_neurons: int, n_elements: int, dtype: np.dtype) -> Synapses:
+def _synapses(net: "Network", n_neurons: int, n_elements: int, dtype: np.dtype) -> tuple[Synapses, list[np.ndarray]]:
+    """The merged CSR, and for every projection the merged positions of its synapses (in its CSR order)."""
     pre, target, weight, delay = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, dtype)], [np.zeros(0, np.int32)]
     for proj in net.projections:
         csr = proj.synapses
@@ -72,6 +74,10 @@ def _synapses(net: "Network", n_neurons: int, n_elements: int, dtype: np.dtype) 
         delay.append(csr.delay)
     pre_all = np.concatenate(pre)
     order = np.argsort(pre_all, kind="stable")
+    merged_pos = np.empty(order.size, np.int64)
+    merged_pos[order] = np.arange(order.size)
+    bounds = np.cumsum([0] + [a.size for a in pre[1:]])
+    positions = [merged_pos[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     indptr = np.zeros(n_elements + 1, dtype=np.int64)
     np.cumsum(np.bincount(pre_all, minlength=n_elements), out=indptr[1:])
     delay_all = np.concatenate(delay)[order].astype(np.int32)
@@ -80,7 +86,7 @@ def _synapses(net: "Network", n_neurons: int, n_elements: int, dtype: np.dtype) 
     max_delay = int(delay_all.max()) if delay_all.size else 0
     buffered = np.zeros(3, np.uint8)
     buffered[np.unique(target_all[delay_all > 0] // max(n_neurons, 1))] = 1
-    return Synapses(
+    syn = Synapses(
         indptr=indptr,
         target=target_all,
         weight=weight_all,
@@ -91,6 +97,7 @@ def _synapses(net: "Network", n_neurons: int, n_elements: int, dtype: np.dtype) 
         buf=np.zeros((ring_length(max_delay), 3 * n_neurons), dtype=dtype),
         buffered=buffered,
     )
+    return syn, positions
 
 
 def _row_first(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
@@ -201,11 +208,15 @@ def build_layout(net: "Network") -> Layout:
             g.offset, offset = offset, offset + g.size
     dtype = np.dtype(net.precision)
     table, state = _neurons(net, dtype)
+    syn, positions = _synapses(net, n_neurons, offset, dtype)
+    for proj, pos in zip(net.projections, positions):
+        proj._layout_positions = pos
     return Layout(
         table=table,
         segments=_segments(net, table, state),
         state=state,
-        syn=_synapses(net, n_neurons, offset, dtype),
+        syn=syn,
         drive=_drive(net),
         rec=_recording(net, n_neurons, offset, dtype),
+        plastic=build_plasticity(net, syn, positions, n_neurons, offset, dtype),  # marks plastic rows in syn
     )

@@ -22,6 +22,10 @@ Delivering a synapse of delay ``d`` steps from a spike at ``t``: if it is due at
 moment the state is touched (``d = 0``), its weight is added to ``vars`` at once, one
 synapse at a time in delivery order; otherwise it is added to ``buf[(t/dt + d) mod L]``
 (``L`` a power of two > max delay + 1) and joins the state in step 2 of the step it is due.
+
+With plastic projections, a plasticity phase runs between steps 1 and 2 (see
+:class:`Plasticity`): plastic synapses with a delay are not written into the ring buffer when
+their spike is emitted but when it arrives, with the weight they have then.
 """
 
 from __future__ import annotations
@@ -69,13 +73,87 @@ class Synapses(NamedTuple):
 
     indptr: np.ndarray  # int64, N+S+1
     target: np.ndarray  # int32 state code, row * N + post
-    weight: np.ndarray
+    weight: np.ndarray  # the live weights: plastic synapses change them during a run
     delay: np.ndarray  # int32 steps
-    row_delay: np.ndarray  # int32 per row: the delay shared by the whole row, or -1
+    row_delay: np.ndarray  # int32 per row: shared delay; -1 mixed; -2 has plastic synapses; -3 only delayed plastic
     row_weight: np.ndarray  # per row: the weight shared by the whole row (valid where row_uniform)
     row_uniform: np.ndarray  # uint8 per row: 1 if all weights of the row are equal
     buf: np.ndarray  # (L, 3N) input waiting for its step, by state code
     buffered: np.ndarray  # uint8[3]: 1 if some delayed synapse targets that state row
+
+
+class Plasticity(NamedTuple):
+    """Trace-based STDP and modulators (:mod:`neurosim.plasticity`); arrays are empty (and
+    ``flags[0] == 0``) when no projection is plastic, so that case runs the plain code.
+
+    Indices: ``p`` a plastic projection, ``g`` a delay group (the plastic synapses of one row
+    that share a delay), ``j`` a global element; ``L`` is the ring length of ``Synapses.buf``.
+    The plastic synapses are listed twice, by row and delay (``grp_*``, for presynaptic
+    spikes) and by postsynaptic neuron (``csc_*``, for postsynaptic ones), each entry with
+    what its update needs, so that only the weight itself is a scattered access.
+
+    Step ``m`` runs, after its sources have spiked (phase 1), the plasticity phase for the
+    spikes at ``t_m`` (neurons that spiked at the end of step ``m-1``, then sources):
+
+    a. arrivals: delay groups due at ``m`` (``pend[m mod L]``) deliver their weights into
+       ``buf[m mod L]`` and are depressed; the delay-0 groups of the elements in ``fired``
+       are depressed; their delayed groups are queued in ``pend[(m + d) mod L]``;
+    b. post spikes: the incoming plastic synapses (``csc``) of the neurons in ``fired`` are
+       potentiated, reading the presynaptic trace ``trace[(m - delay) mod L]`` (the trace of
+       the arrivals before ``t_m``);
+    c. traces: ``trace[(m+1) mod L] = (trace[m mod L] (+ inc if the element spiked at t_m)) * decay``
+       (nearest: ``inc`` replaces the value);
+    d. modulators integrate the spike counts at ``t_m`` and set ``lr``.
+    """
+
+    flags: np.ndarray  # uint8[1]: 1 if any projection is plastic
+    counters: np.ndarray  # int64[1]: number of elements in ``fired``
+    a_plus: np.ndarray  # (P,) per plastic projection
+    a_minus: np.ndarray
+    w_min: np.ndarray
+    w_max: np.ndarray
+    mult: np.ndarray  # uint8 (P,): 1 multiplicative, 0 additive
+    lr: np.ndarray  # (P, 2): learning-rate factors (potentiation, depression)
+    skip: np.ndarray  # uint8 (n synapses): 1 for plastic synapses with a delay (delivered on arrival)
+    row_grp: np.ndarray  # int64 (N+S+1,): delay groups of row j are row_grp[j] .. row_grp[j+1]
+    grp_ptr: np.ndarray  # int64 (G+1,): synapses of group g are entries grp_ptr[g] .. grp_ptr[g+1] of:
+    grp_pos: np.ndarray  # int64: merged-CSR position (entries by row, delay, position)
+    grp_col: np.ndarray  # int64: trace column of the postsynaptic neuron
+    grp_proj: np.ndarray  # int32: plastic projection
+    grp_delay: np.ndarray  # int32 (G,)
+    pend: np.ndarray  # int32 (L, groups with a delay): groups arriving at each ring slot
+    pend_n: np.ndarray  # int64 (L,)
+    csc_ptr: np.ndarray  # int64 (N+S+1,): incoming plastic synapses of neuron i are entries csc_ptr[i] .. of:
+    csc_pos: np.ndarray  # int64: merged-CSR position (entries by post, position)
+    csc_col: np.ndarray  # int64: trace column of the presynaptic element
+    csc_proj: np.ndarray  # int32: plastic projection
+    csc_delay: np.ndarray  # int32: delay (steps)
+    watch: np.ndarray  # uint8 (N+S,): 1 if the element has outgoing or incoming plastic synapses
+    fired: np.ndarray  # int32 (N+S,): watched elements that spiked at the current time
+    last: np.ndarray  # int64 (N+S,): step of each element's latest spike (-1: none)
+    gcount: np.ndarray  # int64 (groups,): spikes of each group at the current time
+    trace: np.ndarray  # (L, columns): trace[m mod L] holds the traces at t_m (before its spikes)
+    tset: np.ndarray  # int64 (sets, 3): first element, size, first column of each trace set
+    t_inc: np.ndarray  # (sets,)
+    t_decay: np.ndarray  # (sets,): exp(-dt / tau)
+    t_nearest: np.ndarray  # uint8 (sets,)
+    mod_state: np.ndarray  # float64 (M,): modulator values
+    mod_tau: np.ndarray  # float64 (M,): time constants in steps
+    mod_weight: np.ndarray  # float64 (M,)
+    mod_bias: np.ndarray  # float64 (M,)
+    mod_drive_ptr: np.ndarray  # int64 (M+1,)
+    mod_group: np.ndarray  # int32: driving group index
+    mod_coef: np.ndarray  # float64
+    mod_target_ptr: np.ndarray  # int64 (M+1,)
+    mod_proj: np.ndarray  # int32: plastic projection
+    mod_kind: np.ndarray  # int32: 0 potentiation, 1 depression
+
+
+class NoPlasticity(Plasticity):
+    """The (empty) :class:`Plasticity` of a network without plastic projections: a type of its
+    own, so that compiled backends specialise on it and drop the plasticity code."""
+
+    __slots__ = ()
 
 
 class Drive(NamedTuple):
@@ -120,6 +198,7 @@ class Layout(NamedTuple):
     syn: Synapses
     drive: Drive
     rec: Recording
+    plastic: Plasticity
 
     @property
     def n_neurons(self) -> int:

@@ -9,15 +9,37 @@ once go straight into the state, delayed ones into the ring buffer, which is rea
 for the state rows that delayed synapses target. Rows with one delay or one
 weight skip those per-synapse loads. Helpers are inlined: numba passes tuples of arrays by
 value, so a call per spike would copy every array descriptor.
+
+Plasticity (trace-based STDP, modulators; see :class:`neurosim.engine.layout.Plasticity`)
+runs in a phase of its own after the sources of each step; rows with plastic synapses take
+a per-synapse path. A network without plastic projections passes a ``NoPlasticity``, a type
+of its own: numba compiles a specialisation of the kernel in which ``plastic`` is a
+compile-time constant False, so the plasticity code is folded away and such networks run
+the plain kernel.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
-from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout
+from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout, NoPlasticity
 from neurosim.engine.rng import uniform_jit
+
+
+def _is_plastic(pl):
+    """Whether the network has plastic projections: a compile-time constant (see below)."""
+    return not isinstance(pl, NoPlasticity)
+
+
+@overload(_is_plastic, inline="always")
+def _is_plastic_typed(pl):
+    constant = getattr(pl, "instance_class", None) is not NoPlasticity
+
+    def impl(pl):
+        return constant
+    return impl
 
 
 @njit(cache=True, inline="always")
@@ -45,6 +67,20 @@ def _deliver(j, base, syn, flat):
 
 
 @njit(cache=True, inline="always")
+def _deliver_plastic_row(j, base, syn, flat, pl):
+    """:func:`_deliver` for a row with plastic synapses (``row_delay`` -2): the delayed plastic
+    ones are left to :func:`_plasticity`, which delivers them on arrival. A row of delayed
+    plastic synapses only (-3) has nothing to deliver now."""
+    if syn.row_delay[j] == -2:
+        mask = syn.buf.shape[0] - 1
+        for s in range(syn.indptr[j], syn.indptr[j + 1]):
+            if syn.delay[s] == 0:
+                flat[syn.target[s]] += syn.weight[s]
+            elif pl.skip[s] == 0:
+                syn.buf[(base + syn.delay[s]) & mask, syn.target[s]] += syn.weight[s]
+
+
+@njit(cache=True, inline="always")
 def _emit(j, stamp, base, syn, flat, rec, k):
     """Record one spike of element ``j`` at step ``stamp`` and deliver it (see :func:`_deliver`)."""
     if rec.spike_mask[j]:
@@ -54,6 +90,99 @@ def _emit(j, stamp, base, syn, flat, rec, k):
         rec.counters[N_SPIKES] = n + 1
     rec.counts[k, rec.group_of[j]] += 1
     _deliver(j, base, syn, flat)
+
+
+@njit(cache=True, inline="always")
+def _emit_plastic(j, stamp, base, syn, flat, rec, k, pl):
+    """:func:`_emit` in a network with plasticity: also note the spike for the next plasticity
+    phase, and leave delayed plastic synapses to it."""
+    if rec.spike_mask[j]:
+        n = rec.counters[N_SPIKES]
+        rec.spk_step[n] = stamp
+        rec.spk_id[n] = j
+        rec.counters[N_SPIKES] = n + 1
+    rec.counts[k, rec.group_of[j]] += 1
+    pl.last[j] = stamp
+    pl.gcount[rec.group_of[j]] += 1
+    if pl.watch[j]:
+        f = pl.counters[0]
+        pl.fired[f] = j
+        pl.counters[0] = f + 1
+    if syn.row_delay[j] < -1:
+        _deliver_plastic_row(j, base, syn, flat, pl)
+    else:
+        _deliver(j, base, syn, flat)
+
+
+@njit(cache=True, inline="always")
+def _update(s, p, x, potentiate, syn, pl):
+    """Plastic synapse at merged position ``s`` of projection ``p``, with the other side's trace
+    ``x``: potentiate (``w += eta_+ A+(w) x``) or depress (``w -= eta_- A-(w) x``), then clip."""
+    lo, hi = pl.w_min[p], pl.w_max[p]
+    w = syn.weight[s]
+    if potentiate:
+        a = pl.a_plus[p] * pl.lr[p, 0]
+        w = w + (a * (hi - w) * x if pl.mult[p] else a * x)
+    else:
+        a = pl.a_minus[p] * pl.lr[p, 1]
+        w = w - (a * (w - lo) * x if pl.mult[p] else a * x)
+    syn.weight[s] = min(max(w, lo), hi)
+
+
+@njit(cache=True, inline="always")
+def _plasticity(step, syn, pl):
+    """The plasticity phase of step ``step`` for the spikes at ``t_step`` (see
+    :class:`neurosim.engine.layout.Plasticity`): arrivals and depression, potentiation,
+    traces, modulators."""
+    mask = syn.buf.shape[0] - 1
+    slot = step & mask
+    now = pl.trace[slot]
+    for e in range(pl.pend_n[slot]):  # delayed arrivals: deliver with the current weight, then depress
+        g = pl.pend[slot, e]
+        for q in range(pl.grp_ptr[g], pl.grp_ptr[g + 1]):
+            s = pl.grp_pos[q]
+            syn.buf[slot, syn.target[s]] += syn.weight[s]
+            _update(s, pl.grp_proj[q], now[pl.grp_col[q]], False, syn, pl)
+    pl.pend_n[slot] = 0
+    n_fired = pl.counters[0]
+    for f in range(n_fired):  # spikes now: depress the delay-0 groups, queue the others
+        j = pl.fired[f]
+        for g in range(pl.row_grp[j], pl.row_grp[j + 1]):
+            d = pl.grp_delay[g]
+            if d == 0:
+                for q in range(pl.grp_ptr[g], pl.grp_ptr[g + 1]):
+                    _update(pl.grp_pos[q], pl.grp_proj[q], now[pl.grp_col[q]], False, syn, pl)
+            else:
+                t = (step + d) & mask
+                pl.pend[t, pl.pend_n[t]] = g
+                pl.pend_n[t] += 1
+    for f in range(n_fired):  # postsynaptic spikes now: potentiate the incoming plastic synapses
+        i = pl.fired[f]
+        for q in range(pl.csc_ptr[i], pl.csc_ptr[i + 1]):
+            x = pl.trace[(step - pl.csc_delay[q]) & mask, pl.csc_col[q]]  # arrivals before t_step
+            _update(pl.csc_pos[q], pl.csc_proj[q], x, True, syn, pl)
+    pl.counters[0] = 0
+    nxt = pl.trace[(step + 1) & mask]
+    for t in range(pl.tset.shape[0]):  # traces at t_{step+1}
+        a, size, col = pl.tset[t, 0], pl.tset[t, 1], pl.tset[t, 2]
+        inc, decay = pl.t_inc[t], pl.t_decay[t]
+        x_now, x_next, last = now[col:col + size], nxt[col:col + size], pl.last[a:a + size]
+        if pl.t_nearest[t]:
+            for i in range(size):
+                x_next[i] = (inc if last[i] == step else x_now[i]) * decay
+        else:
+            for i in range(size):
+                x_next[i] = (x_now[i] + inc if last[i] == step else x_now[i]) * decay
+    for m in range(pl.mod_state.shape[0]):  # modulators: A <- A + (w n + b - A) / tau
+        drive = 0.0
+        for q in range(pl.mod_drive_ptr[m], pl.mod_drive_ptr[m + 1]):
+            drive += pl.mod_coef[q] * pl.gcount[pl.mod_group[q]]
+        a_m = pl.mod_state[m]
+        a_m = a_m + (pl.mod_weight[m] * drive + pl.mod_bias[m] - a_m) / pl.mod_tau[m]
+        pl.mod_state[m] = a_m
+        for q in range(pl.mod_target_ptr[m], pl.mod_target_ptr[m + 1]):
+            pl.lr[pl.mod_proj[q], pl.mod_kind[q]] = a_m
+    pl.gcount[:] = 0
 
 
 @njit(cache=True, inline="always")
@@ -120,12 +249,14 @@ def _update_neurons(tab, segments, st, spiked):
 
 
 @njit(cache=True, nogil=True)
-def run_block(step0, n_steps, tab, segments, st, syn, drv, rec):
+def run_block(step0, n_steps, tab, segments, st, syn, drv, rec, pl):
     """Advance ``n_steps`` steps from global step ``step0``; return the number done.
 
     Stops early (returning fewer steps) when the spike buffer could overflow, so the caller
-    can hand the recorded block out and continue.
+    can hand the recorded block out and continue. ``plastic`` is a compile-time constant
+    (the type of ``pl``), so without plastic projections the plasticity code is not compiled in.
     """
+    plastic = _is_plastic(pl)
     n = st.v.shape[0]
     flat = st.vars.ravel()
     n_elements = syn.indptr.shape[0] - 1
@@ -146,7 +277,10 @@ def run_block(step0, n_steps, tab, segments, st, syn, drv, rec):
         rec.counters[CUR_CURSOR] = c
         g = rec.counters[GEN_CURSOR]
         while g < drv.gen_step.shape[0] and drv.gen_step[g] == step:
-            _emit(drv.gen_id[g], step, step, syn, flat, rec, k)
+            if plastic:
+                _emit_plastic(drv.gen_id[g], step, step, syn, flat, rec, k, pl)
+            else:
+                _emit(drv.gen_id[g], step, step, syn, flat, rec, k)
             g += 1
         rec.counters[GEN_CURSOR] = g
         ustep = np.uint64(step)
@@ -154,7 +288,12 @@ def run_block(step0, n_steps, tab, segments, st, syn, drv, rec):
             if drv.poisson_start[q] <= step < drv.poisson_stop[q]:
                 j = drv.poisson_id[q]
                 if uniform_jit(seed, ustep, np.uint64(j)) < drv.poisson_p[q]:
-                    _emit(j, step, step, syn, flat, rec, k)
+                    if plastic:
+                        _emit_plastic(j, step, step, syn, flat, rec, k, pl)
+                    else:
+                        _emit(j, step, step, syn, flat, rec, k)
+        if plastic:
+            _plasticity(step, syn, pl)
         _take_buffered(step & mask, syn, st)
         if rec.rec_id.shape[0] > 0 and step % interval == 0:
             _record_state(step, st, rec)
@@ -163,7 +302,10 @@ def run_block(step0, n_steps, tab, segments, st, syn, drv, rec):
             if words[w] != 0:
                 for i in range(8 * w, 8 * w + 8):
                     if spiked[i]:
-                        _emit(i, step + 1, step + 1, syn, flat, rec, k)
+                        if plastic:
+                            _emit_plastic(i, step + 1, step + 1, syn, flat, rec, k, pl)
+                        else:
+                            _emit(i, step + 1, step + 1, syn, flat, rec, k)
     return n_steps
 
 
@@ -174,4 +316,4 @@ class NumbaBackend:
 
     def run_block(self, layout: Layout, step0: int, n_steps: int) -> int:
         return int(run_block(np.int64(step0), np.int64(n_steps), layout.table, layout.segments, layout.state,
-                             layout.syn, layout.drive, layout.rec))
+                             layout.syn, layout.drive, layout.rec, layout.plastic))

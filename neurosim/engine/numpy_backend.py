@@ -17,7 +17,7 @@ from neurosim.neurons.step import lif_step
 def _emit(layout: Layout, ids: np.ndarray, stamp: int, base: int, k: int) -> None:
     """Record the spikes of elements ``ids`` at step ``stamp`` and deliver their synapses due
     at ``base + delay``: delay 0 straight into the state, later ones into the ring buffer."""
-    syn, rec = layout.syn, layout.rec
+    syn, rec, pl = layout.syn, layout.rec, layout.plastic
     if ids.size == 0:
         return
     keep = ids[rec.spike_mask[ids] != 0]
@@ -27,11 +27,75 @@ def _emit(layout: Layout, ids: np.ndarray, stamp: int, base: int, k: int) -> Non
     rec.counters[N_SPIKES] = n + keep.size
     np.add.at(rec.counts[k], rec.group_of[ids], 1)
     rows = np.concatenate([np.arange(syn.indptr[j], syn.indptr[j + 1]) for j in ids])
+    if pl.flags[0]:
+        pl.last[ids] = stamp
+        np.add.at(pl.gcount, rec.group_of[ids], 1)
+        watched = ids[pl.watch[ids] != 0]
+        f = pl.counters[0]
+        pl.fired[f:f + watched.size] = watched
+        pl.counters[0] = f + watched.size
+        rows = rows[pl.skip[rows] == 0]  # delayed plastic synapses are delivered on arrival
     now = syn.delay[rows] == 0
     np.add.at(layout.state.vars.reshape(-1), syn.target[rows[now]], syn.weight[rows[now]])
     later = rows[~now]
     slots = (base + syn.delay[later]) & (syn.buf.shape[0] - 1)
     np.add.at(syn.buf, (slots, syn.target[later]), syn.weight[later])
+
+
+def _update(layout: Layout, s: np.ndarray, p: np.ndarray, x: np.ndarray, potentiate: bool) -> None:
+    """Potentiate (``w += eta_+ A+(w) x``) or depress (``w -= eta_- A-(w) x``) the distinct
+    plastic synapses at merged positions ``s`` (projections ``p``), then clip to the bounds."""
+    syn, pl = layout.syn, layout.plastic
+    w, lo, hi = syn.weight[s], pl.w_min[p], pl.w_max[p]
+    if potentiate:
+        a = pl.a_plus[p] * pl.lr[p, 0]
+        w = w + np.where(pl.mult[p] != 0, a * (hi - w) * x, a * x)
+    else:
+        a = pl.a_minus[p] * pl.lr[p, 1]
+        w = w - np.where(pl.mult[p] != 0, a * (w - lo) * x, a * x)
+    syn.weight[s] = np.minimum(np.maximum(w, lo), hi)
+
+
+def _entries(ptr: np.ndarray, items) -> np.ndarray:
+    """Concatenated entry ranges ``ptr[i] .. ptr[i+1]`` of ``items``, in order."""
+    return np.concatenate([np.zeros(0, np.int64)] + [np.arange(ptr[i], ptr[i + 1]) for i in items])
+
+
+def _plasticity(layout: Layout, step: int) -> None:
+    """The plasticity phase for the spikes at ``t_step``: see :class:`neurosim.engine.layout.Plasticity`."""
+    syn, pl = layout.syn, layout.plastic
+    mask = syn.buf.shape[0] - 1
+    slot = step & mask
+    arriving = _entries(pl.grp_ptr, pl.pend[slot, :pl.pend_n[slot]])
+    np.add.at(syn.buf[slot], syn.target[pl.grp_pos[arriving]], syn.weight[pl.grp_pos[arriving]])
+    pl.pend_n[slot] = 0
+    fired = pl.fired[:pl.counters[0]].astype(np.int64)
+    groups = _entries(pl.row_grp, fired)
+    delays = pl.grp_delay[groups]
+    for g, d in zip(groups[delays > 0], delays[delays > 0]):
+        t = (step + int(d)) & mask
+        pl.pend[t, pl.pend_n[t]] = g
+        pl.pend_n[t] += 1
+    q = np.concatenate([arriving, _entries(pl.grp_ptr, groups[delays == 0])])
+    _update(layout, pl.grp_pos[q], pl.grp_proj[q], pl.trace[slot, pl.grp_col[q]], potentiate=False)
+    q = _entries(pl.csc_ptr, fired)
+    rows = (step - pl.csc_delay[q].astype(np.int64)) & mask
+    _update(layout, pl.csc_pos[q], pl.csc_proj[q], pl.trace[rows, pl.csc_col[q]], potentiate=True)
+    pl.counters[0] = 0
+    nxt = (step + 1) & mask
+    for (a, size, col), inc, decay, nearest in zip(pl.tset, pl.t_inc, pl.t_decay, pl.t_nearest):
+        now, spiked = pl.trace[slot, col:col + size], pl.last[a:a + size] == step
+        pl.trace[nxt, col:col + size] = np.where(spiked, inc if nearest else now + inc, now) * decay
+    for m in range(pl.mod_state.size):
+        drive = 0.0
+        for k in range(pl.mod_drive_ptr[m], pl.mod_drive_ptr[m + 1]):
+            drive += float(pl.mod_coef[k]) * int(pl.gcount[pl.mod_group[k]])
+        a_m = float(pl.mod_state[m])
+        a_m = a_m + (float(pl.mod_weight[m]) * drive + float(pl.mod_bias[m]) - a_m) / float(pl.mod_tau[m])
+        pl.mod_state[m] = a_m
+        targets = slice(pl.mod_target_ptr[m], pl.mod_target_ptr[m + 1])
+        pl.lr[pl.mod_proj[targets], pl.mod_kind[targets]] = a_m
+    pl.gcount[:] = 0
 
 
 def _due(steps: np.ndarray, cursor: int, step: int) -> int:
@@ -57,6 +121,8 @@ class NumpyBackend:
             active = (drv.poisson_start <= step) & (step < drv.poisson_stop)
             poisson = drv.poisson_id[active & (uniform(drv.seed[0], step, drv.poisson_id) < drv.poisson_p)]
             _emit(layout, np.concatenate([drv.gen_id[g0:g1], poisson]).astype(np.int64), step, step, k)
+            if layout.plastic.flags[0]:
+                _plasticity(layout, step)
             waiting = syn.buf[step & (syn.buf.shape[0] - 1)].reshape(3, n)
             rows = np.flatnonzero(syn.buffered)
             st.vars[rows] += waiting[rows]

@@ -26,6 +26,7 @@ killed run never leaves a file at the final path.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -353,7 +354,9 @@ class ResultsWriter:
 
     def write_weights(self, projection: "Projection", name: str | None = None) -> None:
         """Store the synapses of ``projection`` under ``/weights/<name>`` (default: its name), e.g.
-        ``write_weights(p, "exc_to_exc.initial")`` before training and ``write_weights(p)`` after."""
+        ``write_weights(p, "exc_to_exc.initial")`` before training and ``write_weights(p)`` after.
+        The weights are the current ones: a plastic projection's learned weights after a run (its
+        rule's parameters, SI, are in the ``plasticity`` attribute as JSON)."""
         name = _check_name(name or projection.name, "weights")
         weights = self.h5.require_group("weights")
         if name in weights:
@@ -364,6 +367,8 @@ class ResultsWriter:
             "projection": projection.name, "pre": projection.pre.name, "post": projection.post.name,
             "n_pre": np.int64(csr.n_pre), "n_post": np.int64(csr.n_post), "receptor": projection.receptor,
         })
+        if getattr(projection, "plasticity", None) is not None:
+            group.attrs["plasticity"] = json.dumps(projection.plasticity.as_dict())
         filters = {"compression": "gzip", "shuffle": True} if csr.n_synapses else {}
         group.create_dataset("pre", data=csr.pre.astype(np.uint64), **filters)
         group.create_dataset("post", data=csr.post.astype(np.uint64), **filters)

@@ -19,6 +19,19 @@
     weight = "20 pA"          # or { dist = "normal", mean = "20 pA", std = "5 pA" }
     delay = "1 ms"
 
+    plasticity = { rule = "stdp", tau_pre = "20 ms", tau_post = "20 ms", a_plus = "0.5 pA",
+                   a_minus = "0.6 pA", w_min = "0 pA", w_max = "40 pA", traces = "all_to_all",
+                   dependence = "additive" }     # optional: see neurosim.plasticity.STDP
+
+    [[model.modulators]]      # optional: learning-rate factors set each step (neurosim.plasticity.Modulator)
+    name = "astro"
+    tau = "100 ms"
+    weight = 0.015
+    bias = 0.15
+    acts_on = "depression"    # of every target given by name; or { connection = "...", acts_on = "..." }
+    targets = ["exc_to_exc"]  # connection names (default name: "<pre>_to_<post>")
+    drive = [{ population = "exc", coefficient = 1.0 }, { population = "noise", coefficient = -1.0 }]
+
     [[model.currents]]
     target = "exc"
     amplitudes = ["0 pA", "100 pA"]
@@ -36,6 +49,9 @@ from typing import Any
 from neurosim import connectivity as conn
 from neurosim.network import Network
 from neurosim.neurons import LIF, CubaLIF, NeuronModel
+from neurosim.plasticity import STDP
+from neurosim.plasticity.modulator import ACTS_ON
+from neurosim.plasticity.stdp import DEPENDENCES, TRACES
 from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, quantity, suggest, table, validate_table
 
 NEURON_MODELS: dict[str, type[NeuronModel]] = {"LIF": LIF, "CubaLIF": CubaLIF}
@@ -101,6 +117,19 @@ SOURCE = table({
     "indices": list_of(Field("int", minimum=0)),
 })
 
+PLASTICITY = table({
+    "rule": Field("str", required=True, choices=("stdp",)),
+    "tau_pre": quantity("time", default=0.02, minimum=0.0, exclusive_minimum=True),
+    "tau_post": quantity("time", default=0.02, minimum=0.0, exclusive_minimum=True),
+    "a_plus": Field("union", required=True, options=(Field("float"), Field("str")), doc="a number or a unit string"),
+    "a_minus": Field("union", required=True, options=(Field("float"), Field("str")), doc="a number or a unit string"),
+    "w_min": Field("union", default=0.0, options=(Field("float"), Field("str")), doc="a number or a unit string"),
+    "w_max": Field("union", required=True, options=(Field("float"), Field("str")), doc="a number or a unit string"),
+    "traces": Field("str", default="all_to_all", choices=TRACES),
+    "dependence": Field("str", default="additive", choices=DEPENDENCES),
+    "trace_increment": Field("float", default=1.0, minimum=0.0, exclusive_minimum=True),
+})
+
 CONNECTION = table({
     "name": Field("str"),
     "pre": Field("str", required=True),
@@ -109,6 +138,21 @@ CONNECTION = table({
     "weight": DISTRIBUTION,
     "delay": DISTRIBUTION,
     "receptor": Field("str", default="auto", choices=("auto", "exc", "inh")),
+    "plasticity": PLASTICITY,
+})
+
+MODULATOR = table({
+    "name": Field("str", required=True),
+    "tau": quantity("time", required=True, minimum=0.0, exclusive_minimum=True),
+    "weight": Field("float", required=True),
+    "bias": Field("float", required=True),
+    "initial": Field("float"),
+    "acts_on": Field("str", default="depression", choices=ACTS_ON),
+    "targets": list_of(Field("union", doc="a connection name or a table {connection = '...', acts_on = '...'}",
+                             options=(Field("str"), table({"connection": Field("str", required=True),
+                                                           "acts_on": Field("str", required=True, choices=ACTS_ON)}))),
+                       required=True, min_items=1),
+    "drive": list_of(table({"population": Field("str", required=True), "coefficient": Field("float", default=1.0)})),
 })
 
 CURRENT = table({
@@ -124,6 +168,7 @@ EXPLICIT_MODEL_FIELDS = {
     "sources": list_of(SOURCE),
     "connections": list_of(CONNECTION),
     "currents": list_of(CURRENT),
+    "modulators": list_of(MODULATOR),
 }
 
 
@@ -142,6 +187,19 @@ def _connector(spec: dict, path: str) -> conn.Connector:
     if problems:
         raise ScenarioError(problems)
     return cls(**args)
+
+
+def _plasticity(spec: dict | None, path: str) -> STDP | None:
+    """The rule of a connection's ``plasticity`` table; its errors name the field's path."""
+    if spec is None:
+        return None
+    try:
+        return STDP(**{k: v for k, v in spec.items() if k != "rule"})
+    except ValueError as exc:
+        field, _, message = str(exc).partition(": ")
+        if field.startswith("plasticity."):
+            raise ScenarioError([Problem(f"{path}.{field.removeprefix('plasticity.')}", message)]) from None
+        raise ScenarioError([Problem(path, str(exc))]) from None
 
 
 def build_explicit(model: dict, dt: float, seed: int, precision: str, block_steps: int = 10_000) -> Network:
@@ -180,9 +238,28 @@ def build_explicit(model: dict, dt: float, seed: int, precision: str, block_step
             if c[end] not in groups:
                 raise ScenarioError([Problem(f"{path}.{end}", f"unknown population {c[end]!r}{suggest(c[end], list(groups))}")])
         connector = _connector(c["connector"], f"{path}.connector")
+        rule = _plasticity(c.get("plasticity"), f"{path}.plasticity")
         attempt(path, lambda: net.connect(groups[c["pre"]], groups[c["post"]], connector,
                                           weight=_initializer(c.get("weight")), delay=_initializer(c.get("delay")),
-                                          receptor=c["receptor"], name=c.get("name")))
+                                          receptor=c["receptor"], name=c.get("name"), plasticity=rule))
+    connections = {p.name: p for p in net.projections}
+    for k, m in enumerate(model.get("modulators", [])):
+        path = f"model.modulators.{k}"
+        targets = []
+        for i, t in enumerate(m["targets"]):
+            name, kind = (t, m["acts_on"]) if isinstance(t, str) else (t["connection"], t["acts_on"])
+            if name not in connections:
+                raise ScenarioError([Problem(f"{path}.targets.{i}", f"unknown connection {name!r}"
+                                                                    f"{suggest(name, list(connections))}")])
+            targets.append((connections[name], kind))
+        drive = []
+        for i, d in enumerate(m.get("drive", [])):
+            if d["population"] not in groups:
+                raise ScenarioError([Problem(f"{path}.drive.{i}.population", f"unknown population "
+                                             f"{d['population']!r}{suggest(d['population'], list(groups))}")])
+            drive.append((groups[d["population"]], d["coefficient"]))
+        attempt(path, lambda: net.modulator(m["name"], m["tau"], m["weight"], m["bias"], targets, drive,
+                                            m["acts_on"], m.get("initial")))
     for k, cur in enumerate(model.get("currents", [])):
         path = f"model.currents.{k}"
         if cur["target"] not in groups:
