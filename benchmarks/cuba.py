@@ -4,6 +4,7 @@
     python benchmarks/cuba.py --n 40000 --duration 1   # p = K/N = 0.002, same in-degree
     python benchmarks/cuba.py --k 800                  # synapse-heavy: K=800, weights x 80/K
     python benchmarks/cuba.py --no-brian2 --backend numpy
+    python benchmarks/cuba.py --backend cuda --sizes 4000,40000,400000,1000000 --duration 1   # GPU scaling
 
 Both engines simulate the same network: 80 % excitatory LIF neurons, connection probability
 p = k/n, exponential currents, Brian's delay 0 (neurosim: delivered at the next step), every
@@ -13,8 +14,9 @@ network (k=800 divides them by 10).
 What each phase measures, chosen so that the two engines are compared like for like:
 
 - build: the Python side. neurosim: :func:`neurosim.models.cuba.build` plus the flat layout,
-  connectivity included. Brian2: creating the objects; standalone mode defers drawing the
-  synapses to the binary, outside its simulation clock (``brian2_binary_s`` includes it).
+  connectivity included. Brian2: translating that layout into Brian2 objects (the ``brian2``
+  backend's :func:`~neurosim.engine.brian2_backend.translate`: same neurons, initial values and
+  synapses, which the binary loads from arrays outside its simulation clock).
 - compile: neurosim: loading the backend and the first kernel call on a tiny CUBA network
   (numba JIT, or a load from numba's on-disk cache: see ``neurosim_jit_cache``; ``--cold-jit``
   forces a full compile). Brian2: code generation and ``make`` in a fresh directory.
@@ -56,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--backend", default="numba", help="neurosim backend (default numba)")
     ap.add_argument("--no-brian2", action="store_true", help="skip the Brian2 comparison")
+    ap.add_argument("--sizes", default=None,
+                    help="comma-separated network sizes: a neurosim-only scaling run (k fixed), one JSON line each")
     ap.add_argument("--cold-jit", action="store_true",
                     help="compile neurosim's kernel from scratch (empty numba cache) as Brian2 always does")
     ap.add_argument(BRIAN2_WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
@@ -106,6 +110,10 @@ def neurosim_side(args: argparse.Namespace) -> dict[str, Any]:
         "neurosim_events": events,
         "ns_per_neuron_step": cpu_s / (args.n * n_steps(args)) * 1e9,
         "events_per_s": events / cpu_s,
+        # wall-clock figures (what counts for a GPU backend, whose kernels do not run on this process's CPU time)
+        "neuron_steps_per_s": args.n * n_steps(args) / wall_s,
+        "events_per_s_wall": events / wall_s,
+        "rtf": wall_s / args.duration,
     }
 
 
@@ -120,38 +128,25 @@ def jit_cache_state(backend: str) -> str | None:
 
 # --------------------------------------------------------------------------- Brian2
 def brian2_side(args: argparse.Namespace) -> dict[str, Any]:
-    """The Brian2 CUBA example (Stimberg et al.) in cpp_standalone mode, single thread, fresh directory."""
+    """neurosim's CUBA network translated by the ``brian2`` backend (:func:`neurosim.engine.brian2_backend.translate`),
+    run in cpp_standalone mode, single thread, fresh directory."""
     import brian2 as b2
-    from brian2 import ms, mV, second
+    from brian2 import second
 
     directory = tempfile.mkdtemp(prefix="cuba_brian2_")
     try:
         b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
         b2.prefs.devices.cpp_standalone.openmp_threads = 0
-        b2.defaultclock.dt = args.dt * ms
         b2.seed(args.seed)
+        from neurosim.engine.brian2_backend import translate
+        from neurosim.models.cuba import Params, build
+
+        net_ns = build(Params(n=args.n, k=args.k, weight_scale=K_REFERENCE / args.k), dt=f"{args.dt} ms", seed=args.seed)
+        layout = net_ns.layout  # neurosim's network and connectivity (not timed: see neurosim_build_s)
 
         t0 = time.perf_counter()
-        taum, taue, taui = 20 * ms, 5 * ms, 10 * ms
-        Vt, Vr, El = -50 * mV, -60 * mV, -49 * mV
-        scale = K_REFERENCE / args.k
-        we, wi = 1.62 * mV * scale, -9 * mV * scale
-        n_exc, p = int(round(0.8 * args.n)), args.k / args.n
-        eqs = """
-        dv/dt  = (ge+gi-(v-El))/taum : volt (unless refractory)
-        dge/dt = -ge/taue : volt
-        dgi/dt = -gi/taui : volt
-        """
-        P = b2.NeuronGroup(args.n, eqs, threshold="v>Vt", reset="v = Vr", refractory=5 * ms, method="exact")
-        P.v = "Vr + rand() * (Vt - Vr)"
-        P.ge = 0 * mV
-        P.gi = 0 * mV
-        Ce = b2.Synapses(P, P, on_pre="ge += we")
-        Ci = b2.Synapses(P, P, on_pre="gi += wi")
-        Ce.connect(f"i<{n_exc}", p=p)
-        Ci.connect(f"i>={n_exc}", p=p)
-        s_mon = b2.SpikeMonitor(P)
-        net = b2.Network(P, Ce, Ci, s_mon)
+        tr = translate(layout, args.dt * 1e-3, source_until=n_steps(args) + 1, record_states=False)
+        net, s_mon = tr.net, tr.spikes
         build_s = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -208,7 +203,8 @@ def print_report(rec: dict[str, Any]) -> None:
           f" (JIT cache: {rec['neurosim_jit_cache'] or 'n/a'}), sim {rec['neurosim_sim_s']:.3f} s CPU"
           f" ({rec['neurosim_sim_wall_s']:.3f} s wall), {rec['neurosim_spikes']:,} spikes,"
           f" {rec['neurosim_rate_hz']:.3f} Hz, {rec['ns_per_neuron_step']:.2f} ns/neuron-step,"
-          f" {rec['events_per_s'] / 1e6:.1f}M events/s")
+          f" {rec['events_per_s'] / 1e6:.1f}M events/s; wall: {rec['neuron_steps_per_s'] / 1e9:.3f}G neuron-steps/s,"
+          f" {rec['events_per_s_wall'] / 1e6:.1f}M events/s, real-time factor {rec['rtf']:.3f}")
     if rec["brian2_sim_s"] is None:
         return
     print(f"brian2[cpp_standalone]: build {rec['brian2_build_s']:.3f} s, compile {rec['brian2_compile_s']:.1f} s,"
@@ -222,6 +218,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.brian2_worker:
         print(json.dumps(brian2_side(args)))
+        return
+    if args.sizes:
+        for n in (int(x) for x in args.sizes.split(",")):
+            sized = argparse.Namespace(**{**vars(args), "n": n, "sizes": None})
+            print(f"CUBA n={n} k={args.k:g}, {args.duration:g} s at dt {args.dt:g} ms, backend {args.backend}")
+            rec = summary(sized, neurosim_side(sized), dict.fromkeys(BRIAN2_FIELDS))
+            print_report(rec)
+            print(json.dumps(rec), flush=True)
         return
     with tempfile.TemporaryDirectory(prefix="cuba_numba_cache_") as cache:
         if args.cold_jit:

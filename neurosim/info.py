@@ -16,15 +16,19 @@ PACKAGES = ("numpy", "numba", "h5py", "scipy", "torch", "snntorch", "brian2", "d
 
 
 def cuda_status() -> tuple[bool, str]:
-    """Whether numba.cuda can run kernels here, and why not."""
-    try:
-        from numba import cuda
+    """Whether numba.cuda can run kernels on a real GPU here, and why not."""
+    from neurosim.engine.cuda_backend import gpu_probe
 
-        if cuda.is_available():
-            return True, f"{cuda.get_current_device().name.decode()}"
-        return False, "no CUDA driver or device found"
-    except Exception as exc:  # numba.cuda raises various errors without a toolkit
-        return False, f"{type(exc).__name__}: {exc}"
+    return gpu_probe()
+
+
+def auto_reason(auto: str, cuda_ok: bool, cuda_why: str) -> str:
+    """Why ``auto`` picked ``auto``."""
+    if auto == "cuda":
+        return f"a CUDA GPU is usable ({cuda_why})"
+    if auto == "numba":
+        return f"no usable CUDA GPU ({cuda_why}); numba is the fastest CPU backend"
+    return f"neither cuda ({cuda_why}) nor numba is usable"
 
 
 def collect() -> dict:
@@ -44,7 +48,7 @@ def collect() -> dict:
         "packages": versions,
         "backends": backends,
         "auto_backend": auto,
-        "auto_reason": "a CUDA GPU is usable" if auto == "cuda" else f"no usable CUDA GPU ({cuda_why}); numba is the fastest CPU backend",
+        "auto_reason": auto_reason(auto, cuda_ok, cuda_why),
         "cpu_count": os.cpu_count(),
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
         "cuda": {"usable": cuda_ok, "detail": cuda_why},

@@ -1,0 +1,358 @@
+"""CUDA backend (numba.cuda): the block runs on the GPU, one kernel sequence per time step.
+
+The host layout stays the source of truth between blocks. The device keeps, per layout, a
+copy of every array (:class:`_DeviceLayout`, cached for the last few layouts): the static ones
+(table, CSR, drive, monitor maps) are uploaded once; the dynamic ones (state, external
+current, refractory counters, ring buffer) are uploaded at the start of a block only if the
+host copy changed since the device last wrote it back. At the end of a block the state and
+the recordings (spikes, state samples, rate counts) are copied back into the host arrays, and
+the counters advanced, exactly as :mod:`neurosim.engine.numba_backend` leaves them, so
+``Network._hand_out`` works unchanged.
+
+Step ``m`` (semantics of :mod:`neurosim.engine.layout`) is the launch sequence
+
+1. ``begin_step`` (one thread): stop the block if the spike buffer could overflow, apply the
+   current changes due at ``t_m`` (index range computed on the host), empty the spike lists;
+2. ``sources`` (generators due at ``m``, Poisson sources; counter-based random numbers, so the
+   draws equal the numba backend's) and ``deliver`` of their spikes, due ``m + delay``;
+3. ``take_buffered`` and ``record_state`` on sampled steps (else the ring-buffer slot is added
+   inside the neuron kernel);
+4. ``neurons`` (one thread per neuron) and ``deliver`` of their spikes, due ``m + 1 + delay``.
+
+Delivery gives each spike a warp (32 lanes) that walks its row; synapses due at once add into
+the state, later ones into the ring buffer ``buf[L, 3N]``, both with atomic adds. On a GPU the
+order of those float additions varies from run to run, so results agree with the numba
+backend statistically (rates, distributions), not bitwise. Under the CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1``) every kernel is launched with one thread, which runs its loops in
+index order: spikes are then delivered in ascending order, each row in CSR order, and the
+results equal the numba backend's spike for spike and sample for sample in float64 (the
+test suite checks this). Recorded spikes are appended with an atomic counter and sorted on the
+host at the end of the block into the numba backend's order (per step: neurons, then spike
+generators, then Poisson sources, each by index).
+
+Per-step launches from Python bound the speed of small networks: through the numba-cuda
+package a launch of these kernels costs about 80 us of host time (H100 machine, numba 0.68),
+so a step costs about 0.25 ms whatever the network size up to some 10^5 neurons.
+
+Kernel launches are asynchronous; the host reads back a flag every :data:`CHECK_EVERY` steps
+to learn whether the block stopped early, so at most that many no-op step sequences follow a stop.
+
+Plastic projections (STDP, modulators) are not supported yet: such layouts raise a ValueError.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+
+import numpy as np
+
+from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout
+
+#: host-side check of the early-stop flag every this many steps
+CHECK_EVERY = 256
+#: device copies of at most this many layouts are kept
+CACHE_SIZE = 2
+#: dynamic arrays larger than this (elements) are not compared with the last synced copy
+COMPARE_LIMIT = 1 << 25
+
+#: how kernels were launched in the last block (diagnostics): fast or ordinary, and why not fast
+LAUNCH_INFO: dict[str, object] = {}
+
+_CACHE: "OrderedDict[int, tuple[Layout, _DeviceLayout]]" = OrderedDict()
+
+
+def simulated() -> bool:
+    """Whether numba.cuda is the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
+    from neurosim.engine.cuda_kernels import SIMULATED
+
+    return SIMULATED
+
+
+def cuda_probe() -> tuple[bool, str]:
+    """Whether the cuda backend can run here (a usable GPU, or the CUDA simulator), and why."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0"):
+        return True, "CUDA simulator (NUMBA_ENABLE_CUDASIM=1): correct but very slow"
+    return gpu_probe()
+
+
+_GPU_STATUS: tuple[bool, str] | None = None
+
+
+def gpu_probe() -> tuple[bool, str]:
+    """Whether a real CUDA GPU is usable through numba.cuda (cached after the first call)."""
+    global _GPU_STATUS
+    if _GPU_STATUS is None:
+        if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0"):
+            _GPU_STATUS = (False, "NUMBA_ENABLE_CUDASIM=1: numba.cuda is the simulator, not a GPU")
+            return _GPU_STATUS
+        try:
+            from numba import cuda
+
+            if cuda.is_available():
+                name = cuda.get_current_device().name
+                name = name.decode() if isinstance(name, bytes) else str(name)
+                _GPU_STATUS = (True, f"CUDA GPU: {name}")
+            else:
+                _GPU_STATUS = (False, "no CUDA driver or GPU found by numba.cuda")
+        except Exception as exc:  # numba.cuda raises various errors without a driver or toolkit
+            _GPU_STATUS = (False, f"numba.cuda unusable: {type(exc).__name__}: {exc}")
+    return _GPU_STATUS
+
+
+def invalidate(layout: Layout) -> None:
+    """Forget the device copy of ``layout`` (e.g. after editing its synapse arrays on the host)."""
+    _CACHE.pop(id(layout), None)
+
+
+def _launch(n_items: int, threads: int = 256) -> tuple[int, int]:
+    """(blocks, threads per block) for a grid-stride loop over ``n_items``; one thread when simulated."""
+    if simulated():
+        return 1, 1
+    return max(1, min(65535, -(-n_items // threads))), threads
+
+
+class _Launcher:
+    """Launch one kernel with one configuration over and over with the same arrays and changing
+    integer scalars.
+
+    The launch configuration is created once (numba builds one, and checks the grid for low
+    occupancy with a warning, at every ``kernel[grid, block]``). With
+    ``NEUROSIM_CUDA_FAST_LAUNCH=1`` the kernel arguments are moreover prepared once and each
+    launch only updates the integer scalars in place, calling numba's ``driver.launch_kernel``
+    directly (numba prepares every array argument in Python at every launch, which dominates the
+    time of a step on small networks). That path relies on internals of numba's own numba.cuda
+    and is off by default: it is not verified on a GPU, and the numba-cuda package (as installed
+    with numba 0.68) has no ``driver.launch_kernel``, so there it falls back to the ordinary launch (reason in
+    :data:`LAUNCH_INFO`).
+    """
+
+    def __init__(self, kernel, config: tuple[int, int]):
+        self.kernel, self.config = kernel, config
+        self.configured = kernel[config]
+        self.fast = None if not simulated() and os.environ.get("NEUROSIM_CUDA_FAST_LAUNCH", "0") == "1" else False
+
+    def _setup(self, args: tuple) -> None:
+        import ctypes
+
+        from numba.cuda.cudadrv import driver
+
+        kernel = self.kernel.compile(tuple(self.kernel.typeof_pyval(a) for a in args))  # compiled already
+        self.handle = kernel._codelibrary.get_cufunc().handle
+        self.kernelargs, self.slots, retr = [], {}, []
+        for pos, (ty, value) in enumerate(zip(kernel.argument_types, args)):
+            start = len(self.kernelargs)
+            kernel._prepare_args(ty, value, 0, retr, self.kernelargs)
+            if isinstance(value, int) and not isinstance(value, bool):
+                (slot,) = self.kernelargs[start:]
+                if not isinstance(slot, ctypes.c_int64):
+                    raise TypeError(f"unexpected scalar argument {slot!r}")
+                self.slots[pos] = slot
+        if retr:
+            raise TypeError("host arrays among the arguments")
+        if hasattr(driver, "USE_NV_BINDING"):  # numba's own numba.cuda (numba <= 0.60 style)
+            self.stream = driver.binding.CUstream(0) if driver.USE_NV_BINDING else None
+        else:  # the numba-cuda package: an integer handle
+            self.stream = 0
+        self.launch_kernel = driver.launch_kernel
+
+    def __call__(self, *args) -> None:
+        if self.fast is None:  # first call: the ordinary launch (compiles), then prepare the fast one
+            self.configured(*args)
+            try:
+                self._setup(args)
+                self.fast = True
+            except Exception as exc:  # other numba.cuda internals: keep launching the ordinary way
+                LAUNCH_INFO["fallback"] = f"{type(exc).__name__}: {exc}"
+                self.fast = False
+            return
+        if not self.fast:
+            self.configured(*args)
+            return
+        for pos, slot in self.slots.items():
+            slot.value = args[pos]
+        gx, bx = self.config
+        self.launch_kernel(self.handle, gx, 1, 1, bx, 1, 1, 0, self.stream, self.kernelargs)
+
+
+class _DeviceLayout:
+    """Device copies of one layout's arrays, and the host-side bookkeeping to keep them in sync."""
+
+    def __init__(self, layout: Layout):
+        from numba import cuda
+
+        tab, st, syn, drv, rec = layout.table, layout.state, layout.syn, layout.drive, layout.rec
+        self.n = st.v.shape[0]
+        self.n_elements = syn.indptr.shape[0] - 1
+        up = cuda.to_device
+        self.tab = [up(np.ascontiguousarray(a)) for a in tab]
+        self.indptr, self.target, self.weight, self.delay = (up(syn.indptr), up(syn.target), up(syn.weight),
+                                                             up(syn.delay))
+        self.row_delay, self.row_uniform, self.row_weight = up(syn.row_delay), up(syn.row_uniform), up(syn.row_weight)
+        self.buffered = [int(b) for b in syn.buffered]
+        self.poisson = [up(drv.poisson_id), up(drv.poisson_p), up(drv.poisson_start), up(drv.poisson_stop)]
+        self.n_poisson = drv.poisson_id.shape[0]
+        self.seed = np.uint64(drv.seed[0])
+        self.gen_id = up(drv.gen_id if drv.gen_id.size else np.zeros(1, np.int32))
+        self.cur_id = up(drv.cur_id if drv.cur_id.size else np.zeros(1, np.int32))
+        self.cur_delta = up(drv.cur_delta if drv.cur_delta.size else np.zeros(1, st.v.dtype))
+        self.spike_mask, self.group_of = up(rec.spike_mask), up(rec.group_of)
+        self.rec_id, self.rec_var = up(rec.rec_id), up(rec.rec_var)
+        self.rec_out = cuda.device_array(rec.rec_out.shape if rec.rec_out.size else (1, 1), rec.rec_out.dtype)
+        self.spk_step = cuda.device_array(rec.spk_step.shape, np.int64)
+        self.spk_id = cuda.device_array(rec.spk_id.shape, np.int32)
+        self.counts = up(np.zeros(rec.counts.shape if rec.counts.size else (1, 1), np.int32))
+        self.spikes_src = cuda.device_array(max(1, self.n_elements + drv.gen_id.size), np.int32)
+        self.spikes_neu = cuda.device_array(max(1, self.n), np.int32)
+        self.ctr = up(np.zeros(3, np.int64))
+        self.halt = up(np.zeros(1, np.int64))
+        # element kind for the host-side spike order: neurons 0, spike generators 1, Poisson sources 2
+        self.kind = np.zeros(self.n_elements, np.int8)
+        self.kind[np.unique(drv.gen_id)] = 1
+        self.kind[drv.poisson_id] = 2
+        self.flat = self.ref = self.i_ext = self.buf = None
+        self.synced: dict[str, np.ndarray | None] = {}
+        self.weight_host = syn.weight.copy() if syn.weight.size <= COMPARE_LIMIT else None
+
+    # ------------------------------------------------------------------ state sync
+    def _dynamic(self, layout: Layout) -> dict[str, np.ndarray]:
+        st = layout.state
+        return {"vars": st.vars, "ref": st.ref, "i_ext": st.i_ext, "buf": layout.syn.buf}
+
+    def upload(self, layout: Layout) -> None:
+        """Copy to the device the dynamic arrays that changed on the host since the last sync."""
+        from numba import cuda
+
+        for name, host in self._dynamic(layout).items():
+            last = self.synced.get(name)
+            if last is not None and (host.size > COMPARE_LIMIT or np.array_equal(host, last)):
+                continue
+            data = np.ascontiguousarray(host.reshape(-1) if name == "vars" else host)
+            dev = cuda.to_device(data)
+            setattr(self, {"vars": "flat"}.get(name, name), dev)
+            self.synced[name] = host.copy() if host.size <= COMPARE_LIMIT else host
+        if self.weight_host is not None and not np.array_equal(layout.syn.weight, self.weight_host):
+            self.weight = cuda.to_device(layout.syn.weight)
+            self.weight_host = layout.syn.weight.copy()
+
+    def download(self, layout: Layout) -> None:
+        """Copy the live state back into the host arrays (in place)."""
+        st = layout.state
+        st.vars.reshape(-1)[...] = self.flat.copy_to_host()
+        st.ref[...] = self.ref.copy_to_host()
+        st.i_ext[...] = self.i_ext.copy_to_host()
+        if any(self.buffered):
+            layout.syn.buf[...] = self.buf.copy_to_host()
+        for name, host in self._dynamic(layout).items():
+            self.synced[name] = host.copy() if host.size <= COMPARE_LIMIT else host
+
+
+def _device_layout(layout: Layout) -> _DeviceLayout:
+    key = id(layout)
+    if key in _CACHE and _CACHE[key][0] is layout:
+        _CACHE.move_to_end(key)
+        return _CACHE[key][1]
+    dev = _DeviceLayout(layout)
+    _CACHE[key] = (layout, dev)
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return dev
+
+
+class CudaBackend:
+    """Runs blocks on a CUDA GPU (or on numba's CUDA simulator) with numba.cuda kernels."""
+
+    name = "cuda"
+
+    def run_block(self, layout: Layout, step0: int, n_steps: int) -> int:
+        if layout.plastic.flags.size and layout.plastic.flags[0]:
+            raise ValueError("simulation.backend: the cuda backend does not support plastic projections yet")
+        from neurosim.engine import cuda_kernels as K
+
+        step0, n_steps = int(step0), int(n_steps)
+
+        dev = _device_layout(layout)
+        dev.upload(layout)
+        rec, drv = layout.rec, layout.drive
+        n, n_el = dev.n, dev.n_elements
+        cap = rec.spk_step.shape[0]
+        mask = layout.syn.buf.shape[0] - 1
+        interval = int(rec.rec_interval[0])
+        n_cols = rec.rec_id.shape[0]
+        b0, b1, b2 = dev.buffered
+        any_buffered = b0 or b1 or b2
+        spk0, row0 = int(rec.counters[N_SPIKES]), int(rec.counters[N_ROWS])
+        dev.ctr.copy_to_device(np.array([spk0, 0, 0], np.int64))
+        dev.halt.copy_to_device(np.array([n_steps], np.int64))
+        tab = dev.tab
+        csr = (dev.indptr, dev.target, dev.weight, dev.delay, dev.row_delay, dev.row_uniform, dev.row_weight)
+        lanes = 1 if simulated() else 32
+        cfg_neu = _launch(n)
+        cfg_src = _launch(drv.gen_step.size + dev.n_poisson)
+        cfg_del = _launch(min(n_el, 1 << 14) * lanes)  # warps per spike; grid-stride over further spikes
+        cfg_rec = _launch(n_cols)
+        begin_step, sources = _Launcher(K.begin_step, (1, 1)), _Launcher(K.sources, cfg_src)
+        deliver_src, deliver_neu = _Launcher(K.deliver, cfg_del), _Launcher(K.deliver, cfg_del)
+        take_buffered, record_state = _Launcher(K.take_buffered, cfg_neu), _Launcher(K.record_state, cfg_rec)
+        update = _Launcher(K.neurons, cfg_neu)
+        gen_step, cur_step = drv.gen_step, drv.cur_step
+        g, c = int(rec.counters[GEN_CURSOR]), int(rec.counters[CUR_CURSOR])
+        cursors = []  # (gen cursor, current cursor) after each step
+        rows = []  # steps sampled, in order
+        for k in range(n_steps):
+            step = step0 + k
+            c0 = c
+            while c < cur_step.shape[0] and cur_step[c] == step:
+                c += 1
+            g0 = g
+            while g < gen_step.shape[0] and gen_step[g] == step:
+                g += 1
+            cursors.append((g, c))
+            begin_step(k, dev.halt, dev.ctr, n_el, cap, dev.cur_id, dev.cur_delta, c0, c, dev.i_ext)
+            if g > g0 or dev.n_poisson:
+                sources(k, step, dev.halt, dev.ctr, dev.gen_id, g0, g - g0, *dev.poisson, dev.seed, dev.spikes_src,
+                        dev.spike_mask, dev.spk_step, dev.spk_id, dev.counts, dev.group_of)
+                deliver_src(k, dev.halt, dev.ctr, K.SRC_LIST, dev.spikes_src, step, lanes, *csr, dev.flat, dev.buf)
+            slot = step & mask
+            sample = n_cols > 0 and step % interval == 0
+            if sample:
+                if any_buffered:
+                    take_buffered(k, dev.halt, n, dev.flat, dev.buf, slot, b0, b1, b2)
+                record_state(k, dev.halt, n, dev.flat, dev.rec_id, dev.rec_var, dev.rec_out, row0 + len(rows))
+                rows.append(step)
+            update(k, step, dev.halt, dev.ctr, n, dev.flat, dev.ref, dev.i_ext, *tab, int(any_buffered and not sample),
+                   dev.buf, slot, b0, b1, b2, dev.spikes_neu, dev.spike_mask, dev.spk_step, dev.spk_id, dev.counts,
+                   dev.group_of)
+            deliver_neu(k, dev.halt, dev.ctr, K.NEU_LIST, dev.spikes_neu, step + 1, lanes, *csr, dev.flat, dev.buf)
+            if (k + 1) % CHECK_EVERY == 0 and k + 1 < n_steps and int(dev.halt.copy_to_host()[0]) <= k:
+                break
+        ran = min(int(dev.halt.copy_to_host()[0]), n_steps)
+        LAUNCH_INFO["fast"] = bool(update.fast)
+        self._finish(layout, dev, step0, ran, spk0, row0, rows, cursors)
+        return ran
+
+    @staticmethod
+    def _finish(layout: Layout, dev: _DeviceLayout, step0: int, ran: int, spk0: int, row0: int, rows: list[int],
+                cursors: list[tuple[int, int]]) -> None:
+        """Copy the block's recordings and the state back into the host layout, as the numba backend leaves it."""
+        rec = layout.rec
+        spk1 = int(dev.ctr.copy_to_host()[0])
+        if spk1 > spk0:
+            stamp = dev.spk_step[spk0:spk1].copy_to_host()
+            ids = dev.spk_id[spk0:spk1].copy_to_host()
+            order = np.lexsort((ids, dev.kind[ids], stamp))  # per stamp: neurons, generators, Poisson; by index
+            rec.spk_step[spk0:spk1] = stamp[order]
+            rec.spk_id[spk0:spk1] = ids[order]
+        rec.counters[N_SPIKES] = spk1
+        sampled = [s for s in rows if s < step0 + ran]
+        if sampled:
+            row1 = row0 + len(sampled)
+            rec.rec_out[row0:row1] = dev.rec_out[row0:row1].copy_to_host()
+            rec.rec_step[row0:row1] = sampled
+        rec.counters[N_ROWS] = row0 + len(sampled)
+        if ran:
+            counts = dev.counts[:ran].copy_to_host()
+            rec.counts[:ran] += counts
+            dev.counts[:ran].copy_to_device(np.zeros_like(counts))
+            rec.counters[GEN_CURSOR], rec.counters[CUR_CURSOR] = cursors[ran - 1]
+        dev.download(layout)

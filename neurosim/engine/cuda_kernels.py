@@ -1,0 +1,191 @@
+"""numba.cuda kernels of the ``cuda`` backend (see :mod:`neurosim.engine.cuda_backend`).
+
+Every kernel is a grid-stride loop, so the same code runs with any launch configuration: on a
+GPU with many threads, under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) with one thread
+in one block, which then executes every loop in index order, like the numba backend. Every
+kernel first reads ``halt[0]`` (the step at which the block stopped, ``n_steps`` while it
+runs): kernels queued for steps after an early stop do nothing.
+
+The state is one flat array ``flat[3 N]`` (rows v, i_exc, i_inh): a synapse's target is its
+index into it. Spikes are appended to a list with an atomic counter; the recorded spikes
+(``spk_step``, ``spk_id``) are appended the same way and put in the numba backend's order by
+the host at the end of the block.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from numba import cuda
+
+from neurosim.engine.rng import _M1, _M2, _GOLDEN, _S11, _S27, _S30, _S31, _STEP_KEY, _TO_UNIT
+
+SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0") or bool(getattr(cuda, "simulator_enabled", False))
+
+# slots of the device counter array ``ctr``
+SPK, SRC_LIST, NEU_LIST = 0, 1, 2
+
+if SIMULATED:
+    _MASK64 = (1 << 64) - 1
+
+    def _mix_py(x):
+        z = (x + 0x9E3779B97F4A7C15) & _MASK64
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        return z ^ (z >> 31)
+
+    @cuda.jit(device=True)
+    def uniform(seed, step, element):
+        """:func:`neurosim.engine.rng.uniform_jit` with Python integers (no overflow warnings)."""
+        key = _mix_py(int(seed) ^ ((int(step) * 0xD1B54A32D192ED03) & _MASK64))
+        return (_mix_py(key ^ int(element)) >> 11) * _TO_UNIT
+else:
+    @cuda.jit(device=True)
+    def _mix(x):
+        z = x + _GOLDEN
+        z = (z ^ (z >> _S30)) * _M1
+        z = (z ^ (z >> _S27)) * _M2
+        return z ^ (z >> _S31)
+
+    @cuda.jit(device=True)
+    def uniform(seed, step, element):
+        """:func:`neurosim.engine.rng.uniform_jit` on the device (uint64 wrapping arithmetic)."""
+        key = _mix(seed ^ (np.uint64(step) * _STEP_KEY))
+        return np.float64(_mix(key ^ np.uint64(element)) >> _S11) * _TO_UNIT
+
+
+@cuda.jit(device=True)
+def _emit(j, stamp, k, ctr, slot, spikes, spike_mask, spk_step, spk_id, counts, group_of):
+    """Append spike of element ``j`` at step ``stamp`` to the list ``spikes`` (counter
+    ``ctr[slot]``), record it if monitored, count it for the rate monitors (block step ``k``)."""
+    pos = cuda.atomic.add(ctr, slot, 1)
+    spikes[pos] = j
+    if spike_mask[j]:
+        n = cuda.atomic.add(ctr, SPK, 1)
+        spk_step[n] = stamp
+        spk_id[n] = j
+    cuda.atomic.add(counts, (k, group_of[j]), 1)
+
+
+@cuda.jit
+def begin_step(k, halt, ctr, n_elements, cap, cur_id, cur_delta, c0, c1, i_ext):
+    """Step start (one thread): stop the block when the spike buffer could overflow (as the
+    numba backend does), apply the current changes ``c0 .. c1``, empty the spike lists."""
+    if cuda.grid(1) != 0 or halt[0] <= k:
+        return
+    if ctr[SPK] + n_elements > cap:
+        halt[0] = k
+        return
+    for c in range(c0, c1):
+        i_ext[cur_id[c]] += cur_delta[c]
+    ctr[SRC_LIST] = 0
+    ctr[NEU_LIST] = 0
+
+
+@cuda.jit
+def sources(k, step, halt, ctr, gen_id, g0, n_gen, poisson_id, poisson_p, poisson_start, poisson_stop, seed,
+            spikes, spike_mask, spk_step, spk_id, counts, group_of):
+    """Spike generators ``g0 .. g0 + n_gen`` and the Poisson sources spiking at ``step``."""
+    if halt[0] <= k:
+        return
+    total = n_gen + poisson_id.shape[0]
+    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
+        if t < n_gen:
+            _emit(gen_id[g0 + t], step, k, ctr, SRC_LIST, spikes, spike_mask, spk_step, spk_id, counts, group_of)
+        else:
+            q = t - n_gen
+            if poisson_start[q] <= step and step < poisson_stop[q]:
+                j = poisson_id[q]
+                if uniform(seed, step, j) < poisson_p[q]:
+                    _emit(j, step, k, ctr, SRC_LIST, spikes, spike_mask, spk_step, spk_id, counts, group_of)
+
+
+@cuda.jit
+def deliver(k, halt, ctr, slot, spikes, base, lanes, indptr, target, weight, delay, row_delay, row_uniform,
+            row_weight, flat, buf):
+    """Deliver the spikes of list ``slot``, due ``base + delay``: ``lanes`` threads per spike
+    walk its row; delay 0 adds into the state, later ones into the ring buffer (atomics)."""
+    if halt[0] <= k:
+        return
+    count = ctr[slot]
+    mask = buf.shape[0] - 1
+    gid = cuda.grid(1)
+    group, lane, n_groups = gid // lanes, gid % lanes, cuda.gridsize(1) // lanes
+    for e in range(group, count, n_groups):
+        j = spikes[e]
+        d_row = row_delay[j]
+        uniform_w = row_uniform[j] != 0
+        w_row = row_weight[j]
+        for s in range(indptr[j] + lane, indptr[j + 1], lanes):
+            d = d_row if d_row >= 0 else delay[s]
+            w = w_row if uniform_w else weight[s]
+            if d == 0:
+                cuda.atomic.add(flat, target[s], w)
+            else:
+                cuda.atomic.add(buf, ((base + d) & mask, target[s]), w)
+
+
+@cuda.jit
+def take_buffered(k, halt, n, flat, buf, slot, b0, b1, b2):
+    """Add the ring-buffer slot ``slot`` to the state rows flagged ``b0, b1, b2`` and clear it."""
+    if halt[0] <= k:
+        return
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        if b0:
+            flat[i] += buf[slot, i]
+            buf[slot, i] = 0
+        if b1:
+            flat[n + i] += buf[slot, n + i]
+            buf[slot, n + i] = 0
+        if b2:
+            flat[2 * n + i] += buf[slot, 2 * n + i]
+            buf[slot, 2 * n + i] = 0
+
+
+@cuda.jit
+def record_state(k, halt, n, flat, rec_id, rec_var, rec_out, row):
+    """Sample the recorded state columns into row ``row`` of ``rec_out``."""
+    if halt[0] <= k:
+        return
+    for c in range(cuda.grid(1), rec_id.shape[0], cuda.gridsize(1)):
+        rec_out[row, c] = flat[rec_var[c] * n + rec_id[c]]
+
+
+@cuda.jit
+def neurons(k, step, halt, ctr, n, flat, ref, i_ext, v_rest, v_th, v_reset, reset_step, soft, ref_steps,
+            p_vv, p_ve, p_vi, p_vI, d_e, d_i, take, buf, slot, b0, b1, b2,
+            spikes, spike_mask, spk_step, spk_id, counts, group_of):
+    """Integrate, clamp, threshold and reset every neuron (one thread each, equations of
+    ``numba_backend._neuron``); with ``take`` first add the ring-buffer slot ``slot``.
+    Spikes are stamped ``step + 1``."""
+    if halt[0] <= k:
+        return
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        if take:
+            if b0:
+                flat[i] += buf[slot, i]
+                buf[slot, i] = 0
+            if b1:
+                flat[n + i] += buf[slot, n + i]
+                buf[slot, n + i] = 0
+            if b2:
+                flat[2 * n + i] += buf[slot, 2 * n + i]
+                buf[slot, 2 * n + i] = 0
+        v, i_e, i_i, r = flat[i], flat[n + i], flat[2 * n + i], ref[i]
+        vr = v_rest[i]
+        v_new = vr + (v - vr) * p_vv[i] + i_e * p_ve[i] + i_i * p_vi[i] + i_ext[i] * p_vI[i]
+        refractory = r > 0
+        if refractory:
+            v_new = v_reset[i]
+            r = r - 1
+        spike = (not refractory) and v_new >= v_th[i]
+        if spike:
+            v_new = v_new - reset_step[i] if soft[i] != 0 else v_reset[i]
+            r = ref_steps[i]
+        flat[i] = v_new
+        flat[n + i] = i_e * d_e[i]
+        flat[2 * n + i] = i_i * d_i[i]
+        ref[i] = r
+        if spike:
+            _emit(i, step + 1, k, ctr, NEU_LIST, spikes, spike_mask, spk_step, spk_id, counts, group_of)
