@@ -175,3 +175,15 @@ def test_malformed_lsm_tables(tmp_path, capsys, change, message):
     path.write_text(tomli_w.dumps(cfg))
     assert main(["validate", str(path)]) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_smoke_scenario_runs_the_ci_protocol(tmp_path):
+    """`scenarios/nalsm_smoke.toml` end to end: a 1000-neuron NALSM on 600/200/200 images."""
+    from neurosim.cli import main
+    from neurosim.io import load
+
+    out = tmp_path / "smoke.h5"
+    assert main(["run", "scenarios/nalsm_smoke.toml", "--out", str(out), "--quiet"]) == 0
+    metrics = load(out).metrics
+    assert metrics["val_accuracy"] > 0.8 and metrics["test_accuracy"] > 0.8
+    assert 0.8 < metrics["branching_factor"] < 1.6
