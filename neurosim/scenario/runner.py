@@ -34,6 +34,8 @@ class RunContext:
     writer: ResultsWriter
     log: logging.Logger
     progress: Callable[[int, str], Any]
+    #: ``--resume``: a task may continue from its own checkpoint (e.g. ``train``)
+    resume: bool = False
 
 
 def progress_bar(quiet: bool) -> Callable[[int, str], Any]:
@@ -93,7 +95,7 @@ def run_point(config: dict, out_path: str, overwrite: str, options: RunOptions,
             with ResultsWriter(path, overwrite=overwrite_now, config_toml=config_toml(config),
                                root_seed=kind.root_seed(config), argv=list(options.argv),
                                attrs={"task": kind.name, **(attrs or {})}) as writer:
-                kind.run(config, prepared, RunContext(writer, log, progress_bar(options.quiet)))
+                kind.run(config, prepared, RunContext(writer, log, progress_bar(options.quiet), options.resume))
         except Exception:
             log.exception("run failed")
             raise

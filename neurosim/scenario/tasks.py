@@ -42,7 +42,8 @@ class TaskKind:
 
 _TASKS: dict[str, TaskKind] = {}
 #: modules that register task kinds when imported (kept lazy so the CLI starts fast)
-TASK_MODULES = ["neurosim.scenario.simulate", "neurosim.models.lsm.task", "neurosim.models.memory.task"]
+TASK_MODULES = ["neurosim.scenario.simulate", "neurosim.models.lsm.task", "neurosim.models.memory.task",
+                "neurosim.train.task"]
 
 
 def register_task(task: TaskKind) -> TaskKind:

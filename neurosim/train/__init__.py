@@ -1,0 +1,2 @@
+"""Surrogate-gradient training of spiking networks in PyTorch (imported on demand, never by
+``import neurosim``)."""

@@ -1,0 +1,69 @@
+"""Losses on spike and membrane sequences ``[T, B, C]`` (C classes) with integer targets ``[B]``.
+
+    rate_ce(s, y)              mean over steps of the cross-entropy of the spikes as logits (snnTorch ce_rate_loss)
+    count_mse(s, y, on, off)   MSE between the spike rate (count / T) and ``on`` for the target class,
+                               ``off`` for the others (snnTorch mse_count_loss, in rates)
+    membrane_ce(u, y, reduce)  cross-entropy of the membrane reduced over time: "max" (snnTorch
+                               ce_max_membrane_loss), "mean" or "last"
+    rmp_loss(us, threshold)    RMP-Loss (Guo et al. 2023): mean over layers of mean (u - ĉ(u))², the distance of
+                               the membrane to its nearest spike value ĉ(u) = 2θ·clip(round(u / 2θ), 0, 1)
+                               (with θ = 1/2: clip(round(u), 0, 1))
+    accuracy(logits, y)        fraction of correct argmax predictions of [B, C] scores
+
+``predict(out, kind)`` turns a sequence into [B, C] scores: spike counts, or the membrane reduced as
+in ``membrane_ce``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as nnf
+from torch import Tensor
+
+REDUCTIONS = ("max", "mean", "last")
+
+
+def rate_ce(spikes: Tensor, target: Tensor) -> Tensor:
+    T = spikes.shape[0]
+    logp = nnf.log_softmax(spikes, dim=-1)
+    return nnf.nll_loss(logp.flatten(0, 1), target.repeat(T))
+
+
+def count_mse(spikes: Tensor, target: Tensor, on: float = 0.8, off: float = 0.2) -> Tensor:
+    rates = spikes.mean(0)
+    want = torch.full_like(rates, off)
+    want.scatter_(1, target.unsqueeze(1), on)
+    return nnf.mse_loss(rates, want)
+
+
+def reduce_membrane(u: Tensor, reduce: str = "max") -> Tensor:
+    if reduce == "max":
+        return u.max(0).values
+    if reduce == "mean":
+        return u.mean(0)
+    if reduce == "last":
+        return u[-1]
+    raise ValueError(f"reduce: must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
+
+
+def membrane_ce(u: Tensor, target: Tensor, reduce: str = "max") -> Tensor:
+    return nnf.cross_entropy(reduce_membrane(u, reduce), target)
+
+
+def rmp_loss(membranes: Sequence[Tensor], threshold: float = 0.5) -> Tensor:
+    terms = []
+    for u in membranes:
+        q = 2 * threshold * torch.clamp(torch.round(u / (2 * threshold)), 0, 1)
+        terms.append(((u - q) ** 2).mean())
+    return torch.stack(terms).mean()
+
+
+def predict(out: Tensor, kind: str) -> Tensor:
+    """[B, C] scores of an output sequence: ``kind`` "spikes" (counts) or a membrane reduction."""
+    return out.sum(0) if kind == "spikes" else reduce_membrane(out, kind)
+
+
+def accuracy(scores: Tensor, target: Tensor) -> float:
+    return (scores.argmax(-1) == target).float().mean().item()

@@ -1,0 +1,150 @@
+"""Event-driven linear synapse: ``SparseLinear`` multiplies spike inputs event by event.
+
+The input of a synapse layer inside a spiking network is mostly zeros (spikes at a few per
+cent of the neuron-steps). ``SparseLinear`` is an ``nn.Linear`` (same parameters, state dict
+and results) whose CPU forward pass, when at most ``max_density`` of the input is non-zero,
+lists the input's events per row (CSR) and adds one weight row per event::
+
+    y[r] = b + Σ_{j : x[r, j] ≠ 0} x[r, j] · Wᵀ[j]          (forward)
+    dWᵀ[j] = Σ_{r : x[r, j] ≠ 0} x[r, j] · dy[r]             (weight gradient)
+    dx = dy W                                                (input gradient: a dense product)
+
+so the forward product and the weight gradient cost in proportion to the number of events
+rather than to the input size. Both loops run over column blocks of ``Wᵀ`` small enough to stay
+in L2 while all rows pass. Autograd saves the event list instead of the input. Denser inputs,
+other devices and other dtypes use ``torch.nn.functional.linear``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit
+from torch import Tensor, nn
+from torch.nn import functional as nnf
+
+#: bytes of a column block of Wᵀ (kept in L2 while all rows pass)
+BLOCK_BYTES = 1 << 20
+
+
+@njit(cache=True, nogil=True)
+def count_events(x):  # pragma: no cover
+    """Non-zeros of ``x`` [R, K]."""
+    R, K = x.shape
+    n = 0
+    for r in range(R):
+        xr = x[r]
+        for j in range(K):
+            n += xr[j] != 0
+    return n
+
+
+@njit(cache=True, nogil=True)
+def events(x, indptr, indices, values):  # pragma: no cover
+    """The CSR event list of ``x`` [R, K] (row pointers, column indices, values)."""
+    R, K = x.shape
+    n = 0
+    for r in range(R):
+        indptr[r] = n
+        xr = x[r]
+        for j in range(K):
+            if xr[j] != 0:
+                indices[n] = j
+                values[n] = xr[j]
+                n += 1
+    indptr[R] = n
+
+
+def _block(k: int, n: int) -> int:
+    return max(16, min(n, BLOCK_BYTES // (4 * k) // 16 * 16))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def event_matmul(indptr, indices, values, wt, block, y):  # pragma: no cover
+    """``y[r] += Σ_e values[e] · wt[indices[e]]`` over the events of row r (``y`` holds the bias)."""
+    R = indptr.shape[0] - 1
+    N = wt.shape[1]
+    for n0 in range(0, N, block):
+        n1 = min(N, n0 + block)
+        for r in range(R):
+            yr = y[r, n0:n1]
+            for e in range(indptr[r], indptr[r + 1]):
+                v = values[e]
+                w = wt[indices[e], n0:n1]
+                for j in range(n1 - n0):
+                    yr[j] += v * w[j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def event_outer(indptr, indices, values, g, block, dwt):  # pragma: no cover
+    """``dwt[indices[e]] += values[e] · g[r]`` over the events e of every row r (``dwt`` zeroed)."""
+    R = indptr.shape[0] - 1
+    N = dwt.shape[1]
+    for n0 in range(0, N, block):
+        n1 = min(N, n0 + block)
+        for r in range(R):
+            gr = g[r, n0:n1]
+            for e in range(indptr[r], indptr[r + 1]):
+                v = values[e]
+                d = dwt[indices[e], n0:n1]
+                for j in range(n1 - n0):
+                    d[j] += v * gr[j]
+
+
+class _EventLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, csr: tuple[np.ndarray, ...]) -> Tensor:
+        indptr, indices, values = csr
+        out_features, in_features = weight.shape
+        y = bias.detach().expand(x.shape[0], out_features).contiguous() if bias is not None else \
+            x.new_zeros(x.shape[0], out_features)
+        wt = weight.detach().t().contiguous()
+        event_matmul(indptr, indices, values, wt.numpy(), _block(in_features, out_features), y.numpy())
+        ctx.csr = csr
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(weight)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy: Tensor):
+        (weight,) = ctx.saved_tensors
+        need_x, need_w, need_b, _ = ctx.needs_input_grad
+        gx = gy @ weight if need_x else None
+        gw = None
+        if need_w:
+            out_features, in_features = weight.shape
+            dwt = gy.new_zeros(in_features, out_features)
+            event_outer(*ctx.csr, gy.detach().contiguous().numpy(), _block(in_features, out_features), dwt.numpy())
+            gw = dwt.t().contiguous()
+        gb = gy.sum(0) if need_b and ctx.has_bias else None
+        return gx, gw, gb, None
+
+
+class SparseLinear(nn.Linear):
+    """``nn.Linear`` that runs event by event on sparse CPU inputs (see the module docstring).
+
+    ``max_density``: the largest fraction of non-zero inputs for which the event path is used.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, max_density: float = 0.25,
+                 device=None, dtype=None):
+        super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
+        if not 0 <= max_density <= 1:
+            raise ValueError(f"SparseLinear.max_density: must be in [0, 1], got {max_density!r}")
+        self.max_density = max_density
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or x.dtype != self.weight.dtype \
+                or x.dim() < 2 or x.shape[-1] == 0:
+            return nnf.linear(x, self.weight, self.bias)
+        flat = x.detach().reshape(-1, x.shape[-1]).contiguous().numpy()
+        n = count_events(flat)
+        if n > self.max_density * flat.size:
+            return nnf.linear(x, self.weight, self.bias)
+        csr = (np.empty(flat.shape[0] + 1, np.int64), np.empty(n, np.int32), np.empty(n, flat.dtype))
+        events(flat, *csr)
+        y = _EventLinear.apply(x.reshape(-1, x.shape[-1]), self.weight, self.bias, csr)
+        return y.view(*x.shape[:-1], self.out_features)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, max_density={self.max_density}"
