@@ -81,14 +81,20 @@ def _deliver_plastic_row(j, base, syn, flat, pl):
 
 
 @njit(cache=True, inline="always")
-def _emit(j, stamp, base, syn, flat, rec, k):
-    """Record one spike of element ``j`` at step ``stamp`` and deliver it (see :func:`_deliver`)."""
+def _record_spike(j, stamp, rec, k):
+    """Note one spike of element ``j`` at step ``stamp``: spike buffer (if monitored), group count."""
     if rec.spike_mask[j]:
         n = rec.counters[N_SPIKES]
         rec.spk_step[n] = stamp
         rec.spk_id[n] = j
         rec.counters[N_SPIKES] = n + 1
     rec.counts[k, rec.group_of[j]] += 1
+
+
+@njit(cache=True, inline="always")
+def _emit(j, stamp, base, syn, flat, rec, k):
+    """Record one spike of element ``j`` at step ``stamp`` and deliver it (see :func:`_deliver`)."""
+    _record_spike(j, stamp, rec, k)
     _deliver(j, base, syn, flat)
 
 
@@ -96,12 +102,7 @@ def _emit(j, stamp, base, syn, flat, rec, k):
 def _emit_plastic(j, stamp, base, syn, flat, rec, k, pl):
     """:func:`_emit` in a network with plasticity: also note the spike for the next plasticity
     phase, and leave delayed plastic synapses to it."""
-    if rec.spike_mask[j]:
-        n = rec.counters[N_SPIKES]
-        rec.spk_step[n] = stamp
-        rec.spk_id[n] = j
-        rec.counters[N_SPIKES] = n + 1
-    rec.counts[k, rec.group_of[j]] += 1
+    _record_spike(j, stamp, rec, k)
     pl.last[j] = stamp
     pl.gcount[rec.group_of[j]] += 1
     if pl.watch[j]:
