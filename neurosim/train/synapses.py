@@ -10,9 +10,10 @@ lists the input's events per row (CSR) and adds one weight row per event::
     dx = dy W                                                (input gradient: a dense product)
 
 so the forward product and the weight gradient cost in proportion to the number of events
-rather than to the input size. Both loops run over column blocks of ``Wᵀ`` small enough to stay
-in L2 while all rows pass. Autograd saves the event list instead of the input. Denser inputs,
-other devices and other dtypes use ``torch.nn.functional.linear``.
+rather than to the input size. Both loops run over blocks of outputs whose slice of ``Wᵀ``
+(4 MiB, transposed into a buffer) stays in the last-level cache while all rows pass.
+Autograd saves the event list instead of the input. Denser inputs, other devices and other
+dtypes use ``torch.nn.functional.linear``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from numba import njit
 from torch import Tensor, nn
 from torch.nn import functional as nnf
 
-#: bytes of a column block of Wᵀ (kept in L2 while all rows pass)
-BLOCK_BYTES = 1 << 20
+#: bytes of one column block of Wᵀ, kept in the last-level cache while all rows pass
+BLOCK_BYTES = 1 << 22
 
 
 @njit(cache=True, nogil=True)
@@ -60,35 +61,46 @@ def _block(k: int, n: int) -> int:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def event_matmul(indptr, indices, values, wt, block, y):  # pragma: no cover
-    """``y[r] += Σ_e values[e] · wt[indices[e]]`` over the events of row r (``y`` holds the bias)."""
+def event_matmul(indptr, indices, values, w, block, y):  # pragma: no cover
+    """``y[r] += Σ_e values[e] · W[:, indices[e]]`` over the events e of row r (``y`` holds the bias);
+    ``W`` [N, K] is transposed one block of ``block`` outputs at a time."""
     R = indptr.shape[0] - 1
-    N = wt.shape[1]
+    N, K = w.shape
+    wt = np.empty((K, block), w.dtype)
     for n0 in range(0, N, block):
-        n1 = min(N, n0 + block)
+        nb = min(N, n0 + block) - n0
+        for n in range(nb):
+            for k in range(K):
+                wt[k, n] = w[n0 + n, k]
         for r in range(R):
-            yr = y[r, n0:n1]
+            yr = y[r, n0:n0 + nb]
             for e in range(indptr[r], indptr[r + 1]):
                 v = values[e]
-                w = wt[indices[e], n0:n1]
-                for j in range(n1 - n0):
-                    yr[j] += v * w[j]
+                row = wt[indices[e], :nb]
+                for j in range(nb):
+                    yr[j] += v * row[j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def event_outer(indptr, indices, values, g, block, dwt):  # pragma: no cover
-    """``dwt[indices[e]] += values[e] · g[r]`` over the events e of every row r (``dwt`` zeroed)."""
+def event_outer(indptr, indices, values, g, block, dw):  # pragma: no cover
+    """``dW[:, indices[e]] += values[e] · g[r]`` over the events e of every row r, one block of
+    ``block`` outputs at a time (accumulated transposed, then written into ``dw`` [N, K])."""
     R = indptr.shape[0] - 1
-    N = dwt.shape[1]
+    N, K = dw.shape
+    acc = np.empty((K, block), dw.dtype)
     for n0 in range(0, N, block):
-        n1 = min(N, n0 + block)
+        nb = min(N, n0 + block) - n0
+        acc[:, :nb] = 0.0
         for r in range(R):
-            gr = g[r, n0:n1]
+            gr = g[r, n0:n0 + nb]
             for e in range(indptr[r], indptr[r + 1]):
                 v = values[e]
-                d = dwt[indices[e], n0:n1]
-                for j in range(n1 - n0):
-                    d[j] += v * gr[j]
+                row = acc[indices[e], :nb]
+                for j in range(nb):
+                    row[j] += v * gr[j]
+        for n in range(nb):
+            for k in range(K):
+                dw[n0 + n, k] = acc[k, n]
 
 
 class _EventLinear(torch.autograd.Function):
@@ -98,8 +110,8 @@ class _EventLinear(torch.autograd.Function):
         out_features, in_features = weight.shape
         y = bias.detach().expand(x.shape[0], out_features).contiguous() if bias is not None else \
             x.new_zeros(x.shape[0], out_features)
-        wt = weight.detach().t().contiguous()
-        event_matmul(indptr, indices, values, wt.numpy(), _block(in_features, out_features), y.numpy())
+        event_matmul(indptr, indices, values, weight.detach().contiguous().numpy(), _block(in_features, out_features),
+                     y.numpy())
         ctx.csr = csr
         ctx.has_bias = bias is not None
         ctx.save_for_backward(weight)
@@ -113,9 +125,8 @@ class _EventLinear(torch.autograd.Function):
         gw = None
         if need_w:
             out_features, in_features = weight.shape
-            dwt = gy.new_zeros(in_features, out_features)
-            event_outer(*ctx.csr, gy.detach().contiguous().numpy(), _block(in_features, out_features), dwt.numpy())
-            gw = dwt.t().contiguous()
+            gw = torch.empty_like(weight)
+            event_outer(*ctx.csr, gy.detach().contiguous().numpy(), _block(in_features, out_features), gw.numpy())
         gb = gy.sum(0) if need_b and ctx.has_bias else None
         return gx, gw, gb, None
 
