@@ -219,4 +219,7 @@ def test_sparse_linear_equals_linear(dtype, density):
     ga = torch.autograd.grad((a * g).sum(), [x, dense.weight, dense.bias])
     gb = torch.autograd.grad((b * g).sum(), [x, sparse.weight, sparse.bias])
     assert all(torch.allclose(p, q, atol=tol) for p, q in zip(ga, gb))
+    frozen = x.detach()  # no input gradient: the weight is not kept for one
+    gw = [torch.autograd.grad((m(frozen) * g).sum(), m.weight)[0] for m in (dense, sparse)]
+    assert torch.allclose(gw[0], gw[1], atol=tol)
     assert isinstance(sparse, torch.nn.Linear) and sparse.state_dict().keys() == dense.state_dict().keys()

@@ -112,9 +112,9 @@ class _EventLinear(torch.autograd.Function):
             x.new_zeros(x.shape[0], out_features)
         event_matmul(indptr, indices, values, weight.detach().contiguous().numpy(), _block(in_features, out_features),
                      y.numpy())
-        ctx.csr = csr
+        ctx.csr, ctx.shape = csr, weight.shape
         ctx.has_bias = bias is not None
-        ctx.save_for_backward(weight)
+        ctx.save_for_backward(weight if ctx.needs_input_grad[0] else None)  # W only for dx
         return y
 
     @staticmethod
@@ -124,8 +124,8 @@ class _EventLinear(torch.autograd.Function):
         gx = gy @ weight if need_x else None
         gw = None
         if need_w:
-            out_features, in_features = weight.shape
-            gw = torch.empty_like(weight)
+            out_features, in_features = ctx.shape
+            gw = gy.new_empty(out_features, in_features)
             event_outer(*ctx.csr, gy.detach().contiguous().numpy(), _block(in_features, out_features), gw.numpy())
         gb = gy.sum(0) if need_b and ctx.has_bias else None
         return gx, gw, gb, None
