@@ -126,21 +126,27 @@ def deliver(k, halt, ctr, slot, spikes, base, lanes, indptr, target, weight, del
                 cuda.atomic.add(buf, ((base + d) & mask, target[s]), w)
 
 
+@cuda.jit(device=True)
+def _take_one(i, n, flat, buf, slot, b0, b1, b2):
+    """Add neuron ``i``'s entries of ring-buffer slot ``slot`` to the flagged state rows; clear them."""
+    if b0:
+        flat[i] += buf[slot, i]
+        buf[slot, i] = 0
+    if b1:
+        flat[n + i] += buf[slot, n + i]
+        buf[slot, n + i] = 0
+    if b2:
+        flat[2 * n + i] += buf[slot, 2 * n + i]
+        buf[slot, 2 * n + i] = 0
+
+
 @cuda.jit
 def take_buffered(k, halt, n, flat, buf, slot, b0, b1, b2):
     """Add the ring-buffer slot ``slot`` to the state rows flagged ``b0, b1, b2`` and clear it."""
     if halt[0] <= k:
         return
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        if b0:
-            flat[i] += buf[slot, i]
-            buf[slot, i] = 0
-        if b1:
-            flat[n + i] += buf[slot, n + i]
-            buf[slot, n + i] = 0
-        if b2:
-            flat[2 * n + i] += buf[slot, 2 * n + i]
-            buf[slot, 2 * n + i] = 0
+        _take_one(i, n, flat, buf, slot, b0, b1, b2)
 
 
 @cuda.jit
@@ -163,15 +169,7 @@ def neurons(k, step, halt, ctr, n, flat, ref, i_ext, v_rest, v_th, v_reset, rese
         return
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         if take:
-            if b0:
-                flat[i] += buf[slot, i]
-                buf[slot, i] = 0
-            if b1:
-                flat[n + i] += buf[slot, n + i]
-                buf[slot, n + i] = 0
-            if b2:
-                flat[2 * n + i] += buf[slot, 2 * n + i]
-                buf[slot, 2 * n + i] = 0
+            _take_one(i, n, flat, buf, slot, b0, b1, b2)
         v, i_e, i_i, r = flat[i], flat[n + i], flat[2 * n + i], ref[i]
         vr = v_rest[i]
         v_new = vr + (v - vr) * p_vv[i] + i_e * p_ve[i] + i_i * p_vi[i] + i_ext[i] * p_vI[i]
