@@ -24,10 +24,12 @@ description (:mod:`neurosim.train.model_io`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
-from torch import nn
+
+if TYPE_CHECKING:
+    from torch import nn
 
 RESETS = ("soft", "hard")
 
@@ -41,7 +43,13 @@ def _array(name: str, value, ndim: int) -> np.ndarray:
 
 
 def _per_neuron(name: str, value, size: int, low: float, high: float) -> np.ndarray:
-    arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (size,)).copy()
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.size == size:  # per-neuron values of any feature shape, in C order
+        arr = arr.reshape(size)
+    try:
+        arr = np.broadcast_to(arr, (size,)).copy()
+    except ValueError:
+        raise ValueError(f"{name}: needs one value or {size}, got shape {arr.shape}") from None
     if not (np.all(np.isfinite(arr)) and np.all(arr >= low) and np.all(arr <= high)):
         raise ValueError(f"{name}: must lie in [{low:g}, {high:g}], got {value!r}")
     arr.setflags(write=False)
@@ -190,6 +198,8 @@ def _numpy(t) -> np.ndarray | None:
 
 def from_model(model: nn.Module, description: dict) -> LayerGraph:
     """The layer graph of a trained ``neurosim.train.SNN`` (dropout dropped, max pooling refused)."""
+    from torch import nn
+
     from neurosim.train.modules import LI, SNN, CubaLIF, NeuronLayer
     if description.get("model") != "snn" or not isinstance(model, SNN):
         raise ValueError(f"model: only feed-forward/recurrent SNN models export, got {description.get('model')!r}")
@@ -233,18 +243,29 @@ def from_model(model: nn.Module, description: dict) -> LayerGraph:
                       int(description["steps"]), dict(description.get("encoder", {"type": "direct"})))
 
 
-def _tensor(a: np.ndarray | None):
+def _tensor(a: np.ndarray | None, shape: tuple[int, ...] | None = None):
+    """A torch copy of ``a``; per-neuron vectors take the layer's feature ``shape`` (one value: a scalar)."""
     import torch
-    return None if a is None else torch.tensor(np.array(a), dtype=torch.get_default_dtype())
+    if a is None:
+        return None
+    if shape is not None:
+        a = a[0] if np.all(a == a[0]) else a.reshape(shape)
+    return torch.tensor(np.array(a), dtype=torch.get_default_dtype())
 
 
 def to_model(graph: LayerGraph, **options) -> nn.Module:
     """A ``neurosim.train.SNN`` computing ``graph`` (the inverse of :func:`from_model`);
     ``options`` go to the spiking layers (surrogate, detach_reset, learn_*)."""
     import torch
+    from torch import nn
     from neurosim.train.modules import LI, LIF, SNN, CubaLIF, RCubaLIF, RLIF
     modules: list[nn.Module] = []
+    shape = tuple(graph.input_shape)
     for layer in graph.layers:
+        if hasattr(layer, "out_shape"):
+            shape, features = layer.out_shape, shape
+        else:
+            features = shape
         if isinstance(layer, Affine):
             m = nn.Linear(layer.weight.shape[1], layer.weight.shape[0], bias=layer.bias is not None)
         elif isinstance(layer, Conv2d):
@@ -262,13 +283,13 @@ def to_model(graph: LayerGraph, **options) -> nn.Module:
             modules.append(nn.Flatten())
             continue
         elif isinstance(layer, Leaky):
-            modules.append(LI(_tensor(layer.beta), dt=graph.dt))
+            modules.append(LI(_tensor(layer.beta, features), dt=graph.dt))
             continue
         else:  # Spiking
-            args = dict(beta=_tensor(layer.beta), threshold=_tensor(layer.threshold), reset=layer.reset,
-                        dt=graph.dt, **options)
+            args = dict(beta=_tensor(layer.beta, features), threshold=_tensor(layer.threshold, features),
+                        reset=layer.reset, dt=graph.dt, **options)
             if layer.cuba:
-                args["alpha"] = _tensor(layer.alpha)
+                args["alpha"] = _tensor(layer.alpha, features)
             if layer.recurrent is not None:
                 m = (RCubaLIF if layer.cuba else RLIF)(layer.size, **args)
                 with torch.no_grad():
@@ -283,3 +304,19 @@ def to_model(graph: LayerGraph, **options) -> nn.Module:
                 m.bias.copy_(_tensor(layer.bias))
         modules.append(m)
     return SNN(*modules)
+
+
+def float_outputs(graph: LayerGraph, x: np.ndarray, batch: int = 1000) -> np.ndarray:
+    """The float model's last-layer output [T, B, n] (membrane of a readout, spikes otherwise) for
+    static inputs ``x`` [B, *input_shape] presented at every step (direct coding)."""
+    import torch
+
+    if graph.encoder.get("type", "direct") != "direct":
+        raise ValueError(f"encoder: float_outputs presents static inputs (direct coding), got {graph.encoder!r}")
+    model = to_model(graph).eval()
+    outs = []
+    with torch.no_grad():
+        for start in range(0, len(x), batch):
+            xb = torch.as_tensor(np.asarray(x[start:start + batch]), dtype=torch.get_default_dtype())
+            outs.append(model.run(xb, steps=graph.steps).out.numpy())
+    return np.concatenate(outs, axis=1)

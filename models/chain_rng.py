@@ -35,3 +35,13 @@ def check_streams(rng_state: np.ndarray, chains: int) -> np.ndarray:
 def draw(state):
     """(uniform double in [0, 1), next state)."""
     return (splitmix64_jit(state) >> _S11) * _TO_UNIT, state + _GOLDEN
+
+
+@njit(cache=True, inline="always")
+def glauber_accept(de, beta, state):
+    """(accept a flip that changes the energy by ``de``?, next state): with probability
+    1 / (1 + exp(beta de)) (Glauber); at ``beta = inf`` exactly when ``de < 0``, drawing nothing."""
+    if beta == np.inf:
+        return de < 0.0, state
+    u, state = draw(state)
+    return u * (1.0 + np.exp(beta * de)) < 1.0, state

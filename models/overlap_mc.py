@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit, prange
 
-from neurosim.models.chain_rng import check_streams, draw
+from neurosim.models.chain_rng import check_streams, glauber_accept
 
 
 @dataclass(frozen=True)
@@ -140,11 +140,7 @@ def _sweeps(by_site, weights, scale, power, rectified, sigma, s, state, beta, n_
             for i in range(n):
                 si = sig[i]
                 de = _delta(by_site, weights, scale, power, rectified, ov, i, si)
-                if zero_t:
-                    accept = de < 0.0
-                else:
-                    u, rng = draw(rng)
-                    accept = u * (1.0 + np.exp(beta * de)) < 1.0
+                accept, rng = glauber_accept(de, beta, rng)
                 if accept:
                     sig[i] = -si
                     for l in range(n_patterns):

@@ -5,6 +5,7 @@
     neurosim validate SCENARIO [--set path=value ...]
     neurosim inspect RESULTS.h5 [--json]
     neurosim plot RESULTS.h5 [--out DIR]
+    neurosim export SOURCE --target nir|loihi|onnx|c [--profile NAME|PATH] --out PATH
     neurosim info
     neurosim --version
 
@@ -54,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="draw a results file as PNG figures")
     plot.add_argument("results")
     plot.add_argument("--out", help="folder for the PNG files (default: beside the results)")
+
+    exp = sub.add_parser("export", help="export a trained model (or a scenario's) to a hardware target")
+    exp.add_argument("source", help="a trained model (.model.pt), a train results file (.h5) or a scenario (.toml)")
+    exp.add_argument("--target", required=True, help="nir | loihi | onnx | c")
+    exp.add_argument("--profile", help="target profile: a name (neurosim info lists them) or a TOML file")
+    exp.add_argument("--out", required=True, help="output file (nir, loihi .net, onnx) or folder (c)")
+    exp.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     sub.add_parser("info", help="versions, backends, threads, CUDA")
     return p
@@ -127,8 +135,8 @@ def _report(out: Path, metrics: dict, quiet: bool) -> None:
             print(f"  {k} = {float(scalars[k]):.6g}")
 
 
-class BadResultsFile(ValueError):
-    """The file given to inspect or plot is not a results file."""
+class BadInput(ValueError):
+    """Input that is not what the command needs: not a results file, a model that does not fit a target."""
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -137,7 +145,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     try:
         summary = summarize(args.results)
     except ValueError as exc:
-        raise BadResultsFile(str(exc)) from None
+        raise BadInput(str(exc)) from None
     print(json.dumps(summary) if args.json else format_summary(summary))
     return EXIT_OK
 
@@ -148,9 +156,28 @@ def cmd_plot(args: argparse.Namespace) -> int:
     try:
         paths = plot_results(args.results, args.out)
     except ValueError as exc:
-        raise BadResultsFile(str(exc)) from None
+        raise BadInput(str(exc)) from None
     for path in paths:
         print(path)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from neurosim.hardware.export import export
+    from neurosim.scenario.schema import ScenarioError
+
+    try:
+        report = export(args.source, args.target, args.out, args.profile)
+    except ScenarioError:
+        raise
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"{args.target} -> {args.out}")
+        for key, value in report.items():
+            print(f"  {key} = {value}")
     return EXIT_OK
 
 
@@ -161,7 +188,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "inspect": cmd_inspect, "plot": cmd_plot, "info": cmd_info}
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "inspect": cmd_inspect, "plot": cmd_plot, "export": cmd_export,
+            "info": cmd_info}
 
 
 def _fail(code: int, message: str) -> int:
@@ -184,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      "choose another --out, or use --resume")
     except FileNotFoundError as exc:
         return _fail(EXIT_BAD_INPUT, f"{exc.filename or exc}: no such file")
-    except BadResultsFile as exc:
+    except BadInput as exc:
         return _fail(EXIT_BAD_INPUT, str(exc))
     except KeyboardInterrupt:
         return _fail(130, "interrupted; the partial results were discarded")

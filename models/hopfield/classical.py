@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from neurosim.models.chain_rng import check_streams, draw
+from neurosim.models.chain_rng import check_streams, glauber_accept
 from neurosim.models.overlap_mc import as_spins
 
 #: AGS storage capacity at T = 0 and the retrieval overlap there (:func:`ags_overlap`)
@@ -84,11 +84,7 @@ def _sweeps(j, sigma, state, beta, n_sweeps, flips):
             flipped = 0
             for i in range(n):
                 de = 2.0 * sig[i] * h[i]
-                if zero_t:
-                    accept = de < 0.0
-                else:
-                    u, rng = draw(rng)
-                    accept = u * (1.0 + np.exp(beta * de)) < 1.0
+                accept, rng = glauber_accept(de, beta, rng)
                 if accept:
                     delta = -2.0 * sig[i]
                     sig[i] = -sig[i]

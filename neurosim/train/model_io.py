@@ -22,7 +22,8 @@ Layers (sizes resolved, neuron parameters in SI)::
 
 The model file (``<results>.model.pt``, ``torch.save``) holds ``{"description", "state_dict"}``;
 ``load_model`` rebuilds the modules from the description (from "neuron", so that the state dict's
-trained β and θ apply to the same units) and loads the weights.
+trained β and θ apply to the same units) and loads the weights. A ``train`` results file holds
+the same in its ``/model`` group, and ``load_model`` reads either.
 """
 
 from __future__ import annotations
@@ -118,19 +119,43 @@ def trained_description(model: nn.Module, description: dict) -> dict:
     return {**description, "layers": layers}
 
 
+def file_description(model: nn.Module, description: dict) -> dict:
+    """The description stored with a trained model: format, version and the trained parameters."""
+    return {"format": FORMAT, "version": VERSION, **trained_description(model, description)}
+
+
 def save_model(path: str | Path, model: nn.Module, description: dict) -> Path:
     """Write the model file atomically; returns its path."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    torch.save({"description": {"format": FORMAT, "version": VERSION, **trained_description(model, description)},
-                "state_dict": model.state_dict()}, tmp)
+    torch.save({"description": file_description(model, description), "state_dict": model.state_dict()}, tmp)
     os.replace(tmp, path)
     return path
 
 
+def _read_results(path: Path) -> dict:
+    """{"description", "state_dict"} of a ``train`` results file (its ``/model`` group)."""
+    import json
+
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if "model" not in f or "state_dict" not in f["model"]:
+            raise ValueError(f"{path}: a results file without a trained model (/model/state_dict)")
+        group = f["model"]
+        return {"description": json.loads(group.attrs["description"]),
+                "state_dict": {k: torch.from_numpy(np.asarray(v[()])) for k, v in group["state_dict"].items()}}
+
+
 def load_model(path: str | Path) -> tuple[nn.Module, dict]:
-    """(model with its trained weights, description) of a model file."""
-    data = torch.load(Path(path), map_location="cpu", weights_only=True)
+    """(model with its trained weights, description) of a model file or of a ``train`` results file (.h5)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(2, "no such file", str(path))
+    if path.suffix in (".h5", ".hdf5"):
+        data = _read_results(path)
+    else:
+        data = torch.load(path, map_location="cpu", weights_only=True)
     description = data["description"]
     if description.get("format") != FORMAT or description.get("version") != VERSION:
         raise ValueError(f"{path}: not a {FORMAT} file of version {VERSION}")

@@ -31,7 +31,8 @@ Results: per-epoch curves ``train_loss``, ``train_accuracy``, ``val_loss``, ``va
 (when the dataset has a validation split), ``lr``, ``epoch_time_s`` against ``epoch``; scalars
 ``test_accuracy``, ``test_loss``, ``train_time_s``, ``n_parameters``. The trained model is
 written to ``<results>.model.pt`` (:mod:`neurosim.train.model_io`) and described in the
-results' ``/model`` group (attributes ``file``, ``format``, ``description`` as JSON). A
+results' ``/model`` group (attributes ``file``, ``format``, ``description`` as JSON, and the
+weights in ``/model/state_dict``, so that ``neurosim export`` can read the results file). A
 checkpoint ``<results>.ckpt.pt`` is written every ``checkpoint_every`` epochs; ``neurosim run
 --resume`` continues an interrupted run from it (same config hash), giving the same weights as
 an uninterrupted run.
@@ -52,6 +53,7 @@ from neurosim.scenario.network_spec import _neuron_spec
 from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, quantity, table, validate_table
 from neurosim.scenario.spec import config_hash
 from neurosim.scenario.tasks import TaskKind, register_task
+from neurosim.hardware.scenario import EXPORT, check as check_export
 from neurosim.train.data import DATASETS, MNIST_SPLITS, SHAPES
 
 ENCODERS = ("direct", "rate", "latency", "delta")
@@ -301,6 +303,7 @@ def prepare(cfg: dict) -> Prepared:
             raise _fail("train.data_dir", f"{folder} lacks {', '.join(missing)} (set download = true to fetch them)")
     if c["on_rate"] <= c["off_rate"] and c["loss"] == "count_mse":
         raise _fail("train.on_rate", f"must exceed off_rate ({c['off_rate']}), got {c['on_rate']}")
+    check_export(cfg)
     return Prepared(describe(cfg))
 
 
@@ -470,17 +473,26 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
     if dataset.val is not None:
         w.write_metric("best_val_accuracy", float(np.max(history["val_accuracy"])))
     path = save_model(w.path.with_suffix(".model.pt"), model, description)
-    from neurosim.train.model_io import FORMAT, trained_description
+    from neurosim.train.model_io import FORMAT, file_description
 
     group = w.h5.require_group("model")
     group.attrs["file"] = path.name
     group.attrs["format"] = FORMAT
-    group.attrs["description"] = json.dumps(trained_description(model, description))
+    group.attrs["description"] = json.dumps(file_description(model, description))
+    weights = group.require_group("state_dict")  # the results file holds the model itself, too
+    for key, tensor in model.state_dict().items():
+        weights.create_dataset(key, data=tensor.detach().cpu().numpy())
     ctx.log.info("test accuracy %.4f after %d epochs (%.1f s training); model -> %s", test_acc, c["epochs"], elapsed,
                  path)
+    if "export" in cfg:
+        from neurosim.hardware.graph import from_model
+        from neurosim.hardware.scenario import run_exports
+
+        run_exports(cfg, from_model(model.eval(), description), dataset.test,
+                    c["readout"] if c["loss"] == "membrane_ce" else "spikes", ctx)
 
 
 TRAIN_TASK = register_task(TaskKind(
-    name="train", tables={"train": TRAIN}, required=("train",), prepare=prepare, run=run, seed_path=("train", "seed"),
+    name="train", tables={"train": TRAIN, "export": EXPORT}, required=("train",), prepare=prepare, run=run, seed_path=("train", "seed"),
     doc="train a spiking network with surrogate gradients (fused multi-step neurons) and save the model",
 ))

@@ -1,0 +1,87 @@
+"""One entry point for every target: ``export(source, target, out, profile)``.
+
+``source`` is a trained model file (``.model.pt``), a ``train`` results file holding one
+(``.h5``), or a scenario (``.toml``): a ``train`` scenario exports the model of its results
+file (run first when the file does not exist yet); a ``simulate`` scenario's network exports
+to NIR. Each target module (``neurosim.hardware.<target>``) has
+``export(graph: LayerGraph, out: Path, profile: Profile | None) -> dict`` and checks the model
+against the profile (its default when ``profile`` is None); the returned report is JSON-able.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from neurosim.hardware import profiles as _profiles
+from neurosim.hardware.graph import LayerGraph, from_model
+
+#: target name -> module with ``export(graph, out, profile)``
+TARGETS = {"nir": "neurosim.hardware.nir", "loihi": "neurosim.hardware.loihi", "onnx": "neurosim.hardware.onnx",
+           "c": "neurosim.hardware.c"}
+
+
+def target_module(target: str):
+    if target not in TARGETS:
+        raise ValueError(f"target: must be one of {', '.join(TARGETS)}, got {target!r}")
+    return importlib.import_module(TARGETS[target])
+
+
+def resolve_profile(target: str, profile: str | Path | _profiles.Profile | None) -> _profiles.Profile | None:
+    """The profile object of a name/path (None: the target's default), checked to belong to ``target``."""
+    if profile is None or isinstance(profile, _profiles.Profile):
+        prof = profile
+    else:
+        prof = _profiles.load(profile)
+    if prof is not None and prof.target != target:
+        raise ValueError(f"profile: {prof.name!r} is a {prof.target} profile, not for target {target!r}")
+    return prof
+
+
+def _scenario_source(path: Path) -> tuple[str, Any]:
+    """("graph", LayerGraph) of a train scenario's results, or ("network", Network) of a simulate scenario."""
+    from neurosim.cli import _output_path
+    from neurosim.scenario.runner import RunOptions, run_point
+    from neurosim.scenario.spec import read_toml, resolve
+
+    config = resolve(read_toml(path))
+    if config["task"] == "simulate":
+        from neurosim.scenario.simulate import build_network
+        return "network", (build_network(config), config["simulation"]["dt"])
+    if config["task"] != "train":
+        raise ValueError(f"{path}: task {config['task']!r} has nothing to export (train or simulate scenarios do)")
+    results = _output_path(config)
+    if not results.is_file():
+        run_point(config, str(results), config.get("output", {}).get("overwrite", "error"), RunOptions(quiet=True))
+    return "graph", graph_of(results)
+
+
+def graph_of(source: str | Path) -> LayerGraph:
+    """The layer graph of a trained model file or a ``train`` results file."""
+    from neurosim.train.model_io import load_model
+
+    model, description = load_model(source)
+    return from_model(model, description)
+
+
+def export(source: str | Path | LayerGraph, target: str, out: str | Path,
+           profile: str | Path | _profiles.Profile | None = None) -> dict:
+    """Export ``source`` to ``target`` at ``out``; returns the target's report (plus target, profile)."""
+    module = target_module(target)
+    prof = resolve_profile(target, profile)
+    out = Path(out)
+    if isinstance(source, LayerGraph):
+        kind, obj = "graph", source
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(2, "no such file", str(path))
+        kind, obj = _scenario_source(path) if path.suffix == ".toml" else ("graph", graph_of(path))
+    if kind == "network":
+        if target != "nir":
+            raise ValueError(f"target: a simulate scenario's network exports to nir only, not {target!r}")
+        report = module.export_network(*obj, out)
+    else:
+        report = module.export(obj, out, prof)
+    return {"target": target, "profile": None if prof is None else prof.name, **report}

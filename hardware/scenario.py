@@ -1,0 +1,97 @@
+"""The ``[export]`` table of ``train`` scenarios: export the trained model and measure each target.
+
+    [export]
+    targets = ["nir", "loihi", "onnx", "c"]
+    dir = "results/export_digits"              # default: <results stem>.export beside the results
+    profiles = { loihi = "loihi2", c = "cortex_m4" }   # per target; absent: the target's default
+    evaluate = true                            # test accuracy of the exported models
+
+After training, each target is exported into ``dir`` (``model.nir``, ``model.net``,
+``model.onnx`` + ``model.unrolled.onnx``, ``c/``) and its report is stored as JSON in the
+results' ``/export/<target>`` attributes. With ``evaluate``, the test split is run through the
+float model (metric ``accuracy_float``), the bit-accurate Loihi emulator (``accuracy_loihi``),
+the gcc-compiled C runtime (``accuracy_c``) and onnxruntime (``accuracy_onnx``), each read out
+with the training readout rule; evaluation needs the ``direct`` encoder (the other encoders
+draw random spikes that a device would not reproduce).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from neurosim.hardware.export import TARGETS, export, resolve_profile, target_module
+from neurosim.hardware.graph import LayerGraph, float_outputs
+from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, table
+
+EXPORT = table({
+    "targets": list_of(Field("str", choices=tuple(TARGETS)), required=True),
+    "dir": Field("str"),
+    "profiles": table({name: Field("str") for name in TARGETS}),
+    "evaluate": Field("bool", default=True),
+})
+
+#: file (or folder) each target writes into the export folder
+OUTPUTS = {"nir": "model.nir", "loihi": "model.net", "onnx": "model.onnx", "c": "c"}
+
+
+def check(cfg: dict) -> None:
+    """Semantic checks of a resolved ``[export]`` table (profiles exist and fit their targets)."""
+    e = cfg.get("export")
+    if e is None:
+        return
+    problems = []
+    for target, name in e.get("profiles", {}).items():
+        try:
+            resolve_profile(target, name)
+        except ValueError as exc:
+            problems.append(Problem(f"export.profiles.{target}", str(exc)))
+    train = cfg["train"]
+    if e["evaluate"] and train.get("encoder", {}).get("type", "direct") != "direct":
+        problems.append(Problem("export.evaluate", "evaluating exported models needs train.encoder type "
+                                                    f"'direct', got {train['encoder']['type']!r}"))
+    if train.get("model", "snn") != "snn":
+        problems.append(Problem("export.targets", f"train.model {train['model']!r} does not export (snn does)"))
+    if len(set(e["targets"])) != len(e["targets"]):
+        problems.append(Problem("export.targets", f"lists a target twice: {e['targets']}"))
+    if problems:
+        raise ScenarioError(problems)
+
+
+def classify(outputs: np.ndarray, readout: str) -> np.ndarray:
+    """Class indices from a readout sequence [T, B, C] reduced over time (max | mean | last | spikes)."""
+    if readout == "max":
+        scores = outputs.max(0)
+    elif readout == "mean" or readout == "spikes":
+        scores = outputs.mean(0)
+    else:
+        scores = outputs[-1]
+    return scores.argmax(-1)
+
+
+def run_exports(cfg: dict, graph: LayerGraph, test: tuple[np.ndarray, np.ndarray], readout: str, ctx) -> None:
+    """Export ``graph`` to every target of ``cfg["export"]``; write reports and accuracy metrics."""
+    e = cfg["export"]
+    folder = Path(e["dir"]) if e.get("dir") else ctx.writer.path.with_suffix(".export")
+    folder.mkdir(parents=True, exist_ok=True)
+    group = ctx.writer.h5.require_group("export")
+    group.attrs["dir"] = str(folder)
+    x, y = test
+    if e["evaluate"]:
+        ctx.writer.write_metric("accuracy_float", _accuracy(float_outputs(graph, x), y, readout))
+    for target in e["targets"]:
+        out = folder / OUTPUTS[target]
+        report = export(graph, target, out, e.get("profiles", {}).get(target))
+        group.attrs[target] = json.dumps(report)
+        ctx.log.info("export %s -> %s: %s", target, out, report)
+        module = target_module(target)
+        if e["evaluate"] and hasattr(module, "predict_exported"):
+            acc = _accuracy(module.predict_exported(graph, out, x), y, readout)
+            ctx.writer.write_metric(f"accuracy_{target}", acc)
+            ctx.log.info("accuracy_%s = %.4f", target, acc)
+
+
+def _accuracy(outputs: np.ndarray, y: np.ndarray, readout: str) -> float:
+    return float(np.mean(classify(np.asarray(outputs), readout) == y))

@@ -1,0 +1,91 @@
+"""``neurosim export`` and the ``[export]`` table: sources, profiles, and bad input naming the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from neurosim.cli import main
+
+TRAIN = {
+    "schema_version": 1, "name": "tiny", "task": "train",
+    "train": {
+        "dataset": "digits", "steps": 6, "encoder": {"type": "direct"},
+        "neuron": {"model": "LIF", "tau_m": "10 ms", "reset": "hard"},
+        "layers": [{"type": "linear", "size": 32}, {"type": "lif"}, {"type": "linear", "size": 10},
+                   {"type": "li", "tau_m": "20 ms"}],
+        "epochs": 1, "batch_size": 64, "lr": 5e-3, "seed": 0, "threads": 1,
+    },
+    "output": {"overwrite": "overwrite"},
+}
+
+
+def _write(path: Path, config: dict) -> Path:
+    path.write_text(tomli_w.dumps(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("trained")
+    scenario = _write(folder / "tiny.toml", {**TRAIN, "output": {"path": str(folder / "tiny.h5")}})
+    assert main(["run", str(scenario), "--quiet"]) == 0
+    return folder
+
+
+def test_export_reads_a_model_file_a_results_file_and_a_scenario(trained, tmp_path, capsys):
+    for source in ("tiny.model.pt", "tiny.h5", "tiny.toml"):
+        out = tmp_path / f"{source}.nir"
+        assert main(["export", str(trained / source), "--target", "nir", "--out", str(out), "--json"]) == 0
+        report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert report["target"] == "nir" and out.is_file()
+    assert (tmp_path / "tiny.model.pt.nir").read_bytes() != b""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "fpga"], "target: must be one of nir, loihi, onnx, c"),
+    (["--target", "c", "--profile", "loihi1"], "profile: 'loihi1' is a loihi profile, not for target 'c'"),
+    (["--target", "loihi", "--profile", "loihi9"], "profile: unknown 'loihi9'"),
+])
+def test_export_bad_arguments_exit_2_naming_the_field(trained, tmp_path, capsys, args, message):
+    out = tmp_path / "x"
+    assert main(["export", str(trained / "tiny.model.pt"), "--out", str(out), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_export_of_a_file_without_a_model_exits_2(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "missing.pt"), "--target", "nir", "--out", str(tmp_path / "m")]) == 2
+    assert "missing.pt: no such file" in capsys.readouterr().err
+    quick = tmp_path / "q.h5"
+    import h5py
+    with h5py.File(quick, "w") as f:
+        f.attrs["task"] = "simulate"
+    assert main(["export", str(quick), "--target", "nir", "--out", str(tmp_path / "m")]) == 2
+    assert "without a trained model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("export, path", [
+    ({"targets": ["nir", "fpga"]}, "export.targets.1"),
+    ({"targets": ["c"], "profiles": {"c": "loihi2"}}, "export.profiles.c"),
+    ({"targets": ["nir", "nir"]}, "export.targets"),
+    ({"targets": ["nir"], "evaluate": "yes"}, "export.evaluate"),
+    ({"targets": ["nir"], "dir": 3}, "export.dir"),
+    ({"target": ["nir"]}, "export.target"),
+])
+def test_export_table_problems_name_the_field(tmp_path, capsys, export, path):
+    scenario = _write(tmp_path / "s.toml", {**copy.deepcopy(TRAIN), "export": export})
+    assert main(["validate", str(scenario)]) == 2
+    assert path in capsys.readouterr().err
+
+
+def test_export_evaluation_needs_direct_coding(tmp_path, capsys):
+    config = copy.deepcopy(TRAIN)
+    config["train"]["encoder"] = {"type": "rate"}
+    scenario = _write(tmp_path / "s.toml", {**config, "export": {"targets": ["nir"]}})
+    assert main(["validate", str(scenario)]) == 2
+    assert "export.evaluate: evaluating exported models needs train.encoder type 'direct'" in capsys.readouterr().err
