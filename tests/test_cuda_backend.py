@@ -1,5 +1,6 @@
 """The cuda backend: its kernels under numba's CUDA simulator match the numba backend bit for
-bit (float64), block by block; registry, ``auto`` and ``neurosim info``; on a GPU, statistics."""
+bit (float64), block by block, with and without plasticity (STDP, modulators); registry,
+``auto`` and ``neurosim info``; on a GPU, statistics."""
 
 import json
 import os
@@ -14,14 +15,14 @@ from neurosim.engine.registry import backend_status, resolve_backend_name
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Runs in a child process: numba reads NUMBA_ENABLE_CUDASIM when it is imported.
-SIMULATED = r"""
+PRELUDE = r"""
 import json, sys
 sys.path.insert(0, "tests")
 import numpy as np
-from neurosim import LIF, FromArrays, Network, STDP
+from neurosim import LIF, CubaLIF, FixedProbability, Network, STDP, Uniform
 from neurosim.engine.registry import backend_status, get_backend, resolve_backend_name
 from neurosim.engine import cuda_kernels
-from test_engine import random_network
+from neurosim.monitors import RateMonitor, SpikeMonitor, StateMonitor
 
 assert cuda_kernels.SIMULATED
 report = {"auto": resolve_backend_name("auto"), "cuda_usable": backend_status()["cuda"][0]}
@@ -40,8 +41,20 @@ class Recorder:
         ns, nr = int(rec.counters[2]), int(rec.counters[3])
         self.blocks.append([np.array([ran]), rec.counters.copy(), rec.spk_step[:ns].copy(), rec.spk_id[:ns].copy(),
                             rec.rec_out[:nr].copy(), rec.rec_step[:nr].copy(), rec.counts[:ran].copy(),
-                            st.vars.copy(), st.ref.copy(), st.i_ext.copy(), layout.syn.buf.copy()])
+                            st.vars.copy(), st.ref.copy(), st.i_ext.copy(), layout.syn.buf.copy(),
+                            layout.syn.weight.copy()]
+                           + [a.copy() for a in layout.plastic])  # learning: weights, traces, queues, modulators
         return ran
+
+
+def same_monitor(a, c):
+    eq = np.array_equal
+    if isinstance(a, SpikeMonitor):
+        return eq(a.t, c.t) and eq(a.i, c.i)
+    if isinstance(a, StateMonitor):
+        return eq(a.t, c.t) and all(eq(a[v], c[v]) for v in a.variables)
+    assert isinstance(a, RateMonitor)
+    return eq(a.t, c.t) and eq(a.rate, c.rate)
 
 
 def compare(label, make, durations):
@@ -58,13 +71,15 @@ def compare(label, make, durations):
     (_, ma, ba, early), (_, mc, bc, _) = runs["numba"], runs["cuda"]
     blocks_equal = len(ba) == len(bc) and all(
         all(x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(a, c)) for a, c in zip(ba, bc))
-    monitors_equal = all(np.array_equal(a.t, c.t) and np.array_equal(a.i, c.i) for a, c in zip(ma[:3], mc[:3]))
-    monitors_equal &= all(np.array_equal(ma[3][v], mc[3][v]) for v in ("v", "i_exc", "i_inh"))
-    monitors_equal &= np.array_equal(ma[4]["v"], mc[4]["v"]) and np.array_equal(ma[5].rate, mc[5].rate)
+    monitors_equal = len(ma) == len(mc) and all(same_monitor(a, c) for a, c in zip(ma, mc))
     report[label] = {"blocks": len(ba), "early_returns": int(early),
-                     "spikes": int(sum(m.t.size for m in ma[:3])), "blocks_equal": bool(blocks_equal),
-                     "monitors_equal": bool(monitors_equal)}
+                     "spikes": int(sum(m.t.size for m in ma if isinstance(m, SpikeMonitor))),
+                     "blocks_equal": bool(blocks_equal), "monitors_equal": bool(monitors_equal)}
+    return runs
+"""
 
+SIMULATED = PRELUDE + r"""
+from test_engine import random_network
 
 # delays (uniform, random, 0), Poisson input, spike generators, step currents, LIF and CubaLIF,
 # soft and hard resets, state and rate monitors
@@ -79,15 +94,7 @@ def small_buffer():
 # many blocks, early returns when the spike buffer could overflow, a continued run
 compare("split", small_buffer, ["12 ms", "8 ms"])
 
-net = Network()
-pre = net.spike_source("pre", 1, times=[1e-3], indices=[0])
-post = net.population("post", 1, LIF())
-net.connect(pre, post, FromArrays([0], [0]), weight="1 mV", plasticity=STDP(a_plus="0.1 mV", a_minus="0.1 mV", w_max="5 mV"))
-try:
-    net.run("1 ms", backend="cuda")
-    report["plastic"] = "ran"
-except ValueError as exc:
-    report["plastic"] = str(exc)
+
 def kick(net):  # the host edits the state between runs: the device copy must follow
     net.layout.state.v[::2] += 4e-3
     net.layout.state.i_ext[:10] += 1e-10
@@ -98,12 +105,94 @@ print(json.dumps(report))
 """
 
 
-def test_cuda_kernels_under_the_simulator_match_numba_bit_for_bit():
+# Plasticity: a small recurrent network in which every plastic projection learns, run with the
+# recurrent projection (exc -> exc) under each of all_to_all / nearest x additive /
+# multiplicative (exc -> inh under the opposite one); delays of 0 and more steps in one row,
+# rows of delayed plastic synapses only and rows mixing plastic and static synapses, hard
+# bounds reached, an anti-Hebbian inhibitory projection, NALSM's astrocyte (drive from the
+# liquid and, negatively, the input, acting on depression) and a second modulator; runs of
+# several blocks (early returns on a small spike buffer), host edits between runs.
+SIMULATED_PLASTIC = PRELUDE + r"""
+def learning_network(ee, ei):
+    net = Network(dt="0.1 ms", seed=3, block_steps=60)
+    rng = np.random.default_rng(11)
+    exc = net.population("exc", 40, CubaLIF(v_rest="-60 mV", v_th=rng.uniform(-52e-3, -48e-3, 40),
+                                            v_reset="-60 mV", t_ref="1 ms"), v_init=Uniform("-60 mV", "-50 mV"))
+    inh = net.population("inh", 10, LIF(v_rest="-60 mV", v_th="-50 mV", v_reset="-60 mV", t_ref="0.5 ms"),
+                         v_init=Uniform("-60 mV", "-50 mV"))
+    noise = net.poisson_source("noise", 16, rate="400 Hz")
+    stim = net.spike_source("stim", 2, times=["3 ms", "3 ms", "9.1 ms", "14 ms"], indices=[0, 1, 0, 1])
+    pa = dict(a_plus="3 pA", a_minus="3.5 pA", w_min="0 pA", w_max="150 pA")
+    pm = dict(a_plus=0.08, a_minus=0.1, w_min="5 pA", w_max="150 pA")
+    rules = {"additive": pa, "multiplicative": pm}
+    p_in = net.connect(noise, exc, FixedProbability(0.3), weight=Uniform("40 pA", "90 pA"),  # reaches w_max
+                       delay=Uniform("0 ms", "1 ms"), plasticity=STDP(**{**pa, "w_max": "90 pA"}, tau_pre="10 ms"))
+    net.connect(stim, exc, FixedProbability(0.5), weight="120 pA", delay="0.4 ms",  # rows of delayed plastic only
+                plasticity=STDP(**pa, traces="nearest"))
+    p_ee = net.connect(exc, exc, FixedProbability(0.15), weight=Uniform("20 pA", "80 pA"),
+                       delay=Uniform("0 ms", "1.2 ms"),
+                       plasticity=STDP(**rules[ee[1]], traces=ee[0], tau_post="15 ms"))
+    volts = {"additive": dict(a_plus="0.03 mV", a_minus="0.04 mV", w_max="2 mV"),
+             "multiplicative": dict(a_plus=0.05, a_minus=0.07, w_min="0.1 mV", w_max="2 mV")}
+    net.connect(exc, inh, FixedProbability(0.3), weight="0.9 mV", delay="0.5 ms",
+                plasticity=STDP(**volts[ei[1]], traces=ei[0]))
+    net.connect(inh, exc, FixedProbability(0.3), weight=Uniform("-150 pA", "-60 pA"),  # anti-Hebbian
+                plasticity=STDP(a_plus="-2 pA", a_minus="-1.5 pA", w_min="-200 pA", w_max="0 pA"))
+    net.connect(inh, inh, FixedProbability(0.3), weight="-0.5 mV", delay="0.3 ms")
+    net.connect(noise, inh, FixedProbability(0.3), weight="0.6 mV", delay="0.7 ms")  # static, in plastic rows
+    net.modulator("astro", tau="2 ms", weight=0.02, bias=0.15, targets=[p_ee], drive=[(exc, 1.0), (noise, -1.0)],
+                  acts_on="depression", initial=1.0)
+    net.modulator("gain", tau="3 ms", weight=0.05, bias=0.9, targets=[p_in], drive=[exc], acts_on="potentiation")
+    monitors = [net.spike_monitor(exc), net.spike_monitor(inh), net.spike_monitor(noise), net.spike_monitor(stim),
+                net.state_monitor(exc, ("v", "i_exc", "i_inh"), indices=[0, 3], interval="0.3 ms"),
+                net.rate_monitor(exc)]
+    rec = net.layout.rec  # a spike buffer smaller than Network allows: early returns every few steps
+    small = rec._replace(spk_step=np.zeros(100, np.int64), spk_id=np.zeros(100, np.int32))
+    net._layout = net.layout._replace(rec=small)
+    return net, monitors
+
+
+def edit(net):  # the host edits weights and a modulator between runs: the device copy must follow
+    layout = net.layout
+    pos = net.projections[2]._layout_positions
+    layout.syn.weight[pos[::3]] = np.minimum(layout.syn.weight[pos[::3]] * 1.2, 150e-12)
+    layout.plastic.mod_state[0] = 0.4
+
+
+OTHER = {"all_to_all": "nearest", "nearest": "all_to_all", "additive": "multiplicative", "multiplicative": "additive"}
+for ee in (("all_to_all", "additive"), ("nearest", "multiplicative"), ("all_to_all", "multiplicative"),
+           ("nearest", "additive")):
+    ei = (OTHER[ee[0]], OTHER[ee[1]])
+    label = ee[0] + "_" + ee[1]
+    initial = [p.synapses.weight.copy() for p in learning_network(ee, ei)[0].projections]
+    runs = compare(label, lambda: learning_network(ee, ei), ["9 ms", "6 ms", edit, "7 ms"])
+    (na, _, ba, _), (nc, _, bc, _) = runs["numba"], runs["cuda"]
+    r = report[label]
+    r["up"] = [int(np.sum(p.synapses.weight > w0)) for p, w0 in zip(na.projections, initial)]
+    r["down"] = [int(np.sum(p.synapses.weight < w0)) for p, w0 in zip(na.projections, initial)]
+    r["at_w_max"] = int(np.sum(na.projections[0].synapses.weight == 90e-12))  # clipped
+    r["weights_equal"] = all(np.array_equal(a.synapses.weight, c.synapses.weight)
+                             for a, c in zip(na.projections, nc.projections))
+    r["max_weight_difference"] = max(float(np.max(np.abs(a.synapses.weight - c.synapses.weight), initial=0))
+                                     for a, c in zip(na.projections, nc.projections))
+    r["modulators"] = [[m.value for m in na.modulators], [m.value for m in nc.modulators]]
+    field = {name: 12 + i for i, name in enumerate(nc.layout.plastic._fields)}  # Recorder's list: 12 arrays first
+    r["arrivals_pending"] = int(max(b[field["pend_n"]].sum() for b in ba))  # delayed plastic spikes in flight
+    r["fired_pending"] = int(max(b[field["counters"]][0] for b in ba))  # spikes carried into the next block
+print(json.dumps(report))
+"""
+
+
+def _child(script: str) -> dict:
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": ROOT}
-    proc = subprocess.run([sys.executable, "-c", SIMULATED], env=env, cwd=ROOT, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_cuda_kernels_under_the_simulator_match_numba_bit_for_bit():
+    report = _child(SIMULATED)
     assert report["cuda_usable"] and report["auto"] == "numba"  # auto never picks the simulator
     one, split = report["one_block"], report["split"]
     assert one["spikes"] > 150 and one["blocks"] == 1
@@ -111,7 +200,23 @@ def test_cuda_kernels_under_the_simulator_match_numba_bit_for_bit():
     assert split["blocks"] > 5 and split["early_returns"] > 3  # the spike buffer forced early returns
     assert split["blocks_equal"] and split["monitors_equal"]
     assert report["host_edit"]["blocks_equal"] and report["host_edit"]["monitors_equal"]
-    assert report["plastic"] == "simulation.backend: the cuda backend does not support plastic projections yet"
+
+
+def test_cuda_plasticity_under_the_simulator_matches_numba_bit_for_bit():
+    """STDP (all-to-all / nearest, additive / multiplicative, delays, hard bounds) and modulators:
+    spikes, samples, weights, traces, queues and modulator values equal block for block."""
+    report = _child(SIMULATED_PLASTIC)
+    for label in ("all_to_all_additive", "nearest_multiplicative", "all_to_all_multiplicative", "nearest_additive"):
+        r = report[label]
+        assert r["spikes"] > 200 and r["blocks"] > 6 and r["early_returns"] > 2, r
+        assert r["blocks_equal"] and r["monitors_equal"], r
+        assert r["weights_equal"] and r["max_weight_difference"] == 0.0, r
+        assert r["modulators"][0] == r["modulators"][1], r
+        assert r["modulators"][0][0] not in (0.4, 1.0) and r["modulators"][0][1] != 0.9, r  # they integrated
+        assert r["at_w_max"] > 0, r  # hard bounds
+        assert all(u > 0 for u in r["up"][:5]) and all(d > 0 for d in r["down"][:5]), r  # every plastic one learned
+        assert r["up"][5:] == [0, 0] and r["down"][5:] == [0, 0], r  # the static ones did not
+        assert r["arrivals_pending"] > 0 and r["fired_pending"] > 0, r  # state carried across blocks
 
 
 def test_cuda_is_registered_and_auto_picks_it_only_with_a_gpu():

@@ -2,12 +2,15 @@
 
 The host layout stays the source of truth between blocks. The device keeps, per layout, a
 copy of every array (:class:`_DeviceLayout`, cached for the last few layouts): the static ones
-(table, CSR, drive, monitor maps) are uploaded once; the dynamic ones (state, external
-current, refractory counters, ring buffer) are uploaded at the start of a block only if the
-host copy changed since the device last wrote it back. At the end of a block the state and
-the recordings (spikes, state samples, rate counts) are copied back into the host arrays, and
-the counters advanced, exactly as :mod:`neurosim.engine.numba_backend` leaves them, so
-``Network._hand_out`` works unchanged.
+(table, CSR, drive, monitor maps, plasticity indices and constants) are uploaded once; the
+dynamic ones (state, external current, refractory counters, ring buffer, weights, and with
+plasticity ``lr``, ``fired``, ``last``, ``gcount``, ``pend``, ``pend_n``, ``trace``,
+``mod_state``) are uploaded at the start of a block only if the host copy changed since the
+device last wrote it back. At the end of a block the state, the recordings (spikes, state
+samples, rate counts) and, with plasticity, the learned weights and the plasticity state are
+copied back into the host arrays, and the counters advanced, exactly as
+:mod:`neurosim.engine.numba_backend` leaves them, so ``Network._hand_out`` and
+``Network._sync_weights`` (``projection.synapses.weight``, ``Modulator.value``) work unchanged.
 
 Step ``m`` (semantics of :mod:`neurosim.engine.layout`) is the launch sequence
 
@@ -15,9 +18,21 @@ Step ``m`` (semantics of :mod:`neurosim.engine.layout`) is the launch sequence
    current changes due at ``t_m`` (index range computed on the host), empty the spike lists;
 2. ``sources`` (generators due at ``m``, Poisson sources; counter-based random numbers, so the
    draws equal the numba backend's) and ``deliver`` of their spikes, due ``m + delay``;
-3. ``take_buffered`` and ``record_state`` on sampled steps (else the ring-buffer slot is added
+3. with plastic projections, the plasticity phase for the spikes at ``t_m``:
+   ``plastic_pre`` (arrivals of delayed plastic spikes and depression), ``plastic_post``
+   (potentiation through the CSC index), ``plastic_traces`` (traces at ``t_{m+1}``, then
+   modulators and ``lr``); see :mod:`neurosim.engine.cuda_plasticity`;
+4. ``take_buffered`` and ``record_state`` on sampled steps (else the ring-buffer slot is added
    inside the neuron kernel);
-4. ``neurons`` (one thread per neuron) and ``deliver`` of their spikes, due ``m + 1 + delay``.
+5. ``neurons`` (one thread per neuron) and ``deliver`` of their spikes, due ``m + 1 + delay``.
+
+This is the order of ``numba_backend.run_block``. With plastic projections both deliveries are
+``deliver_plastic``: rows with plastic synapses are walked with the live weights, delayed
+plastic synapses are left to their arrival (delivered there with the weight they have then),
+and each spike is noted for the next plasticity phase (``last``, ``gcount``, and ``fired``
+with its counter ``ctr[FIRED]``, as ``numba_backend._emit_plastic``). The spikes noted after
+the neuron update of the last step of a block (and the queues, traces and modulators) stay in
+the host layout and are paired when the next block starts, as in the numba backend.
 
 Delivery gives each spike a warp (32 lanes) that walks its row; synapses due at once add into
 the state, later ones into the ring buffer ``buf[L, 3N]``, both with atomic adds. On a GPU the
@@ -25,19 +40,31 @@ order of those float additions varies from run to run, so results agree with the
 backend statistically (rates, distributions), not bitwise. Under the CUDA simulator
 (``NUMBA_ENABLE_CUDASIM=1``) every kernel is launched with one thread, which runs its loops in
 index order: spikes are then delivered in ascending order, each row in CSR order, and the
-results equal the numba backend's spike for spike and sample for sample in float64 (the
-test suite checks this). Recorded spikes are appended with an atomic counter and sorted on the
+results equal the numba backend's spike for spike and sample for sample in float64, and so do
+the learned weights, traces and modulator values (the test suite checks all of this, block
+by block). Recorded spikes are appended with an atomic counter and sorted on the
 host at the end of the block into the numba backend's order (per step: neurons, then spike
 generators, then Poisson sources, each by index).
 
 Per-step launches from Python bound the speed of small networks: through the numba-cuda
 package a launch of these kernels costs about 80 us of host time (H100 machine, numba 0.68),
-so a step costs about 0.25 ms whatever the network size up to some 10^5 neurons.
+so a step costs about 0.25 ms whatever the network size up to some 10^5 neurons (plasticity
+adds three launches per step).
 
 Kernel launches are asynchronous; the host reads back a flag every :data:`CHECK_EVERY` steps
 to learn whether the block stopped early, so at most that many no-op step sequences follow a stop.
 
-Plastic projections (STDP, modulators) are not supported yet: such layouts raise a ValueError.
+Limits. The plasticity kernels rely on what the layout guarantees: every element spikes at most
+once per step (checked for spike sources that drive plastic synapses) and each (projection,
+factor) has at most one modulator; under those, no two threads update one weight
+(:mod:`neurosim.engine.cuda_plasticity` gives the argument). The modulators run on one thread
+(they are few). On a GPU the order of the float additions into ``buf`` (arrivals included)
+and of ``fired`` (hence of ``pend``) is not fixed, and NVVM contracts multiply-adds into FMAs
+(the PTX of ``neurons``, ``plastic_post`` and ``plastic_traces`` has them), so plastic runs on
+a GPU agree with the numba backend statistically, like static ones. The whole weight array is
+copied back at the end of every block of a plastic network. The plasticity kernels are
+verified under the simulator and compile to PTX (NVVM, sm_80) with the backend's argument
+types, but have not been run on a GPU yet.
 """
 
 from __future__ import annotations
@@ -204,7 +231,7 @@ class _DeviceLayout:
         self.counts = up(np.zeros(rec.counts.shape if rec.counts.size else (1, 1), np.int32))
         self.spikes_src = cuda.device_array(max(1, self.n_elements + drv.gen_id.size), np.int32)
         self.spikes_neu = cuda.device_array(max(1, self.n), np.int32)
-        self.ctr = up(np.zeros(3, np.int64))
+        self.ctr = up(np.zeros(4, np.int64))  # slots cuda_kernels.SPK, SRC_LIST, NEU_LIST, FIRED
         self.halt = up(np.zeros(1, np.int64))
         # element kind for the host-side spike order: neurons 0, spike generators 1, Poisson sources 2
         self.kind = np.zeros(self.n_elements, np.int8)
@@ -213,6 +240,11 @@ class _DeviceLayout:
         self.flat = self.ref = self.i_ext = self.buf = None
         self.synced: dict[str, np.ndarray | None] = {}
         self.weight_host = syn.weight.copy() if syn.weight.size <= COMPARE_LIMIT else None
+        self.plastic = None
+        if layout.plastic.flags.size and layout.plastic.flags[0]:
+            from neurosim.engine.cuda_plasticity import DevicePlasticity
+
+            self.plastic = DevicePlasticity(layout.plastic)
 
     # ------------------------------------------------------------------ state sync
     def _dynamic(self, layout: Layout) -> dict[str, np.ndarray]:
@@ -232,8 +264,10 @@ class _DeviceLayout:
             setattr(self, {"vars": "flat"}.get(name, name), dev)
             self.synced[name] = host.copy() if host.size <= COMPARE_LIMIT else host
         if self.weight_host is not None and not np.array_equal(layout.syn.weight, self.weight_host):
-            self.weight = cuda.to_device(layout.syn.weight)
+            self.weight.copy_to_device(layout.syn.weight)
             self.weight_host = layout.syn.weight.copy()
+        if self.plastic is not None:
+            self.plastic.upload(layout.plastic)
 
     def download(self, layout: Layout) -> None:
         """Copy the live state back into the host arrays (in place)."""
@@ -245,6 +279,11 @@ class _DeviceLayout:
             layout.syn.buf[...] = self.buf.copy_to_host()
         for name, host in self._dynamic(layout).items():
             self.synced[name] = host.copy() if host.size <= COMPARE_LIMIT else host
+        if self.plastic is not None:  # the learned weights, traces, queues and modulators
+            layout.syn.weight[...] = self.weight.copy_to_host()
+            if self.weight_host is not None:
+                self.weight_host = layout.syn.weight.copy()
+            self.plastic.download(layout.plastic)
 
 
 def _device_layout(layout: Layout) -> _DeviceLayout:
@@ -265,9 +304,8 @@ class CudaBackend:
     name = "cuda"
 
     def run_block(self, layout: Layout, step0: int, n_steps: int) -> int:
-        if layout.plastic.flags.size and layout.plastic.flags[0]:
-            raise ValueError("simulation.backend: the cuda backend does not support plastic projections yet")
         from neurosim.engine import cuda_kernels as K
+        from neurosim.engine import cuda_plasticity as P
 
         step0, n_steps = int(step0), int(n_steps)
 
@@ -282,7 +320,7 @@ class CudaBackend:
         b0, b1, b2 = dev.buffered
         any_buffered = b0 or b1 or b2
         spk0, row0 = int(rec.counters[N_SPIKES]), int(rec.counters[N_ROWS])
-        dev.ctr.copy_to_device(np.array([spk0, 0, 0], np.int64))
+        dev.ctr.copy_to_device(np.array([spk0, 0, 0, layout.plastic.counters[0]], np.int64))
         dev.halt.copy_to_device(np.array([n_steps], np.int64))
         tab = dev.tab
         csr = (dev.indptr, dev.target, dev.weight, dev.delay, dev.row_delay, dev.row_uniform, dev.row_weight)
@@ -292,7 +330,16 @@ class CudaBackend:
         cfg_del = _launch(min(n_el, 1 << 14) * lanes)  # warps per spike; grid-stride over further spikes
         cfg_rec = _launch(n_cols)
         begin_step, sources = _Launcher(K.begin_step, (1, 1)), _Launcher(K.sources, cfg_src)
-        deliver_src, deliver_neu = _Launcher(K.deliver, cfg_del), _Launcher(K.deliver, cfg_del)
+        dpl = dev.plastic
+        if dpl is None:
+            deliver_src, deliver_neu = _Launcher(K.deliver, cfg_del), _Launcher(K.deliver, cfg_del)
+            notes = ()
+        else:  # rows with plastic synapses, and the spikes noted for the plasticity phase
+            deliver_src, deliver_neu = _Launcher(K.deliver_plastic, cfg_del), _Launcher(K.deliver_plastic, cfg_del)
+            notes = (dpl.skip, dev.group_of, dpl.last, dpl.gcount, dpl.watch, dpl.fired)
+            pre_args, post_args, trace_args = dpl.phase_args(dev)
+            plastic_pre, plastic_post = _Launcher(P.plastic_pre, cfg_del), _Launcher(P.plastic_post, cfg_del)
+            plastic_traces = _Launcher(P.plastic_traces, _launch(dpl.n_cols))
         take_buffered, record_state = _Launcher(K.take_buffered, cfg_neu), _Launcher(K.record_state, cfg_rec)
         update = _Launcher(K.neurons, cfg_neu)
         gen_step, cur_step = drv.gen_step, drv.cur_step
@@ -312,7 +359,12 @@ class CudaBackend:
             if g > g0 or dev.n_poisson:
                 sources(k, step, dev.halt, dev.ctr, dev.gen_id, g0, g - g0, *dev.poisson, dev.seed, dev.spikes_src,
                         dev.spike_mask, dev.spk_step, dev.spk_id, dev.counts, dev.group_of)
-                deliver_src(k, dev.halt, dev.ctr, K.SRC_LIST, dev.spikes_src, step, lanes, *csr, dev.flat, dev.buf)
+                deliver_src(k, dev.halt, dev.ctr, K.SRC_LIST, dev.spikes_src, step, lanes, *csr, dev.flat, dev.buf,
+                            *notes)
+            if dpl is not None:  # the plasticity phase for the spikes at t_step
+                plastic_pre(k, step, dev.halt, dev.ctr, lanes, *pre_args)
+                plastic_post(k, step, dev.halt, dev.ctr, lanes, *post_args)
+                plastic_traces(k, step, dev.halt, dev.ctr, *trace_args)
             slot = step & mask
             sample = n_cols > 0 and step % interval == 0
             if sample:
@@ -323,7 +375,8 @@ class CudaBackend:
             update(k, step, dev.halt, dev.ctr, n, dev.flat, dev.ref, dev.i_ext, *tab, int(any_buffered and not sample),
                    dev.buf, slot, b0, b1, b2, dev.spikes_neu, dev.spike_mask, dev.spk_step, dev.spk_id, dev.counts,
                    dev.group_of)
-            deliver_neu(k, dev.halt, dev.ctr, K.NEU_LIST, dev.spikes_neu, step + 1, lanes, *csr, dev.flat, dev.buf)
+            deliver_neu(k, dev.halt, dev.ctr, K.NEU_LIST, dev.spikes_neu, step + 1, lanes, *csr, dev.flat, dev.buf,
+                        *notes)
             if (k + 1) % CHECK_EVERY == 0 and k + 1 < n_steps and int(dev.halt.copy_to_host()[0]) <= k:
                 break
         ran = min(int(dev.halt.copy_to_host()[0]), n_steps)
@@ -336,7 +389,8 @@ class CudaBackend:
                 cursors: list[tuple[int, int]]) -> None:
         """Copy the block's recordings and the state back into the host layout, as the numba backend leaves it."""
         rec = layout.rec
-        spk1 = int(dev.ctr.copy_to_host()[0])
+        ctr = dev.ctr.copy_to_host()
+        spk1 = int(ctr[0])
         if spk1 > spk0:
             stamp = dev.spk_step[spk0:spk1].copy_to_host()
             ids = dev.spk_id[spk0:spk1].copy_to_host()
@@ -355,4 +409,6 @@ class CudaBackend:
             rec.counts[:ran] += counts
             dev.counts[:ran].copy_to_device(np.zeros_like(counts))
             rec.counters[GEN_CURSOR], rec.counters[CUR_CURSOR] = cursors[ran - 1]
+        if dev.plastic is not None:
+            layout.plastic.counters[0] = ctr[3]  # cuda_kernels.FIRED: spikes noted for the next plasticity phase
         dev.download(layout)

@@ -9,7 +9,9 @@ runs): kernels queued for steps after an early stop do nothing.
 The state is one flat array ``flat[3 N]`` (rows v, i_exc, i_inh): a synapse's target is its
 index into it. Spikes are appended to a list with an atomic counter; the recorded spikes
 (``spk_step``, ``spk_id``) are appended the same way and put in the numba backend's order by
-the host at the end of the block.
+the host at the end of the block. In layouts with plastic projections the spikes are delivered
+by ``deliver_plastic``, which also notes them for the plasticity phase (the kernels of
+:mod:`neurosim.engine.cuda_plasticity`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from neurosim.engine.rng import _M1, _M2, _GOLDEN, _S11, _S27, _S30, _S31, _STEP
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0") or bool(getattr(cuda, "simulator_enabled", False))
 
-# slots of the device counter array ``ctr``
-SPK, SRC_LIST, NEU_LIST = 0, 1, 2
+# slots of the device counter array ``ctr``: recorded spikes, the two spike lists, and the
+# elements in ``fired`` (plasticity)
+SPK, SRC_LIST, NEU_LIST, FIRED = 0, 1, 2, 3
 
 if SIMULATED:
     _MASK64 = (1 << 64) - 1
@@ -101,29 +104,73 @@ def sources(k, step, halt, ctr, gen_id, g0, n_gen, poisson_id, poisson_p, poisso
                     _emit(j, step, k, ctr, SRC_LIST, spikes, spike_mask, spk_step, spk_id, counts, group_of)
 
 
+@cuda.jit(device=True)
+def _deliver_spike(j, base, lane, lanes, indptr, target, weight, delay, row_delay, row_uniform, row_weight, skip,
+                   flat, buf):
+    """Lane ``lane`` of ``lanes`` delivers its share of row ``j`` (spike due ``base + delay``):
+    delay 0 adds into the state, later ones into the ring buffer (atomics). A row with plastic
+    synapses (``row_delay`` -2, plastic layouts only) is walked per synapse with the live
+    weights, and its delayed plastic synapses (``skip``) are left to their arrival
+    (:func:`neurosim.engine.cuda_plasticity.plastic_pre`); a row of delayed plastic synapses
+    only (-3) has nothing to deliver now."""
+    mask = buf.shape[0] - 1
+    d_row = row_delay[j]
+    if d_row < -1:
+        if d_row == -2:
+            for s in range(indptr[j] + lane, indptr[j + 1], lanes):
+                if delay[s] == 0:
+                    cuda.atomic.add(flat, target[s], weight[s])
+                elif skip[s] == 0:
+                    cuda.atomic.add(buf, ((base + delay[s]) & mask, target[s]), weight[s])
+        return
+    uniform_w = row_uniform[j] != 0
+    w_row = row_weight[j]
+    for s in range(indptr[j] + lane, indptr[j + 1], lanes):
+        d = d_row if d_row >= 0 else delay[s]
+        w = w_row if uniform_w else weight[s]
+        if d == 0:
+            cuda.atomic.add(flat, target[s], w)
+        else:
+            cuda.atomic.add(buf, ((base + d) & mask, target[s]), w)
+
+
 @cuda.jit
 def deliver(k, halt, ctr, slot, spikes, base, lanes, indptr, target, weight, delay, row_delay, row_uniform,
             row_weight, flat, buf):
     """Deliver the spikes of list ``slot``, due ``base + delay``: ``lanes`` threads per spike
-    walk its row; delay 0 adds into the state, later ones into the ring buffer (atomics)."""
+    walk its row; delay 0 adds into the state, later ones into the ring buffer (atomics).
+    Layouts without plastic projections (``row_delay >= -1``)."""
     if halt[0] <= k:
         return
     count = ctr[slot]
-    mask = buf.shape[0] - 1
+    gid = cuda.grid(1)
+    group, lane, n_groups = gid // lanes, gid % lanes, cuda.gridsize(1) // lanes
+    for e in range(group, count, n_groups):
+        _deliver_spike(spikes[e], base, lane, lanes, indptr, target, weight, delay, row_delay, row_uniform,
+                       row_weight, row_delay, flat, buf)
+
+
+@cuda.jit
+def deliver_plastic(k, halt, ctr, slot, spikes, base, lanes, indptr, target, weight, delay, row_delay, row_uniform,
+                    row_weight, flat, buf, skip, group_of, last, gcount, watch, fired):
+    """:func:`deliver` in a layout with plastic projections (``numba_backend._emit_plastic``):
+    lane 0 of each spike's group also notes the spike for the next plasticity phase (latest
+    spike step ``last``, group count ``gcount``, and the list ``fired`` of watched elements,
+    counter ``ctr[FIRED]``). Every call delivers spikes stamped ``base``."""
+    if halt[0] <= k:
+        return
+    count = ctr[slot]
     gid = cuda.grid(1)
     group, lane, n_groups = gid // lanes, gid % lanes, cuda.gridsize(1) // lanes
     for e in range(group, count, n_groups):
         j = spikes[e]
-        d_row = row_delay[j]
-        uniform_w = row_uniform[j] != 0
-        w_row = row_weight[j]
-        for s in range(indptr[j] + lane, indptr[j + 1], lanes):
-            d = d_row if d_row >= 0 else delay[s]
-            w = w_row if uniform_w else weight[s]
-            if d == 0:
-                cuda.atomic.add(flat, target[s], w)
-            else:
-                cuda.atomic.add(buf, ((base + d) & mask, target[s]), w)
+        if lane == 0:
+            last[j] = base
+            cuda.atomic.add(gcount, group_of[j], 1)
+            if watch[j]:
+                fired[cuda.atomic.add(ctr, FIRED, 1)] = j
+        _deliver_spike(j, base, lane, lanes, indptr, target, weight, delay, row_delay, row_uniform, row_weight, skip,
+                       flat, buf)
 
 
 @cuda.jit(device=True)
