@@ -28,17 +28,6 @@ def target_module(target: str):
     return importlib.import_module(TARGETS[target])
 
 
-def resolve_profile(target: str, profile: str | Path | _profiles.Profile | None) -> _profiles.Profile | None:
-    """The profile object of a name/path (None: the target's default), checked to belong to ``target``."""
-    if profile is None or isinstance(profile, _profiles.Profile):
-        prof = profile
-    else:
-        prof = _profiles.load(profile)
-    if prof is not None and prof.target != target:
-        raise ValueError(f"profile: {prof.name!r} is a {prof.target} profile, not for target {target!r}")
-    return prof
-
-
 def _scenario_source(path: Path) -> tuple[str, Any]:
     """("graph", LayerGraph) of a train scenario's results, or ("network", Network) of a simulate scenario."""
     from neurosim.cli import _output_path
@@ -69,7 +58,7 @@ def export(source: str | Path | LayerGraph, target: str, out: str | Path,
            profile: str | Path | _profiles.Profile | None = None) -> dict:
     """Export ``source`` to ``target`` at ``out``; returns the target's report (plus target, profile)."""
     module = target_module(target)
-    prof = resolve_profile(target, profile)
+    prof = _profiles.resolve(profile, target)
     out = Path(out)
     if isinstance(source, LayerGraph):
         kind, obj = "graph", source

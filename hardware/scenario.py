@@ -9,8 +9,9 @@
 After training, each target is exported into ``dir`` (``model.nir``, ``model.net``,
 ``model.onnx`` + ``model.unrolled.onnx``, ``c/``) and its report is stored as JSON in the
 results' ``/export/<target>`` attributes. With ``evaluate``, the test split is run through the
-float model (metric ``accuracy_float``), the bit-accurate Loihi emulator (``accuracy_loihi``),
-the gcc-compiled C runtime (``accuracy_c``) and onnxruntime (``accuracy_onnx``), each read out
+float model (metric ``accuracy_float``), the NIR file read back (``accuracy_nir``), the
+bit-accurate Loihi emulator (``accuracy_loihi``), onnxruntime (``accuracy_onnx``) and the
+gcc-compiled C runtime (``accuracy_c``), each read out
 with the training readout rule; evaluation needs the ``direct`` encoder (the other encoders
 draw random spikes that a device would not reproduce).
 """
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from neurosim.hardware.export import TARGETS, export, resolve_profile, target_module
+from neurosim.hardware import profiles
+from neurosim.hardware.export import TARGETS, export
 from neurosim.hardware.graph import LayerGraph, float_outputs
 from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, table
 
@@ -45,7 +47,7 @@ def check(cfg: dict) -> None:
     problems = []
     for target, name in e.get("profiles", {}).items():
         try:
-            resolve_profile(target, name)
+            profiles.resolve(name, target)
         except ValueError as exc:
             problems.append(Problem(f"export.profiles.{target}", str(exc)))
     train = cfg["train"]
@@ -86,11 +88,42 @@ def run_exports(cfg: dict, graph: LayerGraph, test: tuple[np.ndarray, np.ndarray
         report = export(graph, target, out, e.get("profiles", {}).get(target))
         group.attrs[target] = json.dumps(report)
         ctx.log.info("export %s -> %s: %s", target, out, report)
-        module = target_module(target)
-        if e["evaluate"] and hasattr(module, "predict_exported"):
-            acc = _accuracy(module.predict_exported(graph, out, x), y, readout)
+        if e["evaluate"]:
+            acc = _accuracy(EVALUATORS[target](graph, out, x), y, readout)
             ctx.writer.write_metric(f"accuracy_{target}", acc)
             ctx.log.info("accuracy_%s = %.4f", target, acc)
+
+
+def _nir_outputs(graph: LayerGraph, out: Path, x: np.ndarray) -> np.ndarray:
+    """The float model of the NIR file read back (checks the round trip end to end)."""
+    from neurosim.hardware.nir import from_nir
+
+    return float_outputs(from_nir(out), x)
+
+
+def _loihi_outputs(graph: LayerGraph, out: Path, x: np.ndarray) -> np.ndarray:
+    """The bit-accurate Loihi emulator on the quantised network."""
+    from neurosim.hardware import loihi
+
+    return loihi.predict(loihi.quantize(graph), x)
+
+
+def _onnx_outputs(graph: LayerGraph, out: Path, x: np.ndarray) -> np.ndarray:
+    """onnxruntime on the unrolled graph."""
+    from neurosim.hardware import onnx as edge_onnx
+
+    return edge_onnx.predict(out.with_name(f"{out.stem}.unrolled.onnx"), x)
+
+
+def _c_outputs(graph: LayerGraph, out: Path, x: np.ndarray) -> np.ndarray:
+    """The gcc-compiled C runtime of the export folder."""
+    from neurosim.hardware import c
+
+    return c.predict(out, x)
+
+
+#: target -> (graph, exported path, test inputs) -> readout sequence [T, B, n]
+EVALUATORS = {"nir": _nir_outputs, "loihi": _loihi_outputs, "onnx": _onnx_outputs, "c": _c_outputs}
 
 
 def _accuracy(outputs: np.ndarray, y: np.ndarray, readout: str) -> float:

@@ -23,6 +23,8 @@ from typing import Any, Iterable, Mapping
 
 HERE = Path(__file__).parent
 TARGETS = ("loihi", "c", "onnx", "nir")
+#: the profile an exporter checks against when none is given (NIR has no limits)
+DEFAULTS = {"loihi": "loihi2", "c": "cortex_m4", "onnx": "onnx_edge", "nir": None}
 
 
 @dataclass(frozen=True)
@@ -85,3 +87,18 @@ def load(name_or_path: str | Path) -> Profile:
         if key not in data:
             raise ValueError(f"profile {path}: missing {key!r}")
     return Profile(data["name"], data["target"], data.get("description", ""), data.get("limits", {}))
+
+
+def resolve(profile: "str | Path | Profile | None", target: str) -> Profile | None:
+    """``profile`` (a name, a TOML path or a Profile; None: the target's default) checked to
+    belong to ``target``; raises ``ValueError`` naming the mismatch."""
+    if target not in TARGETS:
+        raise ValueError(f"target: must be one of {', '.join(TARGETS)}, got {target!r}")
+    if profile is None:
+        profile = DEFAULTS[target]
+        if profile is None:
+            return None
+    prof = profile if isinstance(profile, Profile) else load(profile)
+    if prof.target != target:
+        raise ValueError(f"profile: {prof.name!r} is a {prof.target} profile, not for target {target!r}")
+    return prof
