@@ -89,3 +89,38 @@ def test_export_evaluation_needs_direct_coding(tmp_path, capsys):
     scenario = _write(tmp_path / "s.toml", {**config, "export": {"targets": ["nir"]}})
     assert main(["validate", str(scenario)]) == 2
     assert "export.evaluate: evaluating exported models needs train.encoder type 'direct'" in capsys.readouterr().err
+
+
+SIMULATE = {
+    "schema_version": 1, "name": "net", "simulation": {"duration": "10 ms", "dt": "0.1 ms", "seed": 1},
+    "model": {
+        "populations": [{"name": "exc", "size": 20, "neuron": {
+            "model": "CubaLIF", "tau_m": "20 ms", "c_m": "200 pF", "v_rest": "-60 mV", "v_th": "-50 mV",
+            "v_reset": "-60 mV", "t_ref": "0 ms", "tau_syn_exc": "5 ms", "tau_syn_inh": "5 ms"}}],
+        "sources": [{"name": "noise", "type": "poisson", "size": 10, "rate": "20 Hz"}],
+        "connections": [
+            {"pre": "noise", "post": "exc", "connector": {"type": "fixed_in_degree", "k": 3}, "weight": "60 pA",
+             "delay": "1 ms"},
+            {"pre": "exc", "post": "exc", "connector": {"type": "fixed_probability", "p": 0.2}, "weight": "30 pA",
+             "delay": "1.5 ms"}],
+    },
+}
+
+
+def test_a_simulate_scenario_exports_its_network_to_nir_only(tmp_path, capsys):
+    import nir
+
+    scenario = _write(tmp_path / "net.toml", SIMULATE)
+    out = tmp_path / "net.nir"
+    assert main(["export", str(scenario), "--target", "nir", "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    graph = nir.read(out)
+    assert report["neurons"] == 20 and type(graph.nodes["exc"]).__name__ == "CubaLIF"
+    assert sorted({type(n).__name__ for n in graph.nodes.values()}) == ["CubaLIF", "Delay", "Input", "Linear", "Output"]
+    assert main(["export", str(scenario), "--target", "c", "--out", str(tmp_path / "c")]) == 2
+    assert "a simulate scenario's network exports to nir only" in capsys.readouterr().err
+    refractory = copy.deepcopy(SIMULATE)
+    refractory["model"]["populations"][0]["neuron"]["t_ref"] = "2 ms"
+    _write(scenario, refractory)
+    assert main(["export", str(scenario), "--target", "nir", "--out", str(tmp_path / "r.nir")]) == 2
+    assert "population.exc.t_ref" in capsys.readouterr().err

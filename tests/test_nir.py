@@ -1,0 +1,455 @@
+"""NIR export and import (``neurosim.hardware.nir``): round trips, runs in snnTorch and Norse,
+graphs exported by snnTorch and Norse, engine networks, and refused inputs."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import nir
+import nirtorch
+import norse.torch as norse
+import numpy as np
+import pytest
+import snntorch as snn
+import torch
+from norse.torch import LIFBoxCell, LIFBoxParameters, SequentialState
+from snntorch import utils as snn_utils
+from snntorch.export_nir import export_to_nir
+from torch import nn
+
+import neurosim
+from neurosim import CubaLIF, FixedProbability, LIF, Network, Normal, Uniform
+from neurosim.hardware import nir as hn
+from neurosim.hardware.graph import Affine, Conv2d, Flatten, LayerGraph, Leaky, Spiking, SumPool2d, to_model
+from neurosim.hardware.profiles import Profile
+
+DT = 1e-3
+
+
+def f32(a) -> np.ndarray:
+    """Values as trained models hold them (float32) in the graph's float64 arrays."""
+    return np.asarray(a, dtype=np.float32).astype(np.float64)
+
+
+def _graphs() -> dict[str, LayerGraph]:
+    rng = np.random.default_rng(0)
+    w = lambda *shape: f32(rng.normal(0.0, 0.6, shape))
+    u = lambda lo, hi, n: f32(rng.uniform(lo, hi, n))
+    return {
+        # β spans (0.2, 0.95): below 1/2 the map β -> τ is not injective in float64
+        "lif": LayerGraph((Affine(w(20, 12), w(20)), Spiking(20, u(0.2, 0.95, 20), u(0.5, 1.5, 20), "hard"),
+                           Affine(w(14, 20), None), Spiking(14, 1.0, 1.2, "hard"),  # β = 1: IF
+                           Affine(w(6, 14), w(6)), Spiking(6, u(0.3, 0.9, 6), 0.8, "hard")), (12,), DT, 25),
+        "cuba": LayerGraph((Affine(w(16, 12), w(16)), Spiking(16, u(0.2, 0.95, 16), 1.0, "hard", u(0.1, 0.9, 16)),
+                            Affine(w(5, 16), w(5)), Spiking(5, 0.85, 0.7, "hard", 0.6)), (12,), DT, 25,
+                           {"type": "rate", "gain": 0.5}),
+        "rlif": LayerGraph((Affine(w(18, 12), w(18)), Spiking(18, u(0.2, 0.95, 18), 1.0, "hard", None, w(18, 18)),
+                            Affine(w(8, 18), None),
+                            Spiking(8, u(0.3, 0.9, 8), 0.9, "hard", u(0.2, 0.8, 8), w(8, 8) * 0.5)), (12,), DT, 25),
+        "conv": LayerGraph((Conv2d(w(4, 1, 3, 3), (1, 8, 8), w(4), (1, 1), (1, 1)),
+                            Spiking(256, np.repeat(u(0.3, 0.9, 4), 64), 1.0, "hard"),
+                            SumPool2d(2, (4, 8, 8), 0.25), Flatten((4, 4, 4)),
+                            Affine(w(6, 64), None), Spiking(6, 0.8, 0.6, "hard")), (1, 8, 8), DT, 10),
+    }
+
+
+def _with_readout(graph: LayerGraph) -> LayerGraph:
+    rng = np.random.default_rng(1)
+    n = graph.layers[-1].size
+    return LayerGraph(graph.layers + (Affine(f32(rng.normal(0, 0.5, (3, n))), f32(rng.normal(0, 0.1, 3))),
+                                      Leaky(3, f32([0.5, 0.8, 0.95]))), graph.input_shape, graph.dt, graph.steps,
+                      graph.encoder)
+
+
+GRAPHS = _graphs()
+
+
+def _input(graph: LayerGraph, steps: int = 40, batch: int = 3, seed: int = 0) -> torch.Tensor:
+    return torch.rand((steps, batch, *graph.input_shape), generator=torch.Generator().manual_seed(seed)) * 2
+
+
+def _active(spikes: torch.Tensor) -> None:
+    rate = spikes.float().mean().item()
+    assert 0.01 < rate < 0.9, f"the test needs spiking activity, got a rate of {rate}"
+
+
+def _assert_same_graph(a: LayerGraph, b: LayerGraph) -> None:
+    assert (a.input_shape, a.dt, a.steps, a.encoder) == (b.input_shape, b.dt, b.steps, b.encoder)
+    assert [type(x) for x in a.layers] == [type(x) for x in b.layers]
+    for x, y in zip(a.layers, b.layers):
+        for field, value in vars(x).items():
+            other = getattr(y, field)
+            if isinstance(value, np.ndarray) or isinstance(other, np.ndarray):
+                assert value is not None and other is not None, field
+                assert value.dtype == other.dtype and np.array_equal(value, other), f"{type(x).__name__}.{field}"
+            else:
+                assert value == other, f"{type(x).__name__}.{field}"
+
+
+# ----------------------------------------------------------------- 1. LayerGraph round trip
+
+@pytest.mark.parametrize("name", ["lif", "cuba", "rlif", "conv"])
+def test_layer_graph_round_trip_is_bit_identical(name, tmp_path):
+    graph = _with_readout(GRAPHS[name])
+    g = hn.to_nir(graph)
+    assert g.metadata["dt"] == DT and json.loads(g.metadata["encoder"]) == graph.encoder
+    report = hn.export(graph, tmp_path / f"{name}.nir")
+    assert report["file"] == str(tmp_path / f"{name}.nir") and report["dt"] == DT
+    assert report["nodes"] == len(g.nodes) and report["edges"] == len(g.edges)
+    back = hn.from_nir(tmp_path / f"{name}.nir")
+    _assert_same_graph(graph, back)
+    x = _input(graph)
+    a, b = to_model(graph).run(x), to_model(back).run(x)
+    for m, n in zip(a.membranes, b.membranes):
+        assert torch.equal(m, n)
+    spikes = to_model(GRAPHS[name]).run(x).out
+    _active(spikes)
+    assert torch.equal(spikes, to_model(hn.from_nir(hn.to_nir(GRAPHS[name]))).run(x).out)
+    # without the exact β, α kept in node metadata, they come from τ (β = 1 - dt/τ): equal up to
+    # rounding in float64, and the same float32 values in the torch model
+    for node in g.nodes.values():
+        node.metadata = {}
+    derived = hn.from_nir(g)
+    for x_layer, y_layer in zip(graph.layers, derived.layers):
+        if isinstance(x_layer, (Spiking, Leaky)):
+            assert np.allclose(x_layer.beta, y_layer.beta, rtol=0, atol=1e-15)
+    assert torch.equal(to_model(derived).run(x).out, a.out)
+
+
+def test_node_types_and_parameter_mapping():
+    g = hn.to_nir(_with_readout(GRAPHS["rlif"]))
+    kinds = {k: type(n).__name__ for k, n in g.nodes.items()}
+    assert kinds == {"input": "Input", "affine0": "Affine", "lif1": "LIF", "lif1_rec": "Linear", "affine2": "Linear",
+                     "lif3": "CubaLIF", "lif3_rec": "Linear", "affine4": "Affine", "li5": "LI", "output": "Output"}
+    assert ("lif1", "lif1_rec") in g.edges and ("lif1_rec", "lif1") in g.edges
+    layer = GRAPHS["rlif"].layers[3]
+    node = g.nodes["lif3"]
+    np.testing.assert_array_equal(node.tau_mem, DT / (1 - layer.beta))
+    np.testing.assert_array_equal(node.tau_syn, DT / (1 - layer.alpha))
+    np.testing.assert_array_equal(node.r, node.tau_mem / DT)
+    np.testing.assert_array_equal(node.w_in, node.tau_syn / DT)
+    assert not node.v_leak.any() and not node.v_reset.any()
+    assert g.metadata["reset"] == "hard" and "reset_delay=False" in g.metadata["reset_doc"]
+    assert type(hn.to_nir(GRAPHS["lif"]).nodes["if3"]) is nir.IF
+    assert isinstance(hn.to_nir(GRAPHS["conv"]).nodes["pool2"], nir.AvgPool2d)
+    assert hn.to_nir(GRAPHS["conv"]).nodes["lif1"].tau.shape == (4, 8, 8)
+
+
+# ----------------------------------------------------------------- 2. our graphs in snnTorch and Norse
+
+class _Membrane(nn.Module):
+    """An snnTorch Leaky without reset whose output is its membrane (the LI readout)."""
+
+    def __init__(self, leaky: snn.Leaky):
+        super().__init__()
+        self.leaky = leaky
+
+    def forward(self, x):
+        return self.leaky(x)[1]
+
+
+def _snntorch_node_map(dt: float) -> dict:
+    """NIR -> snnTorch modules at the graph's dt (snnTorch's own import hard-codes dt = 1e-4 and
+    builds IF as Leaky(beta=0.9)); reset to zero right after a spike (reset_delay=False)."""
+    t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=torch.float32)
+    zero = dict(reset_mechanism="zero", reset_delay=False, init_hidden=True)
+
+    def lif(n):
+        assert np.allclose(n.r * dt / n.tau, 1)
+        return snn.Leaky(beta=t(1 - dt / n.tau), threshold=t(n.v_threshold), **zero)
+
+    def if_(n):
+        assert np.allclose(n.r * dt, 1)
+        return snn.Leaky(beta=1.0, threshold=t(n.v_threshold), **zero)
+
+    def cuba(n):
+        assert np.allclose(n.r * dt / n.tau_mem, 1) and np.allclose(n.w_in * dt / n.tau_syn, 1)
+        return snn.Synaptic(alpha=t(1 - dt / n.tau_syn), beta=t(1 - dt / n.tau_mem), threshold=t(n.v_threshold),
+                            **zero)
+
+    def li(n):
+        return _Membrane(snn.Leaky(beta=t(1 - dt / n.tau), reset_mechanism="none", init_hidden=True, output=True))
+
+    def linear(n):
+        m = nn.Linear(n.weight.shape[1], n.weight.shape[0], bias=isinstance(n, nir.Affine))
+        m.weight.data = t(n.weight)
+        if isinstance(n, nir.Affine):  # nirtorch's default Affine map drops the bias
+            m.bias.data = t(n.bias)
+        return m
+
+    return {nir.LIF: lif, nir.IF: if_, nir.CubaLIF: cuba, nir.LI: li, nir.Affine: linear, nir.Linear: linear,
+            # NIR's Flatten dimensions exclude the batch; torch's include it
+            nir.Flatten: lambda n: nn.Flatten(n.start_dim + 1, n.end_dim if n.end_dim < 0 else n.end_dim + 1)}
+
+
+def _step(module, x: torch.Tensor) -> torch.Tensor:
+    state, outs = None, []
+    with torch.no_grad():
+        for x_t in x:
+            out, state = module(x_t, state)
+            outs.append(out)
+    return torch.stack(outs)
+
+
+@pytest.mark.parametrize("name", ["lif", "cuba", "rlif", "conv"])
+def test_exported_graph_runs_identically_in_snntorch(name, tmp_path):
+    graph = GRAPHS[name]
+    for g in (graph, _with_readout(graph)):
+        nir.write(tmp_path / "g.nir", hn.to_nir(g))
+        read = nir.read(tmp_path / "g.nir")
+        module = nirtorch.nir_to_torch(read, _snntorch_node_map(read.metadata["dt"]))
+        x = _input(g, seed=3)
+        ours = to_model(g).run(x).out
+        assert torch.equal(_step(module, x), ours)
+    _active(to_model(graph).run(x).out)
+
+
+@pytest.mark.parametrize("name", ["cuba", "rlif"])
+def test_exported_graph_runs_identically_in_norse(name, tmp_path):
+    """Norse's LIF ignores r, so the graph is written with r = 1 (τ/dt folded into the weights)."""
+    graph = GRAPHS[name]
+    g = hn.to_nir(graph, r_one=True)
+    assert all(np.all(n.r == 1) for n in g.nodes.values() if isinstance(n, (nir.LIF, nir.CubaLIF)))
+    nir.write(tmp_path / "g.nir", g)
+    read = nir.read(tmp_path / "g.nir")
+    module = norse.from_nir(read, dt=float(read.metadata["dt"]))
+    x = _input(graph, steps=120, seed=4)
+    ours = to_model(graph).run(x).out
+    _active(ours)
+    assert torch.equal(_step(module, x), ours)
+    back = hn.from_nir(read)  # r = 1 comes back as gain folded into the weights, equal up to rounding
+    assert np.allclose(back.layers[0].weight, graph.layers[0].weight, rtol=1e-12, atol=0)
+    assert torch.equal(to_model(back).run(x).out, ours)
+
+
+# ----------------------------------------------------------------- 3. graphs exported by snnTorch and Norse
+
+def test_snntorch_export_imports_with_identical_spikes(tmp_path):
+    torch.manual_seed(0)
+    n1, n2, n3 = 20, 16, 5
+    model = nn.Sequential(
+        nn.Linear(12, n1), snn.Leaky(beta=torch.rand(n1) * 0.7 + 0.25, threshold=torch.rand(n1) + 0.5,
+                                     reset_mechanism="zero", init_hidden=True),
+        nn.Linear(n1, n2), snn.RLeaky(beta=torch.rand(n2) * 0.7 + 0.25, linear_features=n2, reset_mechanism="zero",
+                                      reset_delay=False, init_hidden=True),
+        nn.Linear(n2, n3), snn.Synaptic(alpha=torch.rand(n3) * 0.8 + 0.1, beta=torch.rand(n3) * 0.7 + 0.25,
+                                        threshold=torch.full((n3,), 0.8), reset_mechanism="zero", reset_delay=False,
+                                        init_hidden=True))
+    with torch.no_grad():
+        for m in model:
+            if isinstance(m, nn.Linear):
+                m.weight.mul_(3)
+    g = export_to_nir(model, torch.rand(1, 12), ignore_dims=[0])  # per-neuron parameters, no batch dimension
+    nir.write(tmp_path / "snntorch.nir", g)
+    with pytest.raises(ValueError, match="dt"):
+        hn.from_nir(tmp_path / "snntorch.nir")  # snnTorch writes no dt
+    graph = hn.from_nir(tmp_path / "snntorch.nir", dt=1e-4)  # snnTorch's exporter uses dt = 1e-4
+    assert [type(layer).__name__ for layer in graph.layers] == ["Affine", "Spiking"] * 3
+    assert graph.layers[3].recurrent is not None and graph.layers[5].cuba
+    x = torch.rand(100, 4, 12)
+    snn_utils.reset(model)
+    with torch.no_grad():
+        expected = torch.stack([model(x_t) for x_t in x])
+    _active(expected)
+    assert torch.equal(to_model(graph).run(x).out, expected)
+
+
+def test_norse_export_imports_with_identical_spikes():
+    torch.manual_seed(0)
+    dt, n1, n2 = 1e-3, 20, 6
+    model = SequentialState(
+        nn.Linear(12, n1),
+        LIFBoxCell(LIFBoxParameters(tau_mem_inv=1 / (torch.rand(n1) * 0.02 + 0.005), v_th=torch.rand(n1) * 0.5 + 0.3,
+                                    v_leak=torch.zeros(n1)), dt=dt),
+        nn.Linear(n1, n2),
+        LIFBoxCell(LIFBoxParameters(tau_mem_inv=torch.full((n2,), 100.0), v_th=torch.full((n2,), 0.4),
+                                    v_leak=torch.zeros(n2)), dt=dt))
+    with torch.no_grad():
+        for m in model:
+            if isinstance(m, nn.Linear):
+                m.weight.mul_(6)
+    g = norse.to_nir(model, torch.rand(1, 12), dt=dt)
+    assert isinstance(g.nodes["1"], nir.LIF) and np.all(np.asarray(g.nodes["1"].r) == 1)
+    with pytest.raises(ValueError, match="tau_times_dt=True"):
+        hn.from_nir(g, dt=dt)  # Norse 1.1 writes τ·dt (norse#411)
+    graph = hn.from_nir(g, dt=dt, tau_times_dt=True)
+    x = torch.rand(200, 4, 12) * 3
+    expected = _step(model, x)
+    _active(expected)
+    assert torch.equal(to_model(graph).run(x).out, expected)
+
+
+# ----------------------------------------------------------------- 4. engine networks
+
+def _network(precision: str = "float64", soft: bool = False) -> Network:
+    net = Network(dt="0.1 ms", seed=7, precision=precision)
+    rng = np.random.default_rng(1)
+    times, indices = np.round(rng.uniform(0, 0.04, 500) / 1e-4) * 1e-4, rng.integers(0, 20, 500)
+    src = net.spike_source("src", 20, times=times, indices=indices)
+    noise = net.poisson_source("noise", 10, rate="200 Hz")
+    exc = net.population("exc", 30, LIF(tau_m="10 ms", v_rest="-65 mV", v_th="-50 mV", v_reset="-70 mV", t_ref=0,
+                                         reset="soft" if soft else "hard"))
+    cuba = net.population("cuba", 10, CubaLIF(tau_m="15 ms", tau_syn_exc="4 ms", tau_syn_inh="4 ms", v_rest="-60 mV",
+                                              v_th="-52 mV", v_reset="-60 mV", t_ref=0))
+    net.connect(src, exc, FixedProbability(0.4), weight=Uniform("2 mV", "6 mV"))
+    net.connect(noise, exc, FixedProbability(0.3), weight="3 mV", delay="0.2 ms")
+    net.connect(exc, exc, FixedProbability(0.2), weight=Normal("0 mV", "2 mV"), name="rec")
+    net.connect(exc, cuba, FixedProbability(0.5), weight=Uniform("-50 pA", "400 pA"), delay=Uniform("0 ms", "0.3 ms"))
+    return net
+
+
+def _spikes(net: Network, duration: str = "50 ms") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    monitors = {p.name: net.spike_monitor(p) for p in net.populations}
+    net.run(duration, backend="numpy")
+    return {name: (m.t, m.i) for name, m in monitors.items()}
+
+
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_engine_network_round_trip_gives_identical_spikes(precision, tmp_path):
+    net = _network(precision)
+    g = hn.network_to_nir(net)
+    nir.write(tmp_path / "net.nir", g)
+    back = hn.to_network(tmp_path / "net.nir")
+    assert [grp.name for grp in back.groups] == [grp.name for grp in net.groups]
+    for a, b in zip(net.populations, back.populations):
+        assert type(a.model) is type(b.model)
+        for field in ("tau_m", "c_m", "v_rest", "v_th", "v_reset", "tau_syn_exc", "tau_syn_inh"):
+            if hasattr(a.model, field):
+                assert np.array_equal(getattr(a.model, field), getattr(b.model, field)), field
+    # delays: synapses with d > 0 steps go through Delay nodes of d·dt seconds and come back as d steps
+    delays = {k: n.delay for k, n in g.nodes.items() if isinstance(n, nir.Delay)}
+    assert set(delays) == {"noise_to_exc_d2_delay", "exc_to_cuba_d1_delay", "exc_to_cuba_d2_delay",
+                           "exc_to_cuba_d3_delay"}
+    assert np.allclose(delays["exc_to_cuba_d3_delay"], 3e-4, rtol=1e-12)
+    # a projection comes back as one projection per delay (named <projection>_d<steps>), same synapses
+    split: dict[str, list] = {}
+    for p in back.projections:
+        split.setdefault(re.sub(r"_d\d+$", "", p.name), []).append(p.synapses)
+    for p in net.projections:
+        columns = [np.concatenate([getattr(s, f) for s in split[p.name]]) for f in ("pre", "post", "weight", "delay")]
+        mine, theirs = np.lexsort(columns[1::-1]), np.lexsort((p.synapses.post, p.synapses.pre))
+        for got, field in zip(columns, ("pre", "post", "weight", "delay")):
+            assert np.array_equal(got[mine], getattr(p.synapses, field)[theirs]), (p.name, field)
+    a, b = _spikes(net), _spikes(back)
+    for name in a:
+        assert a[name][0].size > 50, name
+        assert np.array_equal(a[name][0], b[name][0]) and np.array_equal(a[name][1], b[name][1]), name
+
+
+def test_engine_export_matches_an_euler_step_of_the_nir_equations():
+    """τ = dt/(1 - e^(-dt/τ_m)) and r make the Euler step of the NIR equations reproduce the engine's
+    exact integration (source -> recurrent LIF, source -> CubaLIF; NIR index m = engine step m + 1)."""
+    net = Network(dt="0.1 ms", seed=3)
+    rng = np.random.default_rng(2)
+    times, indices = np.round(rng.uniform(0, 0.03, 400) / 1e-4) * 1e-4, rng.integers(0, 15, 400)
+    src = net.spike_source("src", 15, times=times, indices=indices)
+    exc = net.population("exc", 25, LIF(tau_m="8 ms", v_rest="-65 mV", v_th="-52 mV", v_reset="-68 mV", t_ref=0))
+    cuba = net.population("cuba", 12, CubaLIF(tau_m="12 ms", tau_syn_exc="3 ms", tau_syn_inh="3 ms", t_ref=0,
+                                              v_rest="-65 mV", v_th="-55 mV", v_reset="-65 mV"))
+    net.connect(src, exc, FixedProbability(0.4), weight=Uniform("1 mV", "5 mV"))
+    net.connect(exc, exc, FixedProbability(0.2), weight=Normal("0 mV", "3 mV"), name="rec")
+    net.connect(src, cuba, FixedProbability(0.5), weight=Uniform("-100 pA", "500 pA"))
+    g = hn.network_to_nir(net)
+    steps = 400
+    spikes = _spikes(net, "40 ms")
+    s_in = np.zeros((steps, 15))
+    np.add.at(s_in, (np.rint(times / 1e-4).astype(int), indices), 1.0)
+    dt = g.metadata["dt"]
+    lif, cub = g.nodes["exc"], g.nodes["cuba"]
+    v, z = lif.v_leak.copy(), np.zeros(25)
+    u, j = cub.v_leak.copy(), np.zeros(12)
+    out_exc, out_cuba = np.zeros((steps, 25), bool), np.zeros((steps, 12), bool)
+    for m in range(steps):
+        current = g.nodes["src_to_exc"].weight @ s_in[m] + g.nodes["rec"].weight @ z
+        v = v + dt / lif.tau * (lif.v_leak - v + lif.r * current)
+        z = (v > lif.v_threshold).astype(float)
+        v = np.where(z > 0, lif.v_reset, v)
+        j = j + dt / cub.tau_syn * (-j + cub.w_in * (g.nodes["src_to_cuba"].weight @ s_in[m]))
+        u = u + dt / cub.tau_mem * (cub.v_leak - u + cub.r * j)
+        out_cuba[m] = u > cub.v_threshold
+        u = np.where(out_cuba[m], cub.v_reset, u)
+        out_exc[m] = z > 0
+    for name, out in (("exc", out_exc), ("cuba", out_cuba)):
+        t, i = spikes[name]
+        engine = np.zeros_like(out)
+        engine[np.rint(t / 1e-4).astype(int) - 1, i] = True
+        assert out.sum() > 30 and np.array_equal(engine, out), name
+
+
+# ----------------------------------------------------------------- 5. refused inputs
+
+def test_bad_inputs_raise_value_errors_naming_the_field_or_node(tmp_path):
+    lif = GRAPHS["lif"]
+    soft = LayerGraph(lif.layers[:1] + (Spiking(20, 0.9, 1.0, "soft"),), (12,), DT, 5)
+    with pytest.raises(ValueError, match=r"layers\[1\] \(Spiking\)\.reset: 'soft'"):
+        hn.to_nir(soft)
+    with pytest.raises(ValueError, match=r"layers\[0\]: r_one .* first layer"):
+        hn.to_nir(LayerGraph((Spiking(12, 0.9, 1.0, "hard"),), (12,), DT, 5), r_one=True)
+    with pytest.raises(ValueError, match="profile 'loihi1': targets 'loihi'"):
+        hn.export(lif, tmp_path / "x.nir", Profile("loihi1", "loihi"))
+    with pytest.raises(ValueError, match="neurons = 40"):
+        hn.export(lif, tmp_path / "x.nir", Profile("tiny", "nir", limits={"neurons": 10}))
+
+    base = hn.to_nir(GRAPHS["cuba"])
+
+    def edited(name: str, node: nir.NIRNode, **meta) -> nir.NIRGraph:
+        nodes = dict(base.nodes)
+        nodes[name] = node
+        return nir.NIRGraph(nodes=nodes, edges=list(base.edges), metadata={**base.metadata, **meta}, type_check=False)
+
+    with pytest.raises(ValueError, match=r"node 'affine2' \(Threshold\): not supported"):
+        hn.from_nir(edited("affine2", nir.Threshold(threshold=np.ones(16))))
+    with pytest.raises(ValueError, match=r"node 'affine2' \(Delay\): not supported"):
+        hn.from_nir(edited("affine2", nir.Delay(delay=np.ones(16))))
+    leaky = nir.LIF(tau=np.full(16, 0.01), r=np.full(16, 10.0), v_leak=np.full(16, -0.5), v_threshold=np.ones(16))
+    with pytest.raises(ValueError, match=r"node 'lif1' \(LIF\)\.v_leak"):
+        hn.from_nir(edited("lif1", leaky))
+    with pytest.raises(ValueError, match="dt: the graph has no metadata"):
+        hn.from_nir(nir.NIRGraph(nodes=dict(base.nodes), edges=list(base.edges), metadata={}))
+    with pytest.raises(ValueError, match="dt: the graph was exported for dt = 0.001"):
+        hn.from_nir(base, dt=1e-4)
+    batched = nir.NIRGraph(nodes={**base.nodes, "input": nir.Input(input_type={"input": np.array([1, 12])})},
+                           edges=list(base.edges), metadata=base.metadata, type_check=False)
+    assert hn.from_nir(batched).input_shape == (12,)  # a leading batch dimension of 1 is dropped
+    branched = nir.NIRGraph(nodes={**base.nodes, "extra": nir.Linear(weight=np.ones((2, 16)))},
+                            edges=list(base.edges) + [("lif1", "extra")], metadata=base.metadata, type_check=False)
+    with pytest.raises(ValueError, match="node 'lif1': feeds 2 nodes"):
+        hn.from_nir(branched)
+
+    net = _network(soft=True)
+    with pytest.raises(ValueError, match=r"population\.exc\.reset: 'soft'"):
+        hn.network_to_nir(net)
+    net = Network(dt="0.1 ms")
+    net.population("p", 3, LIF(t_ref="2 ms"))
+    with pytest.raises(ValueError, match=r"population\.p\.t_ref"):
+        hn.network_to_nir(net)
+    net = Network(dt="0.1 ms")
+    net.population("p", 3, CubaLIF(t_ref=0))
+    with pytest.raises(ValueError, match=r"population\.p\.tau_syn_inh"):
+        hn.network_to_nir(net)
+    net = Network(dt="0.1 ms")
+    net.current(net.population("p", 3, LIF(t_ref=0)), "100 pA")
+    with pytest.raises(ValueError, match="current"):
+        hn.network_to_nir(net)
+
+    g = hn.network_to_nir(_network())
+    nodes = dict(g.nodes)
+    nodes["noise_to_exc_d2_delay"] = nir.Delay(delay=np.full(30, 0.25e-4))
+    with pytest.raises(ValueError, match=r"node 'noise_to_exc_d2_delay'\.delay: delay .* not a multiple of dt"):
+        hn.to_network(nir.NIRGraph(nodes=nodes, edges=list(g.edges), metadata=g.metadata, type_check=False))
+    nodes = dict(g.nodes)
+    nodes["cuba"] = nir.IF(r=np.ones(10), v_threshold=np.ones(10))
+    with pytest.raises(ValueError, match=r"node 'cuba' \(IF\): the engine has no such neuron"):
+        hn.to_network(nir.NIRGraph(nodes=nodes, edges=list(g.edges), metadata=g.metadata, type_check=False))
+    with pytest.raises(ValueError, match="to_network"):
+        hn.from_nir(g)
+
+
+def test_packaged_entry_points(tmp_path):
+    assert neurosim.hardware.nir is hn
+    report = hn.export_network(_network(), None, tmp_path / "net.nir")
+    assert report["delay_nodes"] == 4 and report["neurons"] == 40 and (tmp_path / "net.nir").is_file()
+    model = hn.to_torch(hn.to_nir(GRAPHS["rlif"]))
+    x = _input(GRAPHS["rlif"])
+    assert torch.equal(model.run(x).out, to_model(GRAPHS["rlif"]).run(x).out)
