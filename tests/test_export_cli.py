@@ -124,3 +124,27 @@ def test_a_simulate_scenario_exports_its_network_to_nir_only(tmp_path, capsys):
     _write(scenario, refractory)
     assert main(["export", str(scenario), "--target", "nir", "--out", str(tmp_path / "r.nir")]) == 2
     assert "population.exc.t_ref" in capsys.readouterr().err
+
+
+def test_export_digits_scenario_exports_every_target_and_measures_it(tmp_path):
+    """The shipped scenario: quantisation to Loihi costs at most 1 point, C at most 2, NIR and ONNX none."""
+    import h5py
+
+    from neurosim.io import load
+
+    out = tmp_path / "export_digits.h5"
+    assert main(["run", "scenarios/export_digits.toml", "--out", str(out), "--quiet"]) == 0
+    m = load(out).metrics
+    acc = {k: float(m[f"accuracy_{k}"]) for k in ("float", "nir", "loihi", "onnx", "c")}
+    assert acc["float"] == pytest.approx(float(m["test_accuracy"])) and acc["float"] >= 0.94
+    assert acc["nir"] == acc["float"] and abs(acc["onnx"] - acc["float"]) <= 1 / 360
+    assert acc["loihi"] >= acc["float"] - 0.01
+    assert acc["c"] >= acc["float"] - 0.02
+    folder = tmp_path / "export_digits.export"
+    for name in ("model.nir", "model.net", "model.host.npz", "model.onnx", "model.unrolled.onnx", "c/model.h",
+                 "c/neurosim_snn.c", "c/neurosim_snn.h"):
+        assert (folder / name).is_file(), name
+    with h5py.File(out) as f:
+        reports = {k: json.loads(v) for k, v in f["export"].attrs.items() if k != "dir"}
+    assert set(reports) == {"nir", "loihi", "onnx", "c"}
+    assert reports["loihi"]["profile"] == "loihi2" and reports["c"]["profile"] == "cortex_m4"
