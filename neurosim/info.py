@@ -10,9 +10,10 @@ import numba
 
 from neurosim import __version__
 from neurosim.engine.registry import backend_status, resolve_backend_name
+from neurosim.hardware import profiles
 
 PACKAGES = ("numpy", "numba", "h5py", "scipy", "torch", "snntorch", "brian2", "dask", "distributed", "libsonata",
-            "nir", "onnx", "onnxruntime", "matplotlib", "tqdm")
+            "nir", "nirtorch", "norse", "onnx", "onnxruntime", "matplotlib", "tqdm")
 
 
 def cuda_status() -> tuple[bool, str]:
@@ -52,6 +53,7 @@ def collect() -> dict:
         "cpu_count": os.cpu_count(),
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
         "cuda": {"usable": cuda_ok, "detail": cuda_why},
+        "export_profiles": {p.name: f"{p.target}: {p.description}" for p in map(profiles.load, profiles.available())},
     }
 
 
@@ -63,4 +65,6 @@ def format_info(info: dict) -> str:
     lines.append(f"auto backend: {info['auto_backend']} ({info['auto_reason']})")
     lines.append(f"threads: {info['numba_threads']} numba threads on {info['cpu_count']} CPUs")
     lines.append(f"CUDA: {'usable' if info['cuda']['usable'] else 'not usable'} ({info['cuda']['detail']})")
+    lines.append("export profiles (neurosim export --profile NAME):")
+    lines += [f"  {k:<12} {v}" for k, v in info["export_profiles"].items()]
     return "\n".join(lines)

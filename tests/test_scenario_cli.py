@@ -312,6 +312,7 @@ def test_info_and_version(capsys):
     assert run_cli("info") == 0
     out = capsys.readouterr().out
     assert "numba" in out and "auto backend:" in out and "CUDA:" in out
+    assert "loihi1       loihi: Intel Loihi 1" in out and "cortex_m4    c:" in out
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
     assert exc.value.code == 0 and "neurosim" in capsys.readouterr().out
