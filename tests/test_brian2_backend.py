@@ -1,8 +1,10 @@
-"""The Brian2 backend against neurosim's own engine: spike times, state traces, CUBA statistics.
+"""The Brian2 backend against neurosim's own engine: spike times, state traces, CUBA statistics,
+STDP weights and modulators.
 
 Brian runs in runtime mode with numpy code generation (no compilation). Spike times are
 compared after the stamp convention of :mod:`neurosim.engine.brian2_backend` (neurosim
-stamps a spike of step m with t_{m+1}, Brian with t_m), with a tolerance of 1e-3 dt.
+stamps a spike of step m with t_{m+1}, Brian with t_m), with a tolerance of 1e-3 dt; learned
+weights with a relative tolerance of 1e-12 (the numpy target computes the very same bits).
 """
 
 import numpy as np
@@ -10,11 +12,12 @@ import pytest
 
 import brian2  # in the dev extra: a missing brian2 must fail, not skip
 
-from neurosim import LIF, CubaLIF, FixedProbability, FromArrays, Network, OneToOne, STDP
+from neurosim import LIF, CubaLIF, FixedProbability, FromArrays, Network, OneToOne, STDP, Uniform
 from neurosim.engine.brian2_backend import NOMINAL_DT, Brian2Backend, translate
 from neurosim.engine.registry import backend_status, resolve_backend_name
 from neurosim.models import cuba
 from test_engine import random_network, spike_data
+from test_plasticity import plastic_network
 
 DT = 1e-4
 TOL = 1e-3 * DT
@@ -194,15 +197,6 @@ def test_cuba_rate_and_isi_cv_agree():
     assert abs(cv_a.mean() - cv_b.mean()) < 0.02
 
 
-def test_plastic_projections_are_rejected():
-    net = Network(dt=DT)
-    src = net.spike_source("s", 1, times=[0.001], indices=[0])
-    pop = net.population("p", 1, model("lif"))
-    net.connect(src, pop, OneToOne(), weight="1 mV", plasticity=STDP(a_plus=0.01, a_minus=0.01, w_max="2 mV"))
-    with pytest.raises(ValueError, match="plastic"):
-        net.run("5 ms", backend=brian())
-
-
 def test_nominal_dt_is_only_a_time_axis():
     """Brian's clock step does not enter the dynamics: a network with dt = 0.25 ms runs unchanged."""
     assert NOMINAL_DT == pytest.approx(1e-4)
@@ -217,3 +211,167 @@ def test_nominal_dt_is_only_a_time_axis():
         out.append((mon.t, mon.i))
     assert out[0][0].size > 5
     assert_same_spikes(out[0], out[1])
+
+
+# ----------------------------------------------------------------------------- plasticity
+MS = 1e-3
+
+
+def stdp_network(traces="all_to_all", dependence="additive"):
+    """Two spike sources and three LIF neurons, all synapses among them plastic: sources -> neurons
+    with delays 0, 2 steps, 1 ms and 3 ms, neurons -> neurons with delays 0, 3 steps and 2 ms.
+    Kicks make neurons 0 and 1 spike at chosen times (a pre arrival and a post spike in the same
+    step at 20 ms; bursts); neuron 2, driven near threshold, spikes when its learned inputs say so."""
+    net = Network(dt=DT)
+    pre = net.spike_source("pre", 2, times=np.array([5, 10, 12, 20, 30, 41, 8, 15, 15.5, 33, 44]) * MS,
+                           indices=[0] * 6 + [1] * 5)
+    want = [11, 20, 25, 35, 41.3], [9, 16, 16.2, 26.7, 40]  # spike times of neurons 0 and 1 (ms)
+    kick = net.spike_source("kick", 2, times=np.concatenate(want) * MS - DT, indices=[0] * 5 + [1] * 5)
+    pop = net.population("pop", 3, LIF(tau_m="20 ms", v_rest="-65 mV", v_reset="-65 mV", v_th="-50 mV",
+                                       t_ref="0.1 ms"))
+    net.current(pop, amplitudes="0.7 nA", indices=[2])
+    net.connect(kick, pop, FromArrays([0, 1], [0, 1]), weight="20 mV")
+    if dependence == "additive":
+        rule = STDP(a_plus="0.4 mV", a_minus="0.45 mV", w_min="0 mV", w_max="6 mV", tau_pre="15 ms",
+                    tau_post="25 ms", traces=traces)
+    else:
+        rule = STDP(a_plus=0.3, a_minus=0.35, w_min="0.5 mV", w_max="6 mV", tau_pre="15 ms", tau_post="25 ms",
+                    traces=traces, dependence=dependence)
+    projs = [net.connect(pre, pop, FromArrays([0, 0, 1, 1, 0], [0, 1, 1, 2, 2],
+                                              delay=[0.0, 2 * DT, 3 * MS, 0.0, 1 * MS]), weight="3 mV",
+                         plasticity=rule),
+             net.connect(pop, pop, FromArrays([0, 0, 1, 2], [1, 2, 2, 0], delay=[0.0, 3 * DT, 0.0, 2 * MS]),
+                         weight="3 mV", plasticity=rule)]
+    return net, [net.spike_monitor(pop), net.spike_monitor(pre)], projs
+
+
+def learned(mons, projs):
+    return [(m.t, m.i) for m in mons], [p.synapses.weight.copy() for p in projs]
+
+
+def assert_same_learning(a, b):
+    for sa, sb in zip(a[0], b[0]):
+        assert_same_spikes(sa, sb)
+    for wa, wb in zip(a[1], b[1]):
+        np.testing.assert_allclose(wb, wa, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("traces", ["all_to_all", "nearest"])
+@pytest.mark.parametrize("dependence", ["additive", "multiplicative"])
+def test_stdp_same_spikes_and_weights_as_numba(traces, dependence):
+    out = []
+    for backend in ("numba", brian()):
+        net, mons, projs = stdp_network(traces, dependence)
+        initial = [p.synapses.weight.copy() for p in projs]
+        net.run("50 ms", backend=backend)
+        out.append(learned(mons, projs))
+    assert_same_learning(*out)
+    spikes, weights = out[0]
+    assert [np.count_nonzero(spikes[0][1] == k) for k in range(3)][2] >= 10  # neuron 2 fires on its own
+    for w, w0 in zip(weights, initial):
+        assert np.all(w != w0)  # every synapse learned
+    if traces == "all_to_all":  # the stronger depression reaches w_min
+        assert np.any(np.concatenate(weights) == (0.0 if dependence == "additive" else 0.5e-3))
+
+
+@pytest.mark.parametrize("cut, what", [
+    (111, "arrivals in flight"),  # neuron 0 spiked at 11 ms; its 3-step synapse arrives at 11.3 ms
+    (160, "a spike in the last step"),  # neuron 1 spiked at 16 ms: delay-0 synapse delivered, not paired
+    (267, "a spike in the last step"),
+])
+def test_stdp_continues_a_run_of_another_backend(cut, what):
+    """numba runs ``cut`` steps, brian2 the rest: the traces, the arrivals waiting in ``pend`` and
+    the spikes of the last step (not paired yet) are taken over exactly."""
+    ref_net, ref_mons, ref_projs = stdp_network()
+    ref_net.run("50 ms", backend="numba")
+    net, mons, projs = stdp_network()
+    net.run(cut * DT, backend="numba")
+    pl = net.layout.plastic
+    if what == "arrivals in flight":
+        assert pl.pend_n.sum() > 0
+    else:
+        assert np.any(pl.last[:3] == cut)
+    net.run((500 - cut) * DT, backend=brian())
+    assert_same_learning(learned(ref_mons, ref_projs), learned(mons, projs))
+
+
+def test_stdp_runs_split_into_blocks_learn_the_same():
+    ref_net, ref_mons, ref_projs = stdp_network("nearest", "multiplicative")
+    ref_net.run("50 ms", backend="numba")
+    net, mons, projs = stdp_network("nearest", "multiplicative")
+    net.block_steps = 90
+    for duration in ("11 ms", "5.3 ms", "33.7 ms"):
+        net.run(duration, backend=brian())
+    assert_same_learning(learned(ref_mons, ref_projs), learned(mons, projs))
+
+
+def plastic_outcome(net, mons):
+    return ([(m.t, m.i) for m in mons[:3]], [p.synapses.weight.copy() for p in net.projections],
+            mons[3]["v"], net.modulators[0].value)
+
+
+def assert_same_plastic(a, b):
+    assert_same_learning(a[:2], b[:2])
+    np.testing.assert_allclose(b[2], a[2], rtol=1e-12)
+    assert b[3] == pytest.approx(a[3], rel=1e-12)
+
+
+def test_recurrent_plastic_network_with_poisson_input_spike_for_spike():
+    """test_plasticity's network: CubaLIF/LIF, Poisson input (neurosim's draws, fed to a
+    SpikeGeneratorGroup), random and uniform delays, all four rule variants, static synapses in
+    plastic rows, and a modulator driven by neurons and sources acting on potentiation and depression."""
+    res, initial = [], None
+    for backend in ("numba", "brian2"):  # the registry's brian2: Brian's preference, numpy here
+        net, mons = plastic_network()
+        initial = [p.synapses.weight.copy() for p in net.projections]
+        net.run("60 ms", backend=backend)
+        res.append(plastic_outcome(net, mons))
+    assert sum(t.size for t, _ in res[0][0]) > 300
+    assert_same_plastic(*res)
+    changed = [np.count_nonzero(w != w0) for w, w0 in zip(res[1][1], initial)]
+    assert all(c > 0 for c in changed[:4]) and not any(changed[4:])
+    assert res[1][3] != 0.8  # the modulator moved
+
+
+def test_plastic_network_split_runs_and_switch_from_numba():
+    ref_net, ref = plastic_network()
+    ref_net.run("60 ms", backend="numba")
+    split_net, split = plastic_network(block_steps=300, spike_capacity=64)  # early returns too
+    split_net.run("25 ms", backend=brian())
+    split_net.run("35 ms", backend=brian())
+    switched, sw = plastic_network()
+    switched.run("25 ms", backend="numba")
+    switched.run("35 ms", backend=brian())
+    for net, mons in ((split_net, split), (switched, sw)):
+        assert_same_plastic(plastic_outcome(ref_net, ref), plastic_outcome(net, mons))
+
+
+def test_learned_weights_come_back_after_every_run():
+    """After a brian2 run the projections hold what numba leaves there (spikes of the last step
+    not paired yet); another backend continues from these weights and modulator values."""
+    ref_net, _ = plastic_network()
+    ref_net.run("25 ms", backend="numba")
+    net, _ = plastic_network()
+    net.run("25 ms", backend=brian())
+    for pa, pb in zip(ref_net.projections, net.projections):
+        np.testing.assert_allclose(pb.synapses.weight, pa.synapses.weight, rtol=1e-12, atol=0)
+    assert net.modulators[0].value == pytest.approx(ref_net.modulators[0].value, rel=1e-12)
+    pl = net.layout.plastic
+    assert pl.pend_n.sum() == 0 and pl.counters[0] == 0  # transient state: in Brian, not stale
+    net.run("5 ms", backend="numba")
+    for p in net.projections:
+        if p.plasticity is not None:
+            w = p.synapses.weight
+            assert np.all((w >= p.plasticity.w_min) & (w <= p.plasticity.w_max))
+
+
+def test_bad_input_gives_clear_errors():
+    with pytest.raises(ValueError, match=r"simulation\.backend: brian2 code generation target must be one of"):
+        Brian2Backend(target="fortran")
+    net = Network(dt=DT)
+    src = net.spike_source("src", 1, times=["1 ms"], indices=[0])
+    pop = net.population("pop", 1, model("lif"))
+    net.connect(src, pop, OneToOne(), weight=Uniform("6 mV", "9 mV"),
+                plasticity=STDP(a_plus="0.1 mV", a_minus="0.1 mV", w_max="5 mV"))
+    with pytest.raises(ValueError, match=r"connection\.src_to_pop\.weight: initial weights must lie within"):
+        net.run("5 ms", backend=brian())

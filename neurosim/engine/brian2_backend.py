@@ -1,5 +1,8 @@
 """Brian2 backend: the flat layout translated into a Brian2 network, results in neurosim's format.
 
+Static and plastic networks (LIF, CubaLIF, delays, spike and Poisson sources, currents, STDP,
+modulators) give the same spikes as neurosim's own backends, and the same learned weights.
+
 ``backend="brian2"`` runs a network on `Brian2 <https://brian2.readthedocs.io>`_ (runtime mode,
 codegen target of Brian's preferences or the one given) and fills ``layout.rec`` and
 ``layout.state`` exactly as the engine contract asks, so ``Network._hand_out``, monitors and
@@ -28,7 +31,7 @@ Translation (``N`` neurons, ``S`` sources, see :mod:`neurosim.engine.layout`)
   steps after a spike ``v`` is clamped to ``v_reset`` and cannot spike; a delta synapse
   arriving then is added (a state sample shows it, as in neurosim) and overwritten by the clamp,
   i.e. lost; the synaptic currents keep decaying.
-- synapses: one ``Synapses`` object per (neurons | sources) x target variable (v, i_e, i_i),
+- static synapses: one ``Synapses`` object per (neurons | sources) x target variable (v, i_e, i_i),
   ``on_pre = "<var>_post += w"``, connected from the merged CSR; per-synapse delays
   ``d dt`` (a shared delay / weight where the whole object has one).
 - sources (spike sources and Poisson sources): one ``SpikeGeneratorGroup`` with the exact
@@ -57,12 +60,63 @@ neurosim step ``m``:
 - neurosim samples the state after the arrivals at ``t_m``: a ``StateMonitor`` with
   ``when="start"`` at ``t_m`` sees the same state.
 
-Limits: plastic projections (STDP, modulators) are rejected with a ``ValueError``; float32
-layouts are simulated in float64; Brian's synaptic queues are not copied back into
-``layout.syn.buf``, so a run that continues on another backend after ``brian2`` loses the
-delayed spikes in flight at the switch; a block whose recorded spikes do not fit into the spike
+Plasticity (STDP and modulators, :mod:`neurosim.plasticity`)
+-------------------------------------------------------------
+
+Neurosim runs the plasticity phase of step ``m`` (the spikes at ``t_m``: neurons detected in
+step ``m-1``, sources of step ``m``) before the state sample and the integration of step ``m``;
+in Brian those spikes belong to step ``m-1``. The translation runs that phase at the *start* of
+Brian step ``m`` (slot ``before_start``, before the ``StateMonitor``), so a run of ``n`` steps
+leaves the spikes of its last step unpaired, as neurosim does, and the weights handed back are
+the ones numba leaves. Brian clears spike spaces at the end of each run, so the phase reads
+flags that are state variables instead (custom events, evaluated in ``before_start``):
+
+- ``spk`` (neurons): set by the reset, event ``fired`` (``spk > 0.5``) in the next step;
+- relay elements ``R`` (a ``NeuronGroup``), one per (presynaptic trace set and element, delay
+  ``D``) -- neurosim's delay groups: a spike of element ``j`` sets ``hit`` of its relay element
+  with delay ``D`` through a ``Synapses`` with delay ``D dt`` (synapses slot of Brian step
+  ``m-1+D``), so event ``arrive`` (``hit > 0.5``) is the arrival at ``t_{m+D}``. The relay
+  element holds the trace of the arrivals ``y = x_pre(t - D)`` that potentiation reads.
+- one ``Synapses`` per (plastic projection, target variable) from ``R`` to the neurons, with
+  ``w`` and the rule's constants (shared), and ``pos`` (the merged-CSR position, for the way
+  back). ``on_pre`` (event ``arrive``, order 0): ``<var>_post += w``, then
+  ``w = clip(w - eta_- A-(w) xp_post, w_min, w_max)``: the weight a delayed synapse delivers is
+  its weight at arrival, before that arrival's depression; ``on_post`` (event ``fired``,
+  order 1, after every depression of the step): ``w = clip(w + eta_+ A+(w) y_pre, ...)``.
+- traces are left limits: the events read ``xp`` (neurons, one variable per postsynaptic trace
+  set) and ``y`` (relay elements) before this step's spikes are added; a ``run_regularly`` in
+  ``before_groups`` then computes ``x <- (x + inc flag) d`` (all-to-all) or
+  ``x <- (inc if flag else x) d`` (nearest) and clears the flags, once per step, by
+  multiplication with neurosim's ``d = exp(-dt/tau)`` (a Brian shared constant). So an arrival
+  and a post spike in the same step do not pair: each reads the other's trace from before.
+- the updates are written one operation per statement in neurosim's order of operations
+  (so Brian's sympy-based code generation cannot reassociate them); with the numpy target
+  weights are bit-identical to numba's; compiled targets (Cython, ``cpp_standalone``, Brian's
+  default ``-ffast-math``) agree to rounding (~1e-13 relative seen).
+- modulators: one ``NeuronGroup`` of size 1 each (variable ``A``) counts the spikes of its drive
+  groups (neurons: ``Synapses`` on ``fired``; sources: on their spikes, in the previous step's
+  synapses slot) and updates ``A <- A + (weight sum_g c_g n_g + bias - A) / (tau/dt)`` in
+  ``before_groups`` after the step's updates; the plastic ``Synapses`` read it as a linked
+  variable ``eta_p`` / ``eta_d``. All of this is plain Brian code: it runs in runtime and
+  ``cpp_standalone`` mode.
+- starting at ``step0`` (a fresh network, or one another backend ran): the traces of the layout's
+  ring become ``xp``/``y``; the spikes at ``t_step0`` (neurons whose ``last`` is ``step0``,
+  whose delay-0 weights are already in the state: flag ``mute`` on their relay elements; the
+  sources of ``step0``) become initial flags, and the arrivals waiting in ``pend`` plus the
+  delayed synapses of those spikes become events of an inject ``SpikeGeneratorGroup`` onto ``R``.
+- after every run the weights (``layout.syn.weight``, then the projections' ``synapses.weight``),
+  ``mod_state`` and ``lr`` come back; the layout's transient plasticity state (trace ring,
+  arrivals in flight, spikes to pair) stays in Brian and is emptied in the layout.
+
+Limits: float32 layouts are simulated in float64 (plastic weights then agree with numba's
+float32 arithmetic only to float32 rounding); Brian's synaptic queues and the plasticity
+traces are not copied back into ``layout.syn.buf`` / ``layout.plastic``, so a run that
+continues on another backend after ``brian2`` loses the delayed spikes in flight at the switch
+and starts plastic projections with empty traces (learned weights and modulator values are
+kept); a block whose recorded spikes do not fit into the spike
 buffer returns early as in the other backends, with the rest of the simulated block handed out
-by the following calls (``layout.state`` is then already at the end of the simulated block).
+by the following calls (``layout.state`` and the learned weights are then already at the end
+of the simulated block).
 """
 
 from __future__ import annotations
@@ -101,10 +155,33 @@ def available() -> tuple[bool, str]:
     return True, f"brian2 {brian2.__version__}"
 
 
-def check_supported(layout: Layout) -> None:
-    if layout.plastic.flags[0]:
-        raise ValueError("simulation.backend: 'brian2' does not support plastic projections (STDP, modulators) "
-                         "yet; run plastic networks on 'numba' or 'numpy'")
+CODEGEN_TARGETS = ("numpy", "cython")
+
+
+def check_target(target: str | None) -> None:
+    """A Brian codegen target this backend runs (runtime mode), or ``None`` (Brian's preference)."""
+    if target is not None and target not in CODEGEN_TARGETS:
+        raise ValueError(f"simulation.backend: brian2 code generation target must be one of {CODEGEN_TARGETS} "
+                         f"(or None for Brian's preference), got {target!r}")
+
+
+def write_back_plasticity(layout: Layout, tr: "Translation") -> None:
+    """Copy the learned weights and the modulator values from Brian into ``layout`` (where the
+    other backends leave them), and empty the layout's transient plasticity state (traces,
+    arrivals in flight, spikes to pair), which lives in Brian while it runs."""
+    syn, pl = layout.syn, layout.plastic
+    for s in tr.plastic:
+        syn.weight[np.asarray(s.pos[:], np.int64)] = np.asarray(s.w[:])
+    for m, g in enumerate(tr.modulators):
+        a = float(g.A[0])
+        pl.mod_state[m] = a
+        targets = slice(pl.mod_target_ptr[m], pl.mod_target_ptr[m + 1])
+        pl.lr[pl.mod_proj[targets], pl.mod_kind[targets]] = a
+    pl.trace[...] = 0
+    pl.pend_n[:] = 0
+    pl.counters[0] = 0
+    pl.last[:] = -1
+    pl.gcount[:] = 0
 
 
 # --------------------------------------------------------------------------- input events
@@ -153,6 +230,267 @@ def _outgoing(layout: Layout, ids: np.ndarray) -> np.ndarray:
     return np.concatenate([np.arange(ip[j], ip[j + 1]) for j in ids])
 
 
+# --------------------------------------------------------------------------- plasticity
+#: Brian's schedule of the plasticity phase (see the module docstring): the events of the spikes
+#: at t_m are found, then arrivals (depression) before post spikes (potentiation), all before the
+#: StateMonitor (``start``, order 0); traces and modulators follow in ``before_groups``
+_EVENTS_AT = ("before_start", -10)
+_PRE_AT, _POST_AT, _COUNT_AT = ("before_start", 0), ("before_start", 1), ("before_start", 2)
+_TRACES_AT = ("before_groups", 0)
+
+
+def _trace_code(x: str, flag: str, inc: str, dec: str, near: str) -> str:
+    """``x <- (x + inc flag) dec`` (all-to-all, ``near`` 0) or ``x <- (inc if flag else x) dec``
+    (nearest, ``near`` 1), flags in {0, 1}: one operation per statement, so Brian evaluates
+    exactly neurosim's ``(x + inc) * d``, ``inc * d`` or ``x * d`` (``x * 1 + 0``, ``x * 0 + inc``
+    are exact)."""
+    u = f"_{x}"
+    return (f"{u}k = {flag} * {near}\n{u}keep = 1 - {u}k\n{u}old = {x} * {u}keep\n{u}add = {inc} * {flag}\n"
+            f"{u}sum = {u}old + {u}add\n{x} = {u}sum * {dec}\n")
+
+
+def _update_code(potentiate: bool, mult: bool, trace: str, eta: str | None) -> str:
+    """One weight update, one operation per statement in neurosim's order
+    (``w + (a eta) (w_max - w) x``, ``w - (a eta) (w - w_min) x``, ``w +- (a eta) x``, then clip)."""
+    s, a = ("_p", "a_plus") if potentiate else ("_d", "a_minus")
+    lines = [f"{s}x = {trace}", f"{s}a = {a} * {eta}" if eta else f"{s}a = {a}"]
+    if mult:
+        lines += [f"{s}g = w_max - w" if potentiate else f"{s}g = w - w_min", f"{s}h = {s}a * {s}g",
+                  f"{s}dw = {s}h * {s}x"]
+    else:
+        lines.append(f"{s}dw = {s}a * {s}x")
+    lines += [f"{s}w = w + {s}dw" if potentiate else f"{s}w = w - {s}dw", f"w = clip({s}w, w_min, w_max)"]
+    return "\n".join(lines) + "\n"
+
+
+class _PlasticPlan:
+    """What the Brian translation of a layout's plasticity needs, in numpy (no Brian objects).
+
+    ``R``: one relay element per (presynaptic trace column, delay): it holds the trace of the
+    arrivals ``y = x_pre(t - D)`` and is flagged (``hit``) one step before an arrival.
+    ``step0``'s own spikes (neurons whose ``last`` is ``step0``, sources spiking then) and the
+    arrivals waiting in ``pend`` become initial flags and inject events.
+    """
+
+    def __init__(self, layout: Layout, step0: int, src_ids0: np.ndarray):
+        syn, pl = layout.syn, layout.plastic
+        n = layout.n_neurons
+        ring = syn.buf.shape[0]
+        mask = ring - 1
+        self.pos = pl.grp_pos.astype(np.int64)  # plastic synapses, by (row, delay): neurosim's delay groups
+        entry_grp = np.repeat(np.arange(pl.grp_delay.size), np.diff(pl.grp_ptr))
+        self.delay = pl.grp_delay[entry_grp].astype(np.int64)
+        self.proj = pl.grp_proj.astype(np.int64)
+        self.row = syn.target[self.pos].astype(np.int64) // max(n, 1)
+        self.post = syn.target[self.pos].astype(np.int64) % max(n, 1)
+        pre_col_at = np.zeros(syn.target.size, np.int64)
+        pre_col_at[pl.csc_pos] = pl.csc_col
+        pre_col = pre_col_at[self.pos]
+        post_col = pl.grp_col.astype(np.int64)
+        # trace sets: (first element, size, first column); the set of every column
+        sets = pl.tset.astype(np.int64)
+        col_set = np.zeros(int(sets[:, 1].sum()), np.int64) if sets.size else np.zeros(0, np.int64)
+        for t, (_, size, col) in enumerate(sets):
+            col_set[col:col + size] = t
+        self.post_set = col_set[post_col]  # the main group's trace xp<set> each synapse's depression reads
+        self.post_sets = np.unique(self.post_set)
+        self.inc, self.dec, self.near = (pl.t_inc.astype(np.float64), pl.t_decay.astype(np.float64),
+                                         pl.t_nearest.astype(np.float64))
+        # relay elements: unique (presynaptic column, delay)
+        keys, self.r_of = np.unique(np.stack([pre_col, self.delay]), axis=1, return_inverse=True)
+        self.r_of = self.r_of.reshape(-1)
+        r_col, self.r_delay = keys[0], keys[1]
+        r_set = col_set[r_col]
+        self.r_pre = r_col - sets[r_set, 2] + sets[r_set, 0]  # the element whose spikes arrive
+        self.r_inc, self.r_dec, self.r_near = self.inc[r_set], self.dec[r_set], self.near[r_set]
+        n_r = r_col.size
+        self.r_y = pl.trace[(step0 - self.r_delay) & mask, r_col].astype(np.float64)  # x_pre(step0 - D)
+        # the spikes at t_step0: neurons (emitted by the previous block, delay-0 synapses delivered
+        # then) and the sources of step0 (not emitted yet)
+        self.fired0 = pl.last[:n] == step0
+        spiked0 = np.zeros(syn.indptr.size - 1, bool)
+        spiked0[:n] = self.fired0
+        spiked0[src_ids0] = True
+        self.hit = np.zeros(n_r)
+        now = spiked0[self.r_pre] & (self.r_delay == 0)
+        self.hit[now] = 1.0
+        self.mute = (now & (self.r_pre < n)).astype(np.float64)  # their weights are in the state already
+        due = []  # arrivals after step0: (relay element, step)
+        for s in range(step0, step0 + ring):
+            groups = pl.pend[s & mask, :pl.pend_n[s & mask]]
+            if groups.size:
+                entries = np.concatenate([np.arange(pl.grp_ptr[g], pl.grp_ptr[g + 1]) for g in groups])
+                r = np.unique(self.r_of[entries])
+                if s == step0:
+                    self.hit[r] = 1.0
+                else:
+                    due.append((r, np.full(r.size, s)))
+        later = spiked0[self.r_pre] & (self.r_delay > 0)
+        due.append((np.flatnonzero(later), step0 + self.r_delay[later]))
+        self.inject_r = np.concatenate([d[0] for d in due]).astype(np.int64)
+        self.inject_step = np.concatenate([d[1] for d in due]).astype(np.int64)
+        # the main group's postsynaptic traces x_post(step0)
+        self.xp = {}
+        for t in self.post_sets:
+            a, size, col = sets[t]
+            values = np.zeros(n)
+            values[a:a + size] = pl.trace[step0 & mask, col:col + size]
+            self.xp[int(t)] = values
+        # modulators: (modulator, drive entry) -> group, coefficient; targets -> (projection, kind)
+        self.mods = []
+        for m in range(pl.mod_state.size):
+            d0, d1 = pl.mod_drive_ptr[m], pl.mod_drive_ptr[m + 1]
+            t0, t1 = pl.mod_target_ptr[m], pl.mod_target_ptr[m + 1]
+            self.mods.append(dict(state=float(pl.mod_state[m]), tau=float(pl.mod_tau[m]),
+                                  weight=float(pl.mod_weight[m]), bias=float(pl.mod_bias[m]),
+                                  groups=pl.mod_group[d0:d1].astype(np.int64), coefs=pl.mod_coef[d0:d1].astype(float),
+                                  targets=list(zip(pl.mod_proj[t0:t1].tolist(), pl.mod_kind[t0:t1].tolist()))))
+        self.eta = {}  # (projection, 0 potentiation | 1 depression) -> modulator
+        for m, mod in enumerate(self.mods):
+            for q, kind in mod["targets"]:
+                self.eta[(q, kind)] = m
+        self.rule = dict(a_plus=pl.a_plus, a_minus=pl.a_minus, w_min=pl.w_min, w_max=pl.w_max, mult=pl.mult)
+
+    def static_mask(self, n_synapses: int) -> np.ndarray:
+        keep = np.ones(n_synapses, bool)
+        keep[self.pos] = False
+        return keep
+
+    def neuron_lines(self) -> list[str]:
+        lines = ["spk : 1"]
+        for t in self.post_sets:
+            lines += [f"xp{t} : 1", f"inc{t} : 1 (constant, shared)", f"dec{t} : 1 (constant, shared)",
+                      f"near{t} : 1 (constant, shared)"]
+        return lines
+
+    def init_neurons(self, group) -> None:
+        group.spk = self.fired0.astype(np.float64)
+        for t, values in self.xp.items():
+            setattr(group, f"xp{t}", values)
+            for name, arr in (("inc", self.inc), ("dec", self.dec), ("near", self.near)):
+                setattr(group, f"{name}{t}", float(arr[t]))
+        code = "".join(_trace_code(f"xp{t}", "spk", f"inc{t}", f"dec{t}", f"near{t}") for t in self.post_sets)
+        group.run_regularly(code + "spk = 0\n", when=_TRACES_AT[0], order=_TRACES_AT[1])
+        group.thresholder["fired"].when, group.thresholder["fired"].order = _EVENTS_AT
+
+    def _relay_group(self, b2, group, sources, clock, step0: int, dt: float, objects: list):
+        """The relay elements, flagged by the spikes (after their delays) and the inject events."""
+        n = group.N
+        n_r = self.r_pre.size
+        relay = b2.NeuronGroup(n_r, "hit : 1\nmute : 1\ny : 1\ninc : 1 (constant)\ndec : 1 (constant)\n"
+                               "near : 1 (constant)", events={"arrive": "hit > 0.5"}, clock=clock)
+        relay.thresholder["arrive"].when, relay.thresholder["arrive"].order = _EVENTS_AT
+        relay.hit, relay.mute, relay.y = self.hit, self.mute, self.r_y
+        relay.inc, relay.dec, relay.near = self.r_inc, self.r_dec, self.r_near
+        relay.run_regularly(_trace_code("y", "hit", "inc", "dec", "near") + "hit = 0\nmute = 0\n",
+                            when=_TRACES_AT[0], order=_TRACES_AT[1])
+        objects.append(relay)
+        # relays: a spike of element j flags its relay element of delay D, D steps later, in the
+        # synapses slot of the step before the arrival
+        for from_sources, pre_group in ((False, group), (True, sources)):
+            sel = np.flatnonzero((self.r_pre >= n) == from_sources)
+            if sel.size:
+                objects.append(_relay(b2, pre_group, relay, self.r_pre[sel] - (n if from_sources else 0), sel,
+                                      self.r_delay[sel], dt, clock))
+        if self.inject_r.size:
+            inject = b2.SpikeGeneratorGroup(n_r, self.inject_r, (self.inject_step - 1 - step0) * dt * b2.second,
+                                            clock=clock)
+            objects += [inject, _relay(b2, inject, relay, np.arange(n_r), np.arange(n_r), np.zeros(n_r, np.int64),
+                                       dt, clock)]
+        return relay
+
+    def build(self, b2, layout: Layout, group, sources, clock, src_ids0: np.ndarray, step0: int,
+              dt: float) -> tuple[list, list, list]:
+        """The relay group, relays, plastic synapses and modulators: (objects, plastic Synapses, modulator groups)."""
+        n = layout.n_neurons
+        syn = layout.syn
+        objects, relay = [], None
+        if self.r_pre.size:
+            relay = self._relay_group(b2, group, sources, clock, step0, dt, objects)
+        # modulators: one group each; counts per drive entry (neurons: 'fired' events, sources: spikes)
+        mod_groups = []
+        for m, mod in enumerate(self.mods):
+            k_n = len(mod["groups"])
+            lines = ["A : 1", "weight : 1 (constant)", "bias : 1 (constant)", "tau : 1 (constant)"]
+            lines += [f"n{k} : 1\nc{k} : 1 (constant)" for k in range(k_n)]
+            mg = b2.NeuronGroup(1, "\n".join(lines), clock=clock)
+            mg.A, mg.weight, mg.bias, mg.tau = mod["state"], mod["weight"], mod["bias"], mod["tau"]
+            code = []
+            for k, (g, c) in enumerate(zip(mod["groups"], mod["coefs"])):
+                setattr(mg, f"c{k}", c)
+                members = np.flatnonzero(layout.rec.group_of == g)
+                setattr(mg, f"n{k}", float(np.count_nonzero(np.isin(src_ids0, members))))
+                code.append(f"_d{k} = c{k} * n{k}")
+                if k:
+                    code.append(f"_s{k} = _s{k - 1} + _d{k}")
+                else:
+                    code.append("_s0 = _d0")
+                neurons = members[members < n]
+                srcs = members[members >= n] - n
+                for pre_group, ids, on_event in ((group, neurons, "fired"), (sources, srcs, "spike")):
+                    if ids.size:
+                        s = b2.Synapses(pre_group, mg, on_pre=f"n{k}_post += 1", on_event={"pre": on_event},
+                                        clock=clock)
+                        s.connect(i=ids.astype(np.int64), j=np.zeros(ids.size, np.int64))
+                        if on_event == "fired":
+                            s.pre.when, s.pre.order = _COUNT_AT
+                        objects.append(s)
+            code += [f"_u1 = weight * _s{k_n - 1}" if k_n else "_u1 = weight * 0.0", "_u2 = _u1 + bias",
+                     "_u3 = _u2 - A", "_u4 = _u3 / tau", "A = A + _u4"]
+            code += [f"n{k} = 0" for k in range(k_n)]
+            mg.run_regularly("\n".join(code) + "\n", when=_TRACES_AT[0], order=_TRACES_AT[1] + 1)
+            objects.append(mg)
+            mod_groups.append(mg)
+        # plastic synapses: one Synapses per (projection, target variable), relay -> neurons
+        plastic = []
+        for q in np.unique(self.proj):
+            for r in range(3):
+                sel = np.flatnonzero((self.proj == q) & (self.row == r))
+                if not sel.size:
+                    continue
+                t = int(self.post_set[sel[0]])
+                mult = bool(self.rule["mult"][q])
+                eta_p, eta_d = self.eta.get((int(q), 0)), self.eta.get((int(q), 1))
+                lines = ["w : 1", "pos : integer (constant)"]
+                lines += [f"{k} : 1 (constant, shared)" for k in ("a_plus", "a_minus", "w_min", "w_max")]
+                if eta_p is not None or eta_d is not None:
+                    lines.append("mod_index : integer (constant)")
+                lines += [f"eta_{s} : 1 (linked)" for s, e in (("p", eta_p), ("d", eta_d)) if e is not None]
+                var = VARIABLES[r]
+                on_pre = (f"_keep = 1 - mute_pre\n_v = w * _keep\n{var}_post += _v\n"
+                          + _update_code(False, mult, f"xp{t}_post", "eta_d" if eta_d is not None else None))
+                on_post = _update_code(True, mult, "y_pre", "eta_p" if eta_p is not None else None)
+                s = b2.Synapses(relay, group, model="\n".join(lines), on_pre=on_pre, on_post=on_post,
+                                on_event={"pre": "arrive", "post": "fired"}, clock=clock)
+                s.connect(i=self.r_of[sel], j=self.post[sel])
+                s.w = syn.weight[self.pos[sel]].astype(np.float64)
+                s.pos = self.pos[sel]
+                for k in ("a_plus", "a_minus", "w_min", "w_max"):
+                    setattr(s, k, float(self.rule[k][q]))
+                if eta_p is not None or eta_d is not None:
+                    s.mod_index = 0
+                for name, e in (("eta_p", eta_p), ("eta_d", eta_d)):
+                    if e is not None:
+                        setattr(s, name, b2.linked_var(mod_groups[e], "A", index="mod_index"))
+                s.pre.when, s.pre.order = _PRE_AT
+                s.post.when, s.post.order = _POST_AT
+                objects.append(s)
+                plastic.append(s)
+        return objects, plastic, mod_groups
+
+
+def _relay(b2, source, relay, i, j, d, dt, clock):
+    """``Synapses`` that flag relay elements ``j`` ``d`` steps after a spike of ``i``."""
+    d = np.asarray(d, np.int64)
+    d_shared = bool(d.size and np.all(d == d[0]))
+    kwargs = {"delay": float(d[0]) * dt * b2.second} if d_shared else {}
+    s = b2.Synapses(source, relay, on_pre="hit_post = 1", clock=clock, **kwargs)
+    s.connect(i=np.asarray(i, np.int64), j=np.asarray(j, np.int64))
+    if not d_shared:
+        s.delay = d.astype(np.float64) * dt * b2.second
+    return s
+
+
 # --------------------------------------------------------------------------- translation
 @dataclass
 class Translation:
@@ -168,6 +506,8 @@ class Translation:
     state_vars: list[str] = field(default_factory=list)
     state_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     state_every: int = 1  # steps between two StateMonitor samples
+    plastic: list = field(default_factory=list)  # plastic Synapses (variables ``w`` and merged position ``pos``)
+    modulators: list = field(default_factory=list)  # one NeuronGroup (variable ``A``) per modulator
 
     def set_source_spikes(self, steps: np.ndarray, ids: np.ndarray, n_neurons: int) -> None:
         """Feed source spikes at neurosim steps ``steps`` (> base) to the generator (Brian step ``step - 1``)."""
@@ -183,10 +523,11 @@ def translate(layout: Layout, dt: float, step0: int = 0, source_until: int | Non
     """Build the Brian2 network of ``layout`` starting at neurosim step ``step0`` (from its current
     state and ring buffer). ``source_until``: give the generator the source spikes of steps
     ``step0 < step < source_until`` now (standalone mode); otherwise feed them per run with
-    :meth:`Translation.set_source_spikes`. Uses the current Brian device and preferences."""
+    :meth:`Translation.set_source_spikes`. Uses the current Brian device and preferences.
+    Plastic projections and modulators (see the module docstring) are read from
+    ``layout.plastic``; the layout itself is not changed."""
     import brian2 as b2
 
-    check_supported(layout)
     sec = b2.second
     n = layout.n_neurons
     n_el = layout.syn.indptr.size - 1
@@ -214,7 +555,10 @@ def translate(layout: Layout, dt: float, step0: int = 0, source_until: int | Non
     events.append((drv.cur_step[later], 3 * n + drv.cur_id[later].astype(np.int64),
                    drv.cur_delta[later].astype(np.float64)))
     _, first_ids = source_spikes(layout, step0, step0 + 1)
+    plan = _PlasticPlan(layout, step0, first_ids) if layout.plastic.flags[0] else None
+    static = plan.static_mask(syn.target.size) if plan is not None else np.ones(syn.target.size, bool)
     pos = _outgoing(layout, first_ids)
+    pos = pos[static[pos]]  # plastic synapses: delivered on arrival by the relay elements (see _PlasticPlan)
     now = syn.delay[pos] == 0
     np.add.at(state[:3].reshape(-1), syn.target[pos[now]], syn.weight[pos[now]])
     pos = pos[~now]
@@ -226,7 +570,12 @@ def translate(layout: Layout, dt: float, step0: int = 0, source_until: int | Non
     lines = [f"{v} : 1" for v in VARIABLES] + ["ref : integer", "clamp : integer"]
     lines += [f"{k} : 1 (constant{', shared' if shared[k] else ''})" for k in _PARAMETERS]
     lines.append(f"ref_steps : integer (constant{', shared' if shared['ref_steps'] else ''})")
-    group = b2.NeuronGroup(n, "\n".join(lines), threshold=_THRESHOLD, reset=_RESET, clock=clock)
+    extra = {}
+    if plan is not None:
+        lines += plan.neuron_lines()
+        extra = dict(events={"fired": "spk > 0.5"})
+    group = b2.NeuronGroup(n, "\n".join(lines), threshold=_THRESHOLD,
+                           reset=_RESET + ("\nspk = 1" if plan is not None else ""), clock=clock, **extra)
     group.resetter["spike"].when = "after_thresholds"
     for k in (*_PARAMETERS, "ref_steps"):
         col = getattr(tb, k)
@@ -236,6 +585,8 @@ def translate(layout: Layout, dt: float, step0: int = 0, source_until: int | Non
         setattr(group, name, state[k])
     group.ref = st.ref.astype(np.int64)
     group.run_regularly(_UPDATE, when="groups")
+    if plan is not None:
+        plan.init_neurons(group)
     objects = [group]
 
     # --- sources
@@ -254,10 +605,16 @@ def translate(layout: Layout, dt: float, step0: int = 0, source_until: int | Non
     post = syn.target.astype(np.int64) % max(n, 1)
     for is_src, pre_group in ((False, group), (True, sources)):
         for r in range(3):
-            sel = np.flatnonzero((row == r) & ((pre >= n) == is_src))
+            sel = np.flatnonzero((row == r) & ((pre >= n) == is_src) & static)
             if sel.size:
                 objects.append(_synapses(b2, pre_group, group, VARIABLES[r], pre[sel] - (n if is_src else 0), post[sel],
                                          syn.weight[sel], syn.delay[sel], dt, clock))
+
+    # --- plasticity: relay elements, plastic synapses, modulators
+    plastic, modulators = [], []
+    if plan is not None:
+        more, plastic, modulators = plan.build(b2, layout, group, sources, clock, first_ids, step0, dt)
+        objects += more
 
     # --- inject events: input that is due after step0 but not carried by a synapse of the network
     e_step = np.concatenate([e[0] for e in events]).astype(np.int64)
@@ -287,7 +644,8 @@ def translate(layout: Layout, dt: float, step0: int = 0, source_until: int | Non
         states = b2.StateMonitor(group, names, record=uids, when="start", dt=every * dt * sec)
     objects += [m for m in (spikes, states) if m is not None]
     return Translation(base=step0, dt=dt, net=b2.Network(*objects), neurons=group, sources=sources, spikes=spikes,
-                       states=states, state_vars=names, state_ids=uids, state_every=every)
+                       states=states, state_vars=names, state_ids=uids, state_every=every, plastic=plastic,
+                       modulators=modulators)
 
 
 def _synapses(b2, source, target, var, i, j, w, d, dt, clock):
@@ -370,6 +728,8 @@ class _Run:
             layout.state.vars[r] = getattr(g, name + "_")[:]
         layout.state.i_ext[:] = g.i_ext_[:]
         layout.state.ref[:] = g.ref_[:]
+        if layout.plastic.flags[0]:
+            write_back_plasticity(layout, tr)
         return _Chunk(a, n, k[keep], stamp[keep], gid[keep], counts, row_step, rows)
 
     def hand_out(self, layout: Layout, ch: _Chunk, n_req: int) -> int:
@@ -411,6 +771,7 @@ class Brian2Backend:
     name = "brian2"
 
     def __init__(self, target: str | None = None):
+        check_target(target)
         self.target = target
 
     def _run_for(self, layout: Layout, step0: int, dt: float) -> _Run:
@@ -428,7 +789,6 @@ class Brian2Backend:
     def run_block(self, layout: Layout, step0: int, n_steps: int) -> int:
         import brian2 as b2
 
-        check_supported(layout)
         if n_steps <= 0:
             return 0
         if self.target is not None:
