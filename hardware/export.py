@@ -30,9 +30,8 @@ def target_module(target: str):
 
 def _scenario_source(path: Path) -> tuple[str, Any]:
     """("graph", LayerGraph) of a train scenario's results, or ("network", Network) of a simulate scenario."""
-    from neurosim.cli import _output_path
     from neurosim.scenario.runner import RunOptions, run_point
-    from neurosim.scenario.spec import read_toml, resolve
+    from neurosim.scenario.spec import output_path, read_toml, resolve
 
     config = resolve(read_toml(path))
     if config["task"] == "simulate":
@@ -40,7 +39,7 @@ def _scenario_source(path: Path) -> tuple[str, Any]:
         return "network", (build_network(config), config["simulation"]["dt"])
     if config["task"] != "train":
         raise ValueError(f"{path}: task {config['task']!r} has nothing to export (train or simulate scenarios do)")
-    results = _output_path(config)
+    results = output_path(config)
     if not results.is_file():
         run_point(config, str(results), config.get("output", {}).get("overwrite", "error"), RunOptions(quiet=True))
     return "graph", graph_of(results)
@@ -70,6 +69,8 @@ def export(source: str | Path | LayerGraph, target: str, out: str | Path,
     if kind == "network":
         if target != "nir":
             raise ValueError(f"target: a simulate scenario's network exports to nir only, not {target!r}")
+        if prof is not None:
+            raise ValueError(f"profile: an engine network's NIR export checks no profile, got {prof.name!r}")
         report = module.export_network(*obj, out)
     else:
         report = module.export(obj, out, prof)

@@ -42,7 +42,9 @@ def _array(name: str, value, ndim: int) -> np.ndarray:
     return arr
 
 
-def _per_neuron(name: str, value, size: int, low: float, high: float) -> np.ndarray:
+def _per_neuron(name: str, value, size: int, low: float, high: float, low_open: bool = False) -> np.ndarray:
+    """``value`` (one number or ``size`` of any shape, C order) as a read-only vector in
+    ``[low, high]`` (``(low, high]`` with ``low_open``)."""
     arr = np.asarray(value, dtype=np.float64)
     if arr.size == size:  # per-neuron values of any feature shape, in C order
         arr = arr.reshape(size)
@@ -50,8 +52,11 @@ def _per_neuron(name: str, value, size: int, low: float, high: float) -> np.ndar
         arr = np.broadcast_to(arr, (size,)).copy()
     except ValueError:
         raise ValueError(f"{name}: needs one value or {size}, got shape {arr.shape}") from None
-    if not (np.all(np.isfinite(arr)) and np.all(arr >= low) and np.all(arr <= high)):
-        raise ValueError(f"{name}: must lie in [{low:g}, {high:g}], got {value!r}")
+    bad = ~np.isfinite(arr) | (arr <= low if low_open else arr < low) | (arr > high)
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        bound = f"> {low:g}" if low_open and high == np.inf else f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+        raise ValueError(f"{name}: must be {bound}, got {arr[i]:g} (neuron {i})")
     arr.setflags(write=False)
     return arr
 
@@ -141,7 +146,7 @@ class Spiking:
             raise ValueError(f"Spiking.reset: must be one of {RESETS}, got {self.reset!r}")
         object.__setattr__(self, "beta", _per_neuron("Spiking.beta", self.beta, self.size, 0.0, 1.0))
         object.__setattr__(self, "threshold",
-                           _per_neuron("Spiking.threshold", self.threshold, self.size, 1e-300, np.inf))
+                           _per_neuron("Spiking.threshold", self.threshold, self.size, 0.0, np.inf, low_open=True))
         if self.alpha is not None:
             object.__setattr__(self, "alpha", _per_neuron("Spiking.alpha", self.alpha, self.size, 0.0, 1.0))
         if self.recurrent is not None:
@@ -186,10 +191,6 @@ class LayerGraph:
             raise ValueError(f"LayerGraph.dt: must be a time step > 0 in seconds, got {self.dt!r}")
         if not (isinstance(self.steps, int) and self.steps > 0):
             raise ValueError(f"LayerGraph.steps: must be an integer > 0, got {self.steps!r}")
-
-    @property
-    def neuron_layers(self) -> list[Spiking | Leaky]:
-        return [layer for layer in self.layers if isinstance(layer, (Spiking, Leaky))]
 
 
 def _numpy(t) -> np.ndarray | None:

@@ -6,8 +6,8 @@
     profiles = { loihi = "loihi2", c = "cortex_m4" }   # per target; absent: the target's default
     evaluate = true                            # test accuracy of the exported models
 
-After training, each target is exported into ``dir`` (``model.nir``, ``model.net``,
-``model.onnx`` + ``model.unrolled.onnx``, ``c/``) and its report is stored as JSON in the
+After training, each target is exported into ``dir`` (``model.nir``, ``model.net`` +
+``model.host.npz``, ``model.onnx`` + ``model.unrolled.onnx``, ``c/``) and its report is stored as JSON in the
 results' ``/export/<target>`` attributes. With ``evaluate``, the test split is run through the
 float model (metric ``accuracy_float``), the NIR file read back (``accuracy_nir``), the
 bit-accurate Loihi emulator (``accuracy_loihi``), onnxruntime (``accuracy_onnx``) and the
@@ -102,17 +102,17 @@ def _nir_outputs(graph: LayerGraph, out: Path, x: np.ndarray) -> np.ndarray:
 
 
 def _loihi_outputs(graph: LayerGraph, out: Path, x: np.ndarray) -> np.ndarray:
-    """The bit-accurate Loihi emulator on the quantised network."""
+    """The bit-accurate Loihi emulator on the written ``.net`` and its host part."""
     from neurosim.hardware import loihi
 
-    return loihi.predict(loihi.quantize(graph), x)
+    return loihi.predict(loihi.load(out), x)
 
 
 def _onnx_outputs(graph: LayerGraph, out: Path, x: np.ndarray) -> np.ndarray:
     """onnxruntime on the unrolled graph."""
     from neurosim.hardware import onnx as edge_onnx
 
-    return edge_onnx.predict(out.with_name(f"{out.stem}.unrolled.onnx"), x)
+    return edge_onnx.predict(edge_onnx.unrolled_path_of(out), x)
 
 
 def _c_outputs(graph: LayerGraph, out: Path, x: np.ndarray) -> np.ndarray:

@@ -83,16 +83,13 @@ def _scenario(args: argparse.Namespace) -> tuple[dict, dict]:
     return raw, resolve(raw)
 
 
-def _output_path(config: dict) -> Path:
-    return Path(config.get("output", {}).get("path") or f"results/{config['name']}.h5")
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
+    from neurosim.scenario.spec import output_path
     from neurosim.scenario.sweep import expand
     from neurosim.scenario.tasks import tasks
 
     raw, config = _scenario(args)
-    points = [p.config for p in expand(raw, _output_path(config))] if "sweep" in config else [config]
+    points = [p.config for p in expand(raw, output_path(config))] if "sweep" in config else [config]
     for cfg in points:
         tasks()[cfg["task"]].prepare(cfg)
     print(f"{args.scenario}: valid ({config['task']}, {len(points)} run{'s' if len(points) > 1 else ''})")
@@ -101,11 +98,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from neurosim.scenario.runner import RunOptions, run_point
+    from neurosim.scenario.spec import output_path
     from neurosim.scenario.sweep import expand, run_sweep, write_index
     from neurosim.scenario.tasks import tasks
 
     raw, config = _scenario(args)
-    out = _output_path(config)
+    out = output_path(config)
     overwrite = config.get("output", {}).get("overwrite", "error")
     options = RunOptions(resume=args.resume, quiet=args.quiet, argv=tuple(sys.argv))
     if "sweep" not in config:

@@ -200,6 +200,13 @@ def test_footprint_limits_name_the_exceeded_field(tmp_path):
     tiny_flash.write_text('name = "tiny"\ntarget = "c"\n[limits]\nflash_bytes = 1000\nram_bytes = 100000\n')
     with pytest.raises(ValueError, match="flash_bytes"):
         hc.export(graph, tmp_path / "a", tiny_flash)
+    assert not (tmp_path / "a").exists()
+    good = hc.export(graph, tmp_path / "ok")
+    before = (tmp_path / "ok" / "model.h").read_bytes()
+    with pytest.raises(ValueError, match="flash_bytes"):
+        hc.export(graph, tmp_path / "ok", tiny_flash)  # an earlier good export is left whole
+    assert (tmp_path / "ok" / "model.h").read_bytes() == before and good["flash_bytes"] > 1000
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     tiny_ram = tmp_path / "tiny_ram.toml"
     tiny_ram.write_text('name = "tiny"\ntarget = "c"\n[limits]\nflash_bytes = 100000\nram_bytes = 200\n')
     with pytest.raises(ValueError, match="ram_bytes"):

@@ -119,6 +119,11 @@ def test_a_simulate_scenario_exports_its_network_to_nir_only(tmp_path, capsys):
     assert sorted({type(n).__name__ for n in graph.nodes.values()}) == ["CubaLIF", "Delay", "Input", "Linear", "Output"]
     assert main(["export", str(scenario), "--target", "c", "--out", str(tmp_path / "c")]) == 2
     assert "a simulate scenario's network exports to nir only" in capsys.readouterr().err
+    nir_profile = tmp_path / "nirp.toml"
+    nir_profile.write_text('name = "nirp"\ntarget = "nir"\n[limits]\nneurons = 10\n')
+    assert main(["export", str(scenario), "--target", "nir", "--profile", str(nir_profile), "--out",
+                 str(tmp_path / "p.nir")]) == 2
+    assert "profile: an engine network's NIR export checks no profile" in capsys.readouterr().err
     refractory = copy.deepcopy(SIMULATE)
     refractory["model"]["populations"][0]["neuron"]["t_ref"] = "2 ms"
     _write(scenario, refractory)

@@ -48,6 +48,8 @@ def test_graph_refuses_what_does_not_export():
         G.from_model(model, {**description, "model": "l2mu"})
     with pytest.raises(ValueError, match="Spiking.beta"):
         G.Spiking(3, beta=1.5, threshold=1.0)
+    with pytest.raises(ValueError, match=r"Spiking.threshold: must be > 0, got 0 \(neuron 1\)"):
+        G.Spiking(3, beta=0.5, threshold=[1.0, 0.0, 1.0])
     with pytest.raises(ValueError, match="Spiking.reset"):
         G.Spiking(3, beta=0.5, threshold=1.0, reset="none")
     with pytest.raises(ValueError, match="Spiking.recurrent"):

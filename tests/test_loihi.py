@@ -355,6 +355,36 @@ def test_mapper_names_the_limit_exceeded():
     prof = profiles.Profile("narrow", "loihi", "", {**profiles.load("loihi2").limits, "weight_bits": 6})
     with pytest.raises(ValueError, match="weight_bits"):
         map_network(quantize(wide), prof)
+    prof = profiles.Profile("empty", "loihi", "", {**profiles.load("loihi2").limits, "neurons_per_core": 0})
+    with pytest.raises(ValueError, match="neurons_per_core = 0 leaves no room"):
+        map_network(quantize(wide), prof)
+    with pytest.raises(ValueError, match="profile: 'cortex_m4' is a c profile, not for target 'loihi'"):
+        map_network(quantize(wide), "cortex_m4")
+
+
+def test_a_convolution_straight_into_the_readout_quantises():
+    rng = np.random.default_rng(3)
+    graph = LayerGraph((Conv2d(rng.normal(0, 0.5, (2, 1, 3, 3)), (1, 5, 5), rng.normal(0, 0.1, 2)),
+                        Leaky(18, 0.9)), (1, 5, 5), 1e-3, 6, {"type": "rate", "gain": 1.0})
+    net = quantize(graph)
+    assert net.layers[0].readout and net.errors["layers"][0]["readout_range"] == "bound"
+    assert predict(net, rng.uniform(0, 1, (2, 1, 5, 5))).shape == (6, 2, 18)
+
+
+def test_the_exported_net_and_host_part_run_like_the_quantised_network(tmp_path):
+    from neurosim.hardware.loihi import load
+
+    rng = np.random.default_rng(4)
+    graph = LayerGraph((Affine(rng.normal(0, 0.4, (16, 6)), rng.normal(0, 0.1, 16)), Spiking(16, 0.9, 1.0),
+                        Affine(rng.normal(0, 0.4, (3, 16))), Leaky(3, 0.95)), (6,), 1e-3, 8)
+    export(graph, tmp_path / "m.net")
+    x = rng.uniform(0, 1, (5, 6))
+    exported, direct = load(tmp_path / "m.net"), quantize(graph)
+    np.testing.assert_array_equal(emulate(exported, x).spikes[0], emulate(direct, x).spikes[0])
+    np.testing.assert_array_equal(predict(exported, x).argmax(-1), predict(direct, x).argmax(-1))
+    spikes_in = LayerGraph(graph.layers, (6,), 1e-3, 8, {"type": "rate", "gain": 1.0})
+    export(spikes_in, tmp_path / "m.net")  # no host part now: the stale one goes
+    assert not (tmp_path / "m.host.npz").exists()
 
 
 # ------------------------------------------------------------------ digits, export, bad input

@@ -386,7 +386,7 @@ def test_bad_inputs_raise_value_errors_naming_the_field_or_node(tmp_path):
         hn.to_nir(soft)
     with pytest.raises(ValueError, match=r"layers\[0\]: r_one .* first layer"):
         hn.to_nir(LayerGraph((Spiking(12, 0.9, 1.0, "hard"),), (12,), DT, 5), r_one=True)
-    with pytest.raises(ValueError, match="profile 'loihi1': targets 'loihi'"):
+    with pytest.raises(ValueError, match="profile: 'loihi1' is a loihi profile, not for target 'nir'"):
         hn.export(lif, tmp_path / "x.nir", Profile("loihi1", "loihi"))
     with pytest.raises(ValueError, match="neurons = 40"):
         hn.export(lif, tmp_path / "x.nir", Profile("tiny", "nir", limits={"neurons": 10}))

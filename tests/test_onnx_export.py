@@ -176,6 +176,7 @@ def test_profile_limits_are_enforced(tmp_path):
     small.write_text('name = "tiny"\ntarget = "onnx"\n[limits]\nopset = 17\nmodel_bytes = 1000\n')
     with pytest.raises(ValueError, match="model_bytes"):
         hx.export(graph, tmp_path / "m.onnx", small)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.toml"]  # nothing written that broke the profile
     no_gemm = tmp_path / "nogemm.toml"
     no_gemm.write_text('name = "nogemm"\ntarget = "onnx"\n[limits]\nopset = 17\n'
                        'ops = ["MatMul", "Add", "Sub", "Mul", "Greater", "Cast", "Constant", "Identity"]\n')

@@ -12,7 +12,7 @@ portable C99 runtime (``runtime/neurosim_snn.c``) with ``nsnn_reset()`` / ``nsnn
 
 from neurosim.hardware.c.export import (export, export_model, footprint, model_header, predict, resolve_profile,
                                         run_compiled, write)
-from neurosim.hardware.c.integer import IntLayer, IntModel, emulate, load, quantize, quantize_input, run, supports
+from neurosim.hardware.c.integer import IntLayer, IntModel, emulate, load, quantize, quantize_input, run
 
-__all__ = ["IntLayer", "IntModel", "quantize", "quantize_input", "run", "emulate", "load", "supports", "export",
+__all__ = ["IntLayer", "IntModel", "quantize", "quantize_input", "run", "emulate", "load", "export",
            "export_model", "write", "model_header", "footprint", "run_compiled", "predict", "resolve_profile"]

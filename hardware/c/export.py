@@ -32,6 +32,7 @@ Use on a device::
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 import os
 import pathlib
 import shutil
@@ -41,7 +42,8 @@ import tempfile
 import numpy as np
 
 from neurosim.hardware import profiles as _profiles
-from neurosim.hardware.c.integer import IntModel, load, quantize, quantize_input
+from neurosim.hardware.files import atomic_output
+from neurosim.hardware.c.integer import SHIFT_MAX, SHIFT_MIN, IntModel, load, quantize, quantize_input
 from neurosim.hardware.graph import LayerGraph
 
 RUNTIME = pathlib.Path(__file__).parent / "runtime"
@@ -132,9 +134,9 @@ def model_header(model: IntModel) -> str:
                      f"{refs['alpha']}, {refs['theta']}}}")
     tail = ["static const nsnn_layer nsnn_layers[NSNN_N_LAYERS] = {", ",\n".join(table), "};",
             "#endif /* NSNN_MODEL_DATA */", ""]
-    for L in model.layers:
-        if not -31 <= L.shift <= 30:
-            raise ValueError(f"integer model: layer shift {L.shift} outside [-31, 30]")
+    for k, L in enumerate(model.layers):  # the quantiser's range; 1 << 31 would overflow int32 in C
+        if not SHIFT_MIN <= L.shift <= SHIFT_MAX:
+            raise ValueError(f"layers[{k}].shift: {L.shift} outside [{SHIFT_MIN}, {SHIFT_MAX}]")
     return "\n".join(head) + "\n" + "".join(data) + "\n".join(tail)
 
 
@@ -214,12 +216,13 @@ def export_model(model: IntModel, out: pathlib.Path | str, profile=None) -> dict
     rough = footprint(model)  # the const data alone may already exceed the flash: fail before compiling
     profile.check({"weight_bits": 8, "state_bits": 16, "flash_bytes": rough["const_data_bytes"],
                    "ram_bytes": rough["ram_bytes"]})
-    with tempfile.TemporaryDirectory(prefix="nsnn_export_") as tmp:
-        staged = write(model, pathlib.Path(tmp) / "c")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out: the C export writes a folder, {str(out)!r} is a file")
+    with atomic_output(out) as staged:  # the folder appears only once it fits the profile
+        write(model, staged)
         fp = footprint(model, staged)
         profile.check({"weight_bits": 8, "state_bits": 16, "flash_bytes": fp["flash_bytes"],
                        "ram_bytes": fp["ram_bytes"]})
-        write(model, out)
     files = [str(out / n) for n in ("model.h", *RUNTIME_FILES, "model.json")]
     return {"target": "c", "profile": profile.name, "out": str(out), "files": files,
             "footprint": fp, "flash_bytes": fp["flash_bytes"], "ram_bytes": fp["ram_bytes"],
@@ -235,7 +238,7 @@ def export(graph: LayerGraph, out: pathlib.Path, profile=None) -> dict:
     """Quantise ``graph`` (:func:`neurosim.hardware.c.integer.quantize` with its defaults) and
     write the C folder ``out``, checked against ``profile`` (default ``cortex_m4``; its target
     must be "c"). Returns a JSON-able report (files, footprint, scales, quantisation errors)."""
-    resolve_profile(profile)  # a wrong target fails before any work
+    profile = resolve_profile(profile)  # a wrong target fails before any work
     return export_model(quantize(graph), out, profile)
 
 
@@ -279,7 +282,9 @@ int main(int argc, char **argv)
 }
 """
 
-_BUILDS: dict[str, tuple[tempfile.TemporaryDirectory, pathlib.Path]] = {}
+#: compiled drivers by source digest (the last few: each holds a temporary folder)
+_BUILDS: "OrderedDict[str, tuple[tempfile.TemporaryDirectory, pathlib.Path]]" = OrderedDict()
+BUILD_CACHE = 4
 
 
 def _build(folder: pathlib.Path) -> pathlib.Path:
@@ -296,6 +301,7 @@ def _build(folder: pathlib.Path) -> pathlib.Path:
         digest.update(name.encode() + b"\0" + path.read_bytes())
     key = digest.hexdigest()
     if key in _BUILDS and _BUILDS[key][1].is_file():
+        _BUILDS.move_to_end(key)
         return _BUILDS[key][1]
     tmp = tempfile.TemporaryDirectory(prefix="nsnn_build_")
     work = pathlib.Path(tmp.name)
@@ -308,6 +314,8 @@ def _build(folder: pathlib.Path) -> pathlib.Path:
     if proc.returncode != 0:
         raise RuntimeError(f"run_compiled: gcc failed:\n{proc.stderr}")
     _BUILDS[key] = (tmp, exe)
+    while len(_BUILDS) > BUILD_CACHE:
+        _BUILDS.popitem(last=False)[1][0].cleanup()
     return exe
 
 

@@ -63,8 +63,9 @@ INT16_MIN, INT16_MAX = -32768, 32767
 W_MAX = 127            # symmetric int8 weights
 CUR_LIMIT = 1 << 20    # clamp of the current in state units (never changes a result)
 ACC_LIMIT = (1 << 31) - 1
+SHIFT_MIN, SHIFT_MAX = -20, 30   # accumulator -> state shifts (negative: left shifts)
 
-__all__ = ["IntLayer", "IntModel", "quantize", "run", "emulate", "quantize_input", "load", "supports"]
+__all__ = ["IntLayer", "IntModel", "quantize", "run", "emulate", "quantize_input", "load"]
 
 
 @dataclass
@@ -215,12 +216,6 @@ def _blocks(graph: LayerGraph) -> list[tuple[int, int, Affine, Spiking | Leaky]]
     return out
 
 
-def supports(graph: LayerGraph) -> None:
-    """Raise ``ValueError`` naming the layer/field if the C export cannot take ``graph``."""
-    _blocks(graph)
-    _encoder(graph)
-
-
 def _encoder(graph: LayerGraph) -> bool:
     """True for direct-current (static) input; spike encoders give 0/1 inputs."""
     kind = graph.encoder.get("type", "direct")
@@ -309,7 +304,7 @@ def quantize(graph: LayerGraph, *, input_max: float = 1.0, calibration: np.ndarr
                 bound = min(bound, 1.25 * seen) if seen > 0 else bound
             bound = max(bound, 1e-12)
             shift = math.ceil(math.log2(A * bound / INT16_MAX))
-        shift = int(max(min(shift, 30), -20))
+        shift = int(max(min(shift, SHIFT_MAX), SHIFT_MIN))
         s = A / 2.0 ** shift
         # accumulator overflow: |acc| + the rounding offset must stay below 2^31
         xq_max = W_MAX + 1 if not layers else 1

@@ -23,14 +23,13 @@ from neurosim.hardware import profiles as _profiles
 from neurosim.hardware.graph import LayerGraph
 from neurosim.hardware.loihi.emulator import Trace, lava_dense_weights, reference_run, run_lif, run_network
 from neurosim.hardware.loihi.mapper import map_network
-from neurosim.hardware.loihi.netx import read_netx, write_netx
+from neurosim.hardware.loihi.netx import host_path, load, read_host, read_netx, write_host, write_netx
 from neurosim.hardware.loihi.quantize import HostInput, LoihiLayer, LoihiNetwork, quantize
 
-__all__ = ["quantize", "predict", "emulate", "encode", "export", "write_netx", "read_netx", "map_network",
+__all__ = ["quantize", "predict", "emulate", "encode", "export", "write_netx", "read_netx", "load", "host_path",
+           "write_host", "read_host", "map_network",
            "run_network", "run_lif", "reference_run", "lava_dense_weights", "LoihiNetwork", "LoihiLayer",
            "HostInput", "Trace"]
-
-DEFAULT_PROFILE = "loihi2"
 
 
 def encode(graph_or_net, x: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -110,12 +109,7 @@ def export(graph: LayerGraph, out: pathlib.Path, profile=None) -> dict:
     turn a sample into the input layer's bias mantissas). Returns a JSON-able report."""
     if not isinstance(graph, LayerGraph):
         raise ValueError(f"graph: must be a LayerGraph, got {type(graph).__name__}")
-    if profile is None:
-        profile = _profiles.load(DEFAULT_PROFILE)
-    elif not isinstance(profile, _profiles.Profile):
-        profile = _profiles.load(profile)
-    if profile.target != "loihi":
-        raise ValueError(f"profile: {profile.name!r} is a {profile.target} profile, not a loihi one")
+    profile = _profiles.resolve(profile, "loihi")
     out = pathlib.Path(out)
     if out.suffix != ".net":
         raise ValueError(f"out: the Loihi export writes a netx .net file, got {str(out)!r}")
@@ -123,12 +117,11 @@ def export(graph: LayerGraph, out: pathlib.Path, profile=None) -> dict:
     mapping = map_network(net, profile)
     write_netx(net, out)
     files = [str(out)]
+    host_file = host_path(out)
     if net.host is not None:
-        host_path = out.with_name(f"{out.stem}.host.npz")
-        np.savez(host_path, matrix=net.host.matrix, offset=net.host.offset, scale=net.host.scale,
-                 input_shape=np.asarray(net.host.input_shape, dtype=np.int64),
-                 bias_exp=np.int64(6), mantissa_bits=np.int64(13))
-        files.append(str(host_path))
+        files.append(str(write_host(net.host, host_file)))
+    elif host_file.exists():  # a stale host part of an earlier export would not belong to this .net
+        host_file.unlink()
     return {"target": "loihi", "profile": profile.name, "files": files, "input_mode": net.input_mode,
             "latency_steps": net.latency, "steps": net.steps,
             "layers": [{"name": l.name, "type": l.kind, "shape": list(l.shape), "du": l.du, "dv": l.dv,

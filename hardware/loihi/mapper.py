@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from neurosim.hardware.loihi.quantize import LoihiNetwork, _weight_bits
-from neurosim.hardware.profiles import Profile
+from neurosim.hardware.profiles import Profile, resolve
 
 NEEDED = ("neurons_per_core", "synapses_per_core", "fan_in_per_core", "cores_per_chip", "chips")
 
@@ -80,13 +80,6 @@ def _pack(name: str, mask: np.ndarray, syn: np.ndarray, limits: dict, fan_out: n
     return cores
 
 
-def _core_of(cores: list[tuple[int, int]], n: int) -> np.ndarray:
-    out = np.zeros(n, np.int64)
-    for c, (a, b) in enumerate(cores):
-        out[a:b] = c
-    return out
-
-
 def _dest_count(mask: np.ndarray, cores: list[tuple[int, int]]) -> np.ndarray:
     """Per source neuron: the number of destination cores it has a synapse to (mask [N_dst, N_src])."""
     hits = np.zeros(mask.shape[1], np.int64)
@@ -98,14 +91,14 @@ def _dest_count(mask: np.ndarray, cores: list[tuple[int, int]]) -> np.ndarray:
 def map_network(net: LoihiNetwork, profile: Profile) -> dict:
     """Place ``net`` on ``profile``'s cores; returns a JSON-able report or raises ``ValueError``
     naming the limit the model exceeds."""
-    if not isinstance(profile, Profile):
-        raise ValueError(f"profile: must be a Profile, got {type(profile).__name__}")
-    if profile.target != "loihi":
-        raise ValueError(f"profile: {profile.name!r} is a {profile.target} profile, not a loihi one")
+    profile = resolve(profile, "loihi")
     missing = [k for k in NEEDED if k not in profile.limits]
     if missing:
         raise ValueError(f"profile {profile.name!r}: lacks the limits {', '.join(missing)}")
     limits = {k: profile.limits[k] for k in NEEDED}
+    for key, value in limits.items():
+        if value < 1:
+            raise ValueError(f"profile {profile.name!r}: {key} = {value:g} leaves no room for any neuron")
     fan_out_limit = profile.limits.get("fan_out_per_core", math.inf)
     layers = net.layers
     masks = [_nonzero(layer) for layer in layers]

@@ -34,14 +34,16 @@ lava-dl issue #260), which then computes PyTorch's cross-correlation.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from neurosim.hardware.files import atomic_output
 from neurosim.hardware.loihi.emulator import lava_dense_weights, sign_mode_of
-from neurosim.hardware.loihi.quantize import VTH_MAX, ConvSpec, LoihiLayer, LoihiNetwork
+from neurosim.hardware.loihi.quantize import BIAS_EXP_NETX, VTH_MAX, ConvSpec, HostInput, LoihiLayer, LoihiNetwork
 
 TYPES = ("input", "dense", "dense_rec", "conv", "flatten")
 
@@ -169,8 +171,7 @@ def write_netx(net: LoihiNetwork, path: str | Path) -> Path:
             payload.append((kind, item, None, None, None))
         else:
             payload.append((kind, item, None, None, None))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as f:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         group = f.create_group("layer")
         for i, (kind, item, w, r, bias) in enumerate(payload):
             g = group.create_group(str(i))
@@ -288,3 +289,34 @@ def read_netx(path: str | Path) -> LoihiNetwork:
     errors = {"source": str(path)}
     return LoihiNetwork(tuple(layers), in_shape, steps, 1e-3, mode, None,
                         {"type": "direct" if mode == "bias" else "spikes"}, True, errors)
+
+
+def host_path(net_path: str | Path) -> Path:
+    """The host part written next to a ``.net``: ``<stem>.host.npz``."""
+    net_path = Path(net_path)
+    return net_path.with_name(f"{net_path.stem}.host.npz")
+
+
+def write_host(host: HostInput, path: str | Path) -> Path:
+    """Write the host part (matrix, offset, scale, input shape) that turns a sample into the
+    input layer's bias mantissas (``bias_exp`` 6, 13 bits)."""
+    path = Path(path)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, matrix=host.matrix, offset=host.offset, scale=host.scale,
+                 input_shape=np.asarray(host.input_shape, dtype=np.int64), bias_exp=np.int64(BIAS_EXP_NETX))
+    return path
+
+
+def read_host(path: str | Path) -> HostInput:
+    with np.load(Path(path)) as d:
+        return HostInput(d["matrix"], d["offset"], d["scale"], tuple(int(v) for v in d["input_shape"]))
+
+
+def load(path: str | Path) -> LoihiNetwork:
+    """A written ``.net`` with its host part (when the export has one), ready for
+    :func:`~neurosim.hardware.loihi.predict`: what the chip would run."""
+    net = read_netx(path)
+    if net.input_mode == "bias":
+        host = read_host(host_path(path))
+        net = dataclasses.replace(net, host=host, input_shape=host.input_shape)  # samples, not the input layer
+    return net

@@ -329,13 +329,15 @@ def _weight_bits(m: np.ndarray, mode: str) -> int:
     return top.bit_length()
 
 
-def _row_max(w: np.ndarray | None, conv: bool, size: int) -> np.ndarray:
+def _row_abs(w: np.ndarray | None, conv: bool, size: int, reduce=np.max) -> np.ndarray:
+    """``reduce`` (max or sum) of |w| over each neuron's inputs; a convolution kernel
+    [Co, Ci, kh, kw] gives one value per channel, repeated over the channel's neurons (C, H, W)."""
     if w is None:
         return np.zeros(size)
-    if conv:  # kernel [Co, Ci, kh, kw] -> per neuron (C, H, W)
-        per_c = np.abs(w).reshape(w.shape[0], -1).max(axis=1)
+    if conv:
+        per_c = reduce(np.abs(w).reshape(w.shape[0], -1), axis=1)
         return np.repeat(per_c, size // w.shape[0])
-    return np.abs(w).max(axis=1) if w.shape[1] else np.zeros(size)
+    return reduce(np.abs(w), axis=1) if w.shape[1] else np.zeros(size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,7 +493,7 @@ def quantize(graph: LayerGraph, *, netx: bool = True, input_range: tuple[float, 
         mode = sign_mode(w, rec)
         lo_w, hi_w, _ = WEIGHT_GRID[mode]
         wmax = max(abs(lo_w), hi_w)
-        row_max = np.maximum(_row_max(w, conv, size), _row_max(rec, False, size))
+        row_max = np.maximum(_row_abs(w, conv, size), _row_abs(rec, False, size))
         if readout:
             theta = None
         else:
@@ -518,7 +520,7 @@ def quantize(graph: LayerGraph, *, netx: bool = True, input_range: tuple[float, 
                 vmax = vmax_cal * READOUT_MARGIN
                 errs["readout_range"] = "calibration"
             else:
-                drive_r = drive if is_host else np.abs(w).sum(axis=1) + np.abs(b)
+                drive_r = drive if is_host else _row_abs(w, conv, size, np.sum) + np.abs(b)
                 gain = 1.0 / (1.0 - bq) if bq < 1 else float(total_steps)
                 vmax = float(drive_r.max()) * min(gain, float(total_steps))
                 errs["readout_range"] = "bound"

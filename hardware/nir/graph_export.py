@@ -35,6 +35,8 @@ import pathlib
 import nir
 import numpy as np
 
+from neurosim.hardware import profiles
+from neurosim.hardware.files import atomic_output
 from neurosim.hardware.graph import Affine, Conv2d, Flatten, LayerGraph, Leaky, SumPool2d, Spiking
 from neurosim.hardware.nir import mapping
 
@@ -200,24 +202,26 @@ def _same(a: nir.NIRGraph, b: nir.NIRGraph) -> bool:
     return True
 
 
+def write_checked(g: nir.NIRGraph, out: pathlib.Path) -> None:
+    """``nir.write`` ``g`` to ``out`` (whole or not at all) after reading it back unchanged."""
+    with atomic_output(out) as tmp:
+        nir.write(tmp, g)
+        if not _same(g, nir.read(tmp)):
+            raise RuntimeError(f"{out}: the NIR file read back differs from the graph written")
+
+
 def export(graph: LayerGraph, out: pathlib.Path, profile=None) -> dict:
     """Write ``graph`` as a NIR file ``out`` (``nir.write``, gzip-compressed HDF5), read it back to
     check it, and return a JSON-able report. ``profile`` (a :class:`neurosim.hardware.profiles.Profile`) must
     target "nir"; NIR itself has no limits, but a profile's numeric limits on ``neurons``,
-    ``weights``, ``nodes`` or ``edges`` are checked."""
-    if profile is not None:
-        if getattr(profile, "target", None) != "nir":
-            raise ValueError(f"profile {getattr(profile, 'name', profile)!r}: targets "
-                             f"{getattr(profile, 'target', None)!r}, not 'nir'")
+    ``weights``, ``nodes`` or ``edges`` are checked. The file is written only if it reads back unchanged."""
+    profile = profiles.resolve(profile, "nir")
     g = to_nir(graph)
     usage = _usage(g)
     if profile is not None:
         profile.check(usage)
     out = pathlib.Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    nir.write(out, g)
-    if not _same(g, nir.read(out)):
-        raise RuntimeError(f"{out}: the NIR file read back differs from the graph written")
+    write_checked(g, out)
     return {"format": "nir", "file": str(out), "nir_version": nir.version, "dt": float(graph.dt),
             "steps": int(graph.steps), **usage,
             "node_types": {name: type(node).__name__ for name, node in g.nodes.items()},

@@ -45,6 +45,7 @@ import numpy as np
 
 import neurosim
 from neurosim.hardware.nir import mapping
+from neurosim.hardware.nir.graph_export import write_checked
 from neurosim.population import PoissonSource, Population, SpikeSource
 
 SOURCE = "neurosim.hardware.nir"
@@ -156,11 +157,11 @@ def network_to_nir(net: neurosim.Network, dt: float | None = None, outputs: list
 
 
 def export_network(net: neurosim.Network, dt: float | None, out: pathlib.Path) -> dict:
-    """Write :func:`network_to_nir` of ``net`` to ``out`` (``nir.write``); returns a JSON-able report."""
+    """Write :func:`network_to_nir` of ``net`` to ``out`` (``nir.write``, read back to check it);
+    returns a JSON-able report."""
     g = network_to_nir(net, dt)
     out = pathlib.Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    nir.write(out, g)
+    write_checked(g, out)
     n_delay = sum(isinstance(n, nir.Delay) for n in g.nodes.values())
     return {"format": "nir", "file": str(out), "nir_version": nir.version, "dt": float(g.metadata["dt"]),
             "nodes": len(g.nodes), "edges": len(g.edges), "neurons": sum(p.size for p in net.populations),

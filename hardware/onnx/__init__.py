@@ -45,6 +45,7 @@ import torch
 from torch import nn
 
 from neurosim.hardware import profiles as _profiles
+from neurosim.hardware.files import atomic_output
 from neurosim.hardware.graph import Affine, Conv2d, Flatten, Leaky, LayerGraph, SumPool2d, Spiking
 
 __all__ = ["StepModule", "UnrolledModule", "state_names", "state_shapes", "zero_state", "export",
@@ -242,7 +243,7 @@ class UnrolledModule(nn.Module):
         self.steps = int(graph.steps if steps is None else steps)
         if self.steps < 1:
             raise ValueError(f"steps: must be >= 1, got {steps!r}")
-        self.static = (graph.encoder.get("type") == "direct") if static is None else bool(static)
+        self.static = (graph.encoder.get("type", "direct") == "direct") if static is None else bool(static)
         self.shapes = state_shapes(graph)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -274,8 +275,9 @@ def graph_ops(model: onnx.ModelProto) -> list[str]:
     return sorted(ops)
 
 
-def _write(module: nn.Module, args: tuple, path: pathlib.Path, input_names: list[str], output_names: list[str],
+def _build(module: nn.Module, args: tuple, input_names: list[str], output_names: list[str],
            dynamic: dict[str, dict[int, str]], opset: int) -> onnx.ModelProto:
+    """The checked ONNX model of ``module`` (not yet written)."""
     module.eval()
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -286,19 +288,25 @@ def _write(module: nn.Module, args: tuple, path: pathlib.Path, input_names: list
     model = onnx.load_model_from_string(buffer.getvalue())
     model.producer_name = "neurosim"
     onnx.checker.check_model(model, full_check=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save_model(model, str(path))  # one file: all weights inline
     return model
 
 
 def _check(model: onnx.ModelProto, path: pathlib.Path, profile: _profiles.Profile) -> dict:
+    """Check ``model`` against ``profile`` (operators, size) before it is written to ``path``."""
     ops = graph_ops(model)
-    size = path.stat().st_size
+    size = model.ByteSize()
     if "ops" in profile.limits:
         profile.require_subset("ops", ops)
     profile.check({"model_bytes": size})
     return {"path": str(path), "ops": ops, "model_bytes": size,
             "opset": max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))}
+
+
+def _save(models: dict[pathlib.Path, onnx.ModelProto]) -> None:
+    """Write checked models, each one file with all weights inline, each whole or not at all."""
+    for path, model in models.items():
+        with atomic_output(path) as tmp:
+            onnx.save_model(model, str(tmp))
 
 
 def _opset(profile: _profiles.Profile, opset: int | None) -> int:
@@ -309,35 +317,49 @@ def _opset(profile: _profiles.Profile, opset: int | None) -> int:
     return int(opset)
 
 
-def export_step(graph: LayerGraph, path: pathlib.Path | str, profile=None, opset: int | None = None) -> dict:
-    """Write the stateful single-step graph of ``graph`` to ``path``; check it against
-    ``profile`` (default ``onnx_edge``) and return ``{"path", "ops", "model_bytes", "opset",
-    "inputs", "outputs"}``."""
-    profile = resolve_profile(profile)
-    path = pathlib.Path(path)
+def step_model(graph: LayerGraph, path: pathlib.Path, profile: _profiles.Profile,
+               opset: int | None = None) -> tuple[dict, onnx.ModelProto]:
+    """(report, model) of the stateful single-step graph, checked against ``profile``, not written."""
     module = StepModule(graph)
     names = state_names(graph)
     x = torch.zeros((2, *graph.input_shape))
     states = tuple(torch.zeros((2, *s)) for s in state_shapes(graph))
     inputs, outputs = ["x", *names], ["out", *[f"{n}_out" for n in names]]
     dynamic = {n: {0: "batch"} for n in inputs + outputs}
-    model = _write(module, (x, *states), path, inputs, outputs, dynamic, _opset(profile, opset))
-    return {**_check(model, path, profile), "inputs": inputs, "outputs": outputs}
+    model = _build(module, (x, *states), inputs, outputs, dynamic, _opset(profile, opset))
+    return {**_check(model, path, profile), "inputs": inputs, "outputs": outputs}, model
+
+
+def unrolled_model(graph: LayerGraph, path: pathlib.Path, profile: _profiles.Profile, steps: int | None = None,
+                   static: bool | None = None, opset: int | None = None) -> tuple[dict, onnx.ModelProto]:
+    """(report, model) of the graph unrolled over ``steps`` (default ``graph.steps``; see the
+    module docstring for ``static``), checked against ``profile``, not written."""
+    module = UnrolledModule(graph, steps, static)
+    x = torch.zeros((2, *graph.input_shape)) if module.static else torch.zeros((module.steps, 2, *graph.input_shape))
+    batch_axis = 0 if module.static else 1
+    model = _build(module, (x,), ["x"], ["out"], {"x": {batch_axis: "batch"}, "out": {1: "batch"}},
+                   _opset(profile, opset))
+    return {**_check(model, path, profile), "steps": module.steps, "static_input": module.static,
+            "inputs": ["x"], "outputs": ["out"]}, model
+
+
+def export_step(graph: LayerGraph, path: pathlib.Path | str, profile=None, opset: int | None = None) -> dict:
+    """Write the stateful single-step graph of ``graph`` to ``path``; check it against
+    ``profile`` (default ``onnx_edge``) and return ``{"path", "ops", "model_bytes", "opset",
+    "inputs", "outputs"}``."""
+    path = pathlib.Path(path)
+    report, model = step_model(graph, path, resolve_profile(profile), opset)
+    _save({path: model})
+    return report
 
 
 def export_unrolled(graph: LayerGraph, path: pathlib.Path | str, profile=None, steps: int | None = None,
                     static: bool | None = None, opset: int | None = None) -> dict:
-    """Write the graph of ``steps`` (default ``graph.steps``) unrolled steps to ``path`` (see the
-    module docstring for ``static``); check it against ``profile``; return its report."""
-    profile = resolve_profile(profile)
+    """Write the unrolled graph (:func:`unrolled_model`) to ``path``; return its report."""
     path = pathlib.Path(path)
-    module = UnrolledModule(graph, steps, static)
-    x = torch.zeros((2, *graph.input_shape)) if module.static else torch.zeros((module.steps, 2, *graph.input_shape))
-    batch_axis = 0 if module.static else 1
-    model = _write(module, (x,), path, ["x"], ["out"], {"x": {batch_axis: "batch"}, "out": {1: "batch"}},
-                   _opset(profile, opset))
-    return {**_check(model, path, profile), "steps": module.steps, "static_input": module.static,
-            "inputs": ["x"], "outputs": ["out"]}
+    report, model = unrolled_model(graph, path, resolve_profile(profile), steps, static, opset)
+    _save({path: model})
+    return report
 
 
 def export(graph: LayerGraph, out: pathlib.Path, profile=None) -> dict:
@@ -348,12 +370,19 @@ def export(graph: LayerGraph, out: pathlib.Path, profile=None) -> dict:
     out = pathlib.Path(out)
     if out.suffix != ".onnx":
         raise ValueError(f"out: the ONNX export writes a .onnx file, got {str(out)!r}")
-    step = export_step(graph, out, profile)
-    unrolled = export_unrolled(graph, out.with_name(f"{out.stem}.unrolled.onnx"), profile)
+    unrolled_path = unrolled_path_of(out)
+    step, step_onnx = step_model(graph, out, profile)
+    unrolled, unrolled_onnx = unrolled_model(graph, unrolled_path, profile)
+    _save({out: step_onnx, unrolled_path: unrolled_onnx})  # only once both passed the profile
     return {"target": "onnx", "profile": profile.name, "files": [step["path"], unrolled["path"]],
             "states": state_names(graph), "step": step, "unrolled": unrolled,
             "ops": sorted(set(step["ops"]) | set(unrolled["ops"])),
             "model_bytes": step["model_bytes"] + unrolled["model_bytes"]}
+
+
+def unrolled_path_of(out: pathlib.Path) -> pathlib.Path:
+    """Where :func:`export` writes the unrolled graph next to the step graph ``out``."""
+    return out.with_name(f"{out.stem}.unrolled.onnx")
 
 
 def predict(path: pathlib.Path | str, x: np.ndarray, threads: int = 1) -> np.ndarray:

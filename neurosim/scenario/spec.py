@@ -179,6 +179,11 @@ def resolve(raw: dict) -> dict:
     return config
 
 
+def output_path(config: dict) -> Path:
+    """Where a resolved scenario writes its results: ``output.path``, else ``results/<name>.h5``."""
+    return Path(config.get("output", {}).get("path") or f"results/{config['name']}.h5")
+
+
 def config_toml(config: dict) -> str:
     """The resolved config as TOML (stored in results and hashed)."""
     return tomli_w.dumps(config)
