@@ -307,17 +307,29 @@ def to_model(graph: LayerGraph, **options) -> nn.Module:
     return SNN(*modules)
 
 
-def float_outputs(graph: LayerGraph, x: np.ndarray, batch: int = 1000) -> np.ndarray:
-    """The float model's last-layer output [T, B, n] (membrane of a readout, spikes otherwise) for
-    static inputs ``x`` [B, *input_shape] presented at every step (direct coding)."""
+def float_run(graph: LayerGraph, x: np.ndarray, batch: int = 1000) -> tuple[np.ndarray, list[float]]:
+    """The float model on inputs ``x``: static samples [B, *input_shape] presented at every step
+    (direct coding) or sequences [T, B, *input_shape] (spike encoders: encoded beforehand).
+    Returns the last layer's output [T, B, n] (membrane of a readout, spikes otherwise) and the
+    largest |membrane| of each neuron layer (what quantisers calibrate their ranges with)."""
     import torch
 
+    static = graph.encoder.get("type", "direct") == "direct"
+    model = to_model(graph).eval()
+    outs, peaks = [], None
+    with torch.no_grad():
+        for start in range(0, x.shape[0 if static else 1], batch):
+            xb = np.asarray(x[start:start + batch] if static else x[:, start:start + batch])
+            run = model.run(torch.as_tensor(xb, dtype=torch.get_default_dtype()), steps=graph.steps if static else None)
+            outs.append(run.out.numpy())
+            layer_peaks = [float(u.abs().max()) for u in run.membranes]
+            peaks = layer_peaks if peaks is None else [max(a, b) for a, b in zip(peaks, layer_peaks)]
+    return np.concatenate(outs, axis=1), peaks
+
+
+def float_outputs(graph: LayerGraph, x: np.ndarray, batch: int = 1000) -> np.ndarray:
+    """The float model's last-layer output [T, B, n] for static inputs ``x`` [B, *input_shape]
+    presented at every step (direct coding)."""
     if graph.encoder.get("type", "direct") != "direct":
         raise ValueError(f"encoder: float_outputs presents static inputs (direct coding), got {graph.encoder!r}")
-    model = to_model(graph).eval()
-    outs = []
-    with torch.no_grad():
-        for start in range(0, len(x), batch):
-            xb = torch.as_tensor(np.asarray(x[start:start + batch]), dtype=torch.get_default_dtype())
-            outs.append(model.run(xb, steps=graph.steps).out.numpy())
-    return np.concatenate(outs, axis=1)
+    return float_run(graph, x, batch)[0]

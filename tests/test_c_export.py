@@ -16,7 +16,8 @@ import torch
 from neurosim.cli import main
 from neurosim.hardware import c as hc
 from neurosim.hardware.c import integer
-from neurosim.hardware.graph import Affine, Conv2d, Flatten, LayerGraph, Leaky, Spiking, from_model, to_model
+from neurosim.hardware.graph import (Affine, Conv2d, Flatten, LayerGraph, Leaky, Spiking, float_outputs, from_model,
+                                     to_model)
 from neurosim.train.data import load_digits
 from neurosim.train.model_io import load_model
 
@@ -259,3 +260,15 @@ def test_runtime_sources_are_integer_only_and_allocation_free():
         text = (runtime / name).read_text()
         for word in ("float", "double", "malloc", "stdlib.h", "math.h"):
             assert word not in text.replace("floating point", ""), (name, word)
+
+
+def test_calibration_tightens_the_readout_range_and_keeps_the_outputs():
+    graph = lif_readout()
+    x = np.random.default_rng(9).uniform(0, 1, (64, 1, 4, 5))
+    bound, calibrated = integer.quantize(graph), integer.quantize(graph, calibration=x)
+    assert calibrated.output_scale > 2 * bound.output_scale  # the measured peak is far below the worst case
+    reference = float_outputs(graph, x)
+    for model in (bound, calibrated):  # hidden spikes may flip, so compare typical errors and decisions
+        y = integer.emulate(model, x)
+        assert np.median(np.abs(y - reference)) < 0.01 * np.abs(reference).max()
+        assert np.array_equal(y.max(0).argmax(-1), reference.max(0).argmax(-1))

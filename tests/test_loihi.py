@@ -4,13 +4,14 @@ core mapping and the quantised digits accuracy."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import h5py
 import numpy as np
 import pytest
 
 from neurosim.hardware import profiles
-from neurosim.hardware.graph import Affine, Conv2d, Flatten, LayerGraph, Leaky, Spiking
+from neurosim.hardware.graph import Affine, Conv2d, Flatten, LayerGraph, Leaky, Spiking, float_outputs
 from neurosim.hardware.loihi import (emulate, encode, export, lava_dense_weights, map_network, predict, quantize,
                                      read_netx, reference_run, run_lif, run_network, write_netx)
 from neurosim.hardware.loihi.emulator import dense_accumulate
@@ -477,3 +478,19 @@ def test_pooling_chain_becomes_dense_and_series_is_refused():
                         (6, 100), 1e-3, 100)
     with pytest.raises(ValueError, match="input_shape"):
         quantize(series)
+
+
+def test_calibration_sets_the_readout_range_from_the_float_model():
+    rng = np.random.default_rng(6)
+    graph = _mlp(rng, recurrent=False, cuba=False, theta=1.0)
+    x = rng.uniform(0, 1, (32, *graph.input_shape))
+    bound, calibrated = quantize(graph), quantize(graph, calibration=x)
+    assert bound.errors["layers"][-1]["readout_range"] == "bound"
+    assert calibrated.errors["layers"][-1]["readout_range"] == "calibration"
+    # the 24-bit v leaves room: here the 8-bit weights, not the readout range, set the scale
+    np.testing.assert_array_equal(calibrated.layers[-1].scale, bound.layers[-1].scale)
+    reference = float_outputs(graph, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no saturated readout on the calibration samples
+        y = predict(calibrated, x)
+    assert np.array_equal(y.max(0).argmax(-1), reference.max(0).argmax(-1))

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurosim.hardware.graph import Affine, Conv2d, Flatten, Leaky, LayerGraph, SumPool2d, Spiking
+from neurosim.hardware.graph import Affine, Conv2d, Flatten, Leaky, LayerGraph, SumPool2d, Spiking, float_run
 
 Q = 12                 # decays in Q12
 ONE = 1 << Q
@@ -233,17 +233,6 @@ def _pow2_floor(x: float) -> float:
     return float(2.0 ** math.floor(math.log2(x)))
 
 
-def _calibrate(graph: LayerGraph, calibration: np.ndarray, static: bool) -> list[float]:
-    """Largest |u| of each neuron layer of the float model on ``calibration`` inputs."""
-    import torch
-
-    from neurosim.hardware.graph import to_model
-    x = torch.as_tensor(np.asarray(calibration, dtype=np.float32))
-    with torch.no_grad():
-        out = to_model(graph).run(x, steps=graph.steps if static else None)
-    return [float(m.abs().max()) for m in out.membranes]
-
-
 def quantize(graph: LayerGraph, *, input_max: float = 1.0, calibration: np.ndarray | None = None,
              headroom: float = 4.0, steps: int | None = None) -> IntModel:
     """The integer model of ``graph`` (see the module docstring for every rounding).
@@ -264,7 +253,7 @@ def quantize(graph: LayerGraph, *, input_max: float = 1.0, calibration: np.ndarr
     x_max = input_max if static else 1.0
     measured = None
     if calibration is not None:
-        measured = _calibrate(graph, calibration, static)
+        measured = float_run(graph, np.asarray(calibration, dtype=np.float64))[1]
     layers: list[IntLayer] = []
     errors: dict = {"input_scale": input_scale, "layers": []}
     xs = input_scale

@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurosim.hardware.graph import Affine, Conv2d, Flatten, LayerGraph, Leaky, Spiking, SumPool2d
+from neurosim.hardware.graph import Affine, Conv2d, Flatten, LayerGraph, Leaky, Spiking, SumPool2d, float_run
 
 VTH_MAX = (1 << 17) - 1          # 17-bit threshold mantissa
 VTH_CAP = VTH_MAX // 8           # spiking layers: keep 8 θ of v range below the 24-bit clip
@@ -405,23 +405,14 @@ def _decays(neuron, errors: dict) -> tuple[int, int]:
 
 
 def _calibration_vmax(graph: LayerGraph, calibration: np.ndarray | None) -> float | None:
+    """Largest |readout membrane| of the float model on the calibration samples (encoded first)."""
     if calibration is None:
         return None
-    import torch
-
-    from neurosim.hardware.graph import to_model
-    model = to_model(graph)
-    model.eval()
-    x = torch.tensor(np.asarray(calibration), dtype=torch.get_default_dtype())
+    x = np.asarray(calibration)
     if graph.encoder.get("type", "direct") != "direct":
         from neurosim.hardware.loihi import encode
-        x = torch.tensor(encode(graph, np.asarray(calibration)), dtype=torch.get_default_dtype())
-        steps = None
-    else:
-        steps = graph.steps
-    with torch.no_grad():
-        out = model.run(x, steps=steps)
-    return float(out.membranes[-1].abs().max())
+        x = encode(graph, x)
+    return float_run(graph, x)[1][-1]
 
 
 def quantize(graph: LayerGraph, *, netx: bool = True, input_range: tuple[float, float] = (0.0, 1.0),
