@@ -15,7 +15,8 @@ with input current ``x`` (the output of the synapse layers before it) is::
 
 and a leaky readout is ``u' = β u + x`` with the membrane as output. ``encoder`` says how an
 input becomes the first layer's input: ``{"type": "direct"}`` (the static input is presented
-at every step) or a spike encoder of :mod:`neurosim.train.encoders`.
+at every step), a spike encoder of :mod:`neurosim.train.encoders` (rate, latency; delta on
+series) or ``{"type": "series"}`` (a time series fed one value per step).
 
 Build one with :func:`from_model` from a trained :class:`neurosim.train.SNN` and its
 description (:mod:`neurosim.train.model_io`).
@@ -176,13 +177,20 @@ Layer = Union[Affine, Conv2d, SumPool2d, Flatten, Spiking, Leaky]
 
 @dataclass(frozen=True)
 class LayerGraph:
-    """A chain of layers on inputs of ``input_shape`` run for ``steps`` steps of ``dt`` seconds."""
+    """A chain of layers on inputs of ``input_shape`` run for ``steps`` steps of ``dt`` seconds.
+
+    ``shapes[k]`` is the feature shape reaching ``layers[k]`` (``shapes[-1]``: the output),
+    checked on construction: an ``Affine`` takes a flat input (a ``Flatten`` goes before it),
+    a ``Conv2d`` / ``SumPool2d`` / ``Flatten`` the ``input_shape`` it names, a neuron layer as
+    many features as its ``size``.
+    """
 
     layers: tuple[Layer, ...]
     input_shape: tuple[int, ...]
     dt: float
     steps: int
     encoder: dict = field(default_factory=lambda: {"type": "direct"})
+    shapes: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.layers:
@@ -191,6 +199,28 @@ class LayerGraph:
             raise ValueError(f"LayerGraph.dt: must be a time step > 0 in seconds, got {self.dt!r}")
         if not (isinstance(self.steps, int) and self.steps > 0):
             raise ValueError(f"LayerGraph.steps: must be an integer > 0, got {self.steps!r}")
+        object.__setattr__(self, "shapes", _propagate(self.layers, tuple(int(s) for s in self.input_shape)))
+
+
+def _propagate(layers: tuple[Layer, ...], shape: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    shapes = [shape]
+    for index, layer in enumerate(layers):
+        where = f"layers[{index}] ({type(layer).__name__})"
+        if isinstance(layer, Affine):
+            if shape != (layer.weight.shape[1],):
+                raise ValueError(f"{where}.weight: takes {layer.weight.shape[1]} flat inputs, gets shape {shape}"
+                                 + (" (put a Flatten before it)" if len(shape) > 1 else ""))
+        elif isinstance(layer, (Conv2d, SumPool2d, Flatten)):
+            if tuple(layer.input_shape) != shape:
+                raise ValueError(f"{where}.input_shape: {tuple(layer.input_shape)} does not match the shape "
+                                 f"{shape} reaching it")
+        elif layer.size != int(np.prod(shape)):
+            raise ValueError(f"{where}.size: {layer.size} does not match the {int(np.prod(shape))} features "
+                             f"reaching it (shape {shape})")
+        if hasattr(layer, "out_shape"):
+            shape = tuple(int(s) for s in layer.out_shape)
+        shapes.append(shape)
+    return tuple(shapes)
 
 
 def _numpy(t) -> np.ndarray | None:
@@ -204,7 +234,7 @@ def from_model(model: nn.Module, description: dict) -> LayerGraph:
     from neurosim.train.modules import LI, SNN, CubaLIF, NeuronLayer
     if description.get("model") != "snn" or not isinstance(model, SNN):
         raise ValueError(f"model: only feed-forward/recurrent SNN models export, got {description.get('model')!r}")
-    shape = tuple(description["input_shape"])
+    shape = tuple(description["input_shape"][:-1] if description.get("series") else description["input_shape"])
     layers: list[Layer] = []
     for index, m in enumerate(model.layers):
         where = f"layers[{index}]"
@@ -240,8 +270,14 @@ def from_model(model: nn.Module, description: dict) -> LayerGraph:
             raise ValueError(f"{where}: {type(m).__name__} does not export (max pooling: use avgpool2d)")
         layers.append(layer)
         shape = layer.out_shape
-    return LayerGraph(tuple(layers), tuple(description["input_shape"]), float(description["dt"]),
-                      int(description["steps"]), dict(description.get("encoder", {"type": "direct"})))
+    encoder = dict(description.get("encoder", {"type": "direct"}))
+    if description.get("series"):  # [C, L] series run one column per step: raw values, or delta spikes
+        if encoder.get("type", "direct") == "direct":
+            encoder = {"type": "series"}
+        input_shape, steps = tuple(description["input_shape"][:-1]), int(description["input_shape"][-1])
+    else:
+        input_shape, steps = tuple(description["input_shape"]), int(description["steps"])
+    return LayerGraph(tuple(layers), input_shape, float(description["dt"]), steps, encoder)
 
 
 def _tensor(a: np.ndarray | None, shape: tuple[int, ...] | None = None):

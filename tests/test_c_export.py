@@ -244,9 +244,8 @@ def test_unsupported_graphs_are_refused_naming_the_layer():
     dangling = LayerGraph((Affine(np.ones((3, 4))), Spiking(3, 0.9, 1.0), Affine(np.ones((2, 3)))), (4,), 1e-3, 4)
     with pytest.raises(ValueError, match=r"layers\[2\] \(Affine\)"):
         hc.quantize(dangling)
-    wrong_size = LayerGraph((Affine(np.ones((3, 5))), Leaky(3, 0.9)), (4,), 1e-3, 4)
-    with pytest.raises(ValueError, match=r"layers\[0\] \(Affine\)\.weight"):
-        hc.quantize(wrong_size)
+    with pytest.raises(ValueError, match=r"layers\[0\] \(Affine\)\.weight"):  # refused by the graph itself
+        LayerGraph((Affine(np.ones((3, 5))), Leaky(3, 0.9)), (4,), 1e-3, 4)
     model = hc.quantize(lif_readout())
     with pytest.raises(ValueError, match="x_int"):
         hc.run(model, np.zeros((3, 21), np.int8))

@@ -108,3 +108,27 @@ def test_per_neuron_parameters_of_a_convolutional_layer_keep_their_order():
         torch.testing.assert_close(G.to_model(graph).eval()(x, steps=5), model(x, steps=5), rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="Spiking.threshold: needs one value or 18"):
         G.Spiking(18, beta=0.5, threshold=np.ones(4))
+
+
+def test_graph_checks_every_shape_on_construction():
+    conv = G.Conv2d(np.zeros((2, 1, 3, 3)), (1, 5, 5))
+    graph = G.LayerGraph((conv, G.Spiking(18, 0.9, 1.0), G.Flatten((2, 3, 3)), G.Affine(np.zeros((4, 18))),
+                          G.Leaky(4, 0.9)), (1, 5, 5), 1e-3, 3)
+    assert graph.shapes == ((1, 5, 5), (2, 3, 3), (2, 3, 3), (18,), (4,), (4,))
+    with pytest.raises(ValueError, match=r"layers\[2\] \(Affine\).weight: takes 18 flat inputs, gets shape "
+                                         r"\(2, 3, 3\) \(put a Flatten before it\)"):
+        G.LayerGraph((conv, G.Spiking(18, 0.9, 1.0), G.Affine(np.zeros((4, 18)))), (1, 5, 5), 1e-3, 3)
+    with pytest.raises(ValueError, match=r"layers\[0\] \(Conv2d\).input_shape: \(1, 5, 5\) does not match"):
+        G.LayerGraph((conv,), (1, 6, 6), 1e-3, 3)
+    with pytest.raises(ValueError, match=r"layers\[1\] \(Spiking\).size: 20 does not match the 18 features"):
+        G.LayerGraph((conv, G.Spiking(20, 0.9, 1.0)), (1, 5, 5), 1e-3, 3)
+
+
+def test_a_series_model_steps_over_its_length():
+    model = SNN(torch.nn.Linear(6, 8), LIF(0.9, reset="hard"), torch.nn.Linear(8, 3), LI(0.9)).eval()
+    description = {"model": "snn", "dt": 1e-3, "steps": 100, "input_shape": [6, 100], "series": True,
+                   "encoder": {"type": "direct"}}
+    graph = G.from_model(model, description)
+    assert graph.input_shape == (6,) and graph.steps == 100 and graph.encoder == {"type": "series"}
+    delta = G.from_model(model, {**description, "encoder": {"type": "delta", "threshold": 0.1}})
+    assert delta.encoder["type"] == "delta"

@@ -475,8 +475,8 @@ def test_pooling_chain_becomes_dense_and_series_is_refused():
     y = predict(net, rng.uniform(0, 1, (2, 1, 6, 6)))
     assert y.shape == (6, 2, 3) and np.all(np.isfinite(y))
     series = LayerGraph((Affine(np.ones((4, 6))), Spiking(4, 0.9, 1.0), Affine(np.ones((2, 4))), Leaky(2, 0.9)),
-                        (6, 100), 1e-3, 100)
-    with pytest.raises(ValueError, match="input_shape"):
+                        (6,), 1e-3, 100, {"type": "series"})
+    with pytest.raises(ValueError, match=r"encoder.type: 'series' inputs do not map to Loihi"):
         quantize(series)
 
 

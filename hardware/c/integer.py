@@ -170,7 +170,7 @@ def load(path: pathlib.Path | str) -> IntModel:
 # ---------------------------------------------------------------------------- quantiser
 def _blocks(graph: LayerGraph) -> list[tuple[int, int, Affine, Spiking | Leaky]]:
     """(neuron layer index, Affine index, Affine, neuron layer) of each block; raises on
-    unsupported graphs."""
+    unsupported graphs (the graph itself has checked every size)."""
     out: list[tuple[int, int, Affine, Spiking | Leaky]] = []
     pending: tuple[int, Affine] | None = None
     n = int(np.prod(graph.input_shape))
@@ -184,24 +184,15 @@ def _blocks(graph: LayerGraph) -> list[tuple[int, int, Affine, Spiking | Leaky]]
             raise ValueError(f"{where}: not supported by the C export (it takes Flatten, Affine, "
                              f"Spiking (LIF, CubaLIF) and Leaky layers)")
         if isinstance(layer, Flatten):
-            if int(np.prod(layer.input_shape)) != n:
-                raise ValueError(f"{where}.input_shape: {tuple(layer.input_shape)} does not hold the {n} features "
-                                 f"reaching it")
             continue
         if isinstance(layer, Affine):
             if pending is not None:
                 raise ValueError(f"{where}: two Affine layers in a row do not export to C (fold them into one)")
-            if layer.weight.shape[1] != n:
-                raise ValueError(f"{where}.weight: needs {n} inputs (the features reaching it), "
-                                 f"got {layer.weight.shape[1]}")
             pending = (index, layer)
-            n = layer.weight.shape[0]
             continue
         if isinstance(layer, (Spiking, Leaky)):
             if pending is None:
                 raise ValueError(f"{where}: the C export needs an Affine layer right before each neuron layer")
-            if layer.size != n:
-                raise ValueError(f"{where}.size: {layer.size} does not match the {n} outputs of the Affine before it")
             out.append((index, pending[0], pending[1], layer))
             pending = None
             continue
@@ -220,7 +211,8 @@ def _encoder(graph: LayerGraph) -> bool:
     """True for direct-current (static) input; spike encoders give 0/1 inputs."""
     kind = graph.encoder.get("type", "direct")
     if kind not in ("direct", "rate", "latency", "delta"):
-        raise ValueError(f"LayerGraph.encoder.type: {kind!r} does not export to C (direct, rate, latency, delta)")
+        raise ValueError(f"LayerGraph.encoder.type: {kind!r} does not export to C (direct, rate, latency, delta; "
+                         f"raw series values are not 0/1 spikes)")
     return kind == "direct"
 
 

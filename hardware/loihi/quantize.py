@@ -128,18 +128,6 @@ def chain_matrix(chain: list, in_shape: tuple[int, ...]) -> tuple[np.ndarray, np
     return np.concatenate(cols).T.copy(), offset
 
 
-def _chain_shape(chain: list, in_shape: tuple[int, ...]) -> tuple[int, ...]:
-    shape = in_shape
-    for layer in chain:
-        if isinstance(layer, Affine):
-            if layer.weight.shape[1] != int(np.prod(shape)):
-                raise ValueError(f"Affine.weight: needs {int(np.prod(shape))} inputs, got {layer.weight.shape[1]}")
-        elif tuple(layer.input_shape) != tuple(shape) and int(np.prod(layer.input_shape)) != int(np.prod(shape)):
-            raise ValueError(f"{type(layer).__name__}.input_shape: {layer.input_shape} does not match {shape}")
-        shape = tuple(layer.out_shape)
-    return shape
-
-
 # --------------------------------------------------------------------------------------------
 # the integer network
 
@@ -363,10 +351,7 @@ def _stages(graph: LayerGraph) -> list[_Stage]:
             if stages and stages[-1].neuron.__class__ is Leaky:
                 raise ValueError(f"{where}: nothing may follow the Leaky readout on Loihi")
             chain.append(layer)
-            try:
-                shape = _chain_shape([layer], shape)
-            except ValueError as exc:
-                raise ValueError(f"{where}: {exc}") from None
+            shape = graph.shapes[index + 1]
             continue
         if isinstance(layer, Spiking):
             if layer.reset != "hard":
@@ -377,8 +362,6 @@ def _stages(graph: LayerGraph) -> list[_Stage]:
         if stages and isinstance(stages[-1].neuron, Leaky):
             raise ValueError(f"{where}: nothing may follow the Leaky readout on Loihi (its output is a membrane, "
                              f"not spikes)")
-        if int(np.prod(shape)) != layer.size:
-            raise ValueError(f"{where}: size {layer.size} does not match its input of shape {shape}")
         stages.append(_Stage(index, chain, layer, chain_in, shape))
         chain, chain_in = [], shape
     if chain:
@@ -438,12 +421,6 @@ def quantize(graph: LayerGraph, *, netx: bool = True, input_range: tuple[float, 
     else:
         raise ValueError(f"LayerGraph.encoder.type: {etype!r} inputs do not map to Loihi "
                          f"(direct, rate and latency do)")
-    first = next((layer for layer in graph.layers if isinstance(layer, Affine)), None)
-    if (len(graph.input_shape) == 2 and isinstance(graph.layers[0], Affine) and first is not None
-            and first.weight.shape[1] == graph.input_shape[0]):
-        raise ValueError(f"LayerGraph.input_shape: {tuple(graph.input_shape)} is a time series (C, L) fed one "
-                         f"step at a time; the Loihi export takes static inputs (their current is a fixed "
-                         f"bias) or spike encoders")
     stages = _stages(graph)
     vmax_cal = _calibration_vmax(graph, calibration)
     total_steps = graph.steps + len(stages)

@@ -117,8 +117,6 @@ def to_nir(graph: LayerGraph, *, r_one: bool = False) -> nir.NIRGraph:
         rec_name = None
         if isinstance(layer, Affine):
             name = f"affine{index}"
-            if layer.weight.shape[1] != int(np.prod(shape)) or len(shape) != 1:
-                raise ValueError(f"layers[{index}] (Affine): takes {layer.weight.shape[1]} inputs, gets shape {shape}")
             node = (nir.Linear(weight=np.array(layer.weight)) if layer.bias is None
                     else nir.Affine(weight=np.array(layer.weight), bias=np.array(layer.bias)))
             shape = layer.out_shape
@@ -146,9 +144,6 @@ def to_nir(graph: LayerGraph, *, r_one: bool = False) -> nir.NIRGraph:
             node = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
             shape = layer.out_shape
         elif isinstance(layer, (Spiking, Leaky)):
-            if int(np.prod(shape)) != layer.size:
-                raise ValueError(f"layers[{index}] ({type(layer).__name__}).size: {layer.size}, but its input has "
-                                 f"shape {shape}")
             name, node, factor = _neuron(index, layer, shape, dt, r_one)
             if r_one and np.any(factor != 1):
                 if previous == "input":

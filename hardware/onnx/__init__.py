@@ -57,28 +57,6 @@ def resolve_profile(profile) -> _profiles.Profile:
     return _profiles.resolve(profile, "onnx")
 
 
-def _shapes(graph: LayerGraph) -> list[tuple[int, ...]]:
-    """The feature shape entering each layer, plus the final output shape."""
-    shape = tuple(int(s) for s in graph.input_shape)
-    out = [shape]
-    for index, layer in enumerate(graph.layers):
-        if isinstance(layer, (Affine, Conv2d, SumPool2d, Flatten)):
-            if isinstance(layer, Affine) and shape[-1] != layer.weight.shape[1]:
-                raise ValueError(f"layers[{index}] (Affine): needs {layer.weight.shape[1]} inputs, "
-                                 f"the layer before gives shape {shape}")
-            if isinstance(layer, (Conv2d, SumPool2d, Flatten)) and tuple(layer.input_shape) != shape:
-                raise ValueError(f"layers[{index}] ({type(layer).__name__}).input_shape: {tuple(layer.input_shape)} "
-                                 f"does not match the shape {shape} reaching it")
-            shape = tuple(int(s) for s in (shape[:-1] + layer.out_shape if isinstance(layer, Affine)
-                                           else layer.out_shape))
-        else:
-            if int(np.prod(shape)) != layer.size:
-                raise ValueError(f"layers[{index}] ({type(layer).__name__}).size: {layer.size} does not match "
-                                 f"the {int(np.prod(shape))} features reaching it (shape {shape})")
-        out.append(shape)
-    return out
-
-
 def state_names(graph: LayerGraph) -> list[str]:
     """Names of the state inputs of the step graph, in order (outputs add ``_out``)."""
     names, k = [], 0
@@ -94,7 +72,7 @@ def state_names(graph: LayerGraph) -> list[str]:
 
 def state_shapes(graph: LayerGraph) -> list[tuple[int, ...]]:
     """Feature shapes (without the batch dimension) of the states, in :func:`state_names` order."""
-    shapes = _shapes(graph)
+    shapes = graph.shapes
     out = []
     for index, layer in enumerate(graph.layers):
         if isinstance(layer, Spiking):
@@ -120,7 +98,7 @@ class StepModule(nn.Module):
     def __init__(self, graph: LayerGraph):
         super().__init__()
         self.graph = graph
-        shapes = _shapes(graph)
+        shapes = graph.shapes
         self.kinds: list[str] = []
         self.mods = nn.ModuleList()
         for index, layer in enumerate(graph.layers):
