@@ -343,6 +343,12 @@ def to_model(graph: LayerGraph, **options) -> nn.Module:
     return SNN(*modules)
 
 
+def leaky_gain(beta: float, steps: int) -> float:
+    """Σ_{t<steps} β^t: how far a leaky integrator driven by at most 1 per step can get in
+    ``steps`` steps from rest (the worst-case range quantisers give a readout)."""
+    return float(steps) if beta >= 1 else float((1.0 - beta ** steps) / (1.0 - beta))
+
+
 def float_run(graph: LayerGraph, x: np.ndarray, batch: int = 1000) -> tuple[np.ndarray, list[float]]:
     """The float model on inputs ``x``: static samples [B, *input_shape] presented at every step
     (direct coding) or sequences [T, B, *input_shape] (spike encoders: encoded beforehand).

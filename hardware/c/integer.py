@@ -19,9 +19,10 @@ readout. ``Flatten`` is a no-op on the C-order vectors and may appear anywhere.
 * state scale ``s = A / 2^shift`` (``shift`` an integer, negative = left shift): for a spiking
   layer the smallest ``shift`` with ``max θ · s <= 32767 / headroom`` (``headroom`` = 4: the
   state holds up to about 4 θ before it saturates); for a leaky readout the smallest with
-  ``u_max · s <= 32767`` where ``u_max`` bounds the membrane: with ``calibration`` inputs,
-  1.25 × the largest |u| of the float model on them; otherwise the worst case
-  ``max_j (Σ_i |W_ji| x_max + |b_j|) · Σ_{t<T} β^t``. ``θ_int = sat(round(θ · s), 1, 32767)``.
+  ``u_max · s <= 32767`` where ``u_max`` bounds the membrane: the worst case
+  ``max_j (Σ_i |W_ji| x_max + |b_j|) · Σ_{t<T} β^t`` (:func:`~neurosim.hardware.graph.leaky_gain`),
+  or, with ``calibration`` inputs, the smaller of that and 1.25 × the largest |u| of the float
+  model on them. ``θ_int = sat(round(θ · s), 1, 32767)``.
 * decays in Q12: ``β_q = round(β · 4096)`` (0..4096), the same for α.
 
 **One step, per neuron j, exactly** (``>>`` is the arithmetic shift, i.e. floor division by a
@@ -55,7 +56,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurosim.hardware.graph import Affine, Conv2d, Flatten, Leaky, LayerGraph, SumPool2d, Spiking, float_run
+from neurosim.hardware.graph import (Affine, Conv2d, Flatten, Leaky, LayerGraph, SumPool2d, Spiking, float_run,
+                                     leaky_gain)
 
 Q = 12                 # decays in Q12
 ONE = 1 << Q
@@ -278,7 +280,7 @@ def quantize(graph: LayerGraph, *, input_max: float = 1.0, calibration: np.ndarr
         else:
             x_abs = x_max if not layers else 1.0
             cur_max = float((np.abs(W).sum(axis=1) * x_abs + np.abs(b)).max())
-            bound = cur_max * float(sum(beta.max() ** t for t in range(T)))
+            bound = cur_max * leaky_gain(float(beta.max()), T)
             if measured is not None:
                 # every neuron layer is in a block, so this block's position is its calibration index
                 seen = measured[len(layers)]

@@ -62,7 +62,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurosim.hardware.graph import Affine, Conv2d, Flatten, LayerGraph, Leaky, Spiking, SumPool2d, float_run
+from neurosim.hardware.graph import (Affine, Conv2d, Flatten, LayerGraph, Leaky, Spiking, SumPool2d, float_run,
+                                     leaky_gain)
 
 VTH_MAX = (1 << 17) - 1          # 17-bit threshold mantissa
 VTH_CAP = VTH_MAX // 8           # spiking layers: keep 8 θ of v range below the 24-bit clip
@@ -489,8 +490,7 @@ def quantize(graph: LayerGraph, *, netx: bool = True, input_range: tuple[float, 
                 errs["readout_range"] = "calibration"
             else:
                 drive_r = drive if is_host else _row_abs(w, conv, size, np.sum) + np.abs(b)
-                gain = 1.0 / (1.0 - bq) if bq < 1 else float(total_steps)
-                vmax = float(drive_r.max()) * min(gain, float(total_steps))
+                vmax = float(drive_r.max()) * leaky_gain(bq, total_steps)
                 errs["readout_range"] = "bound"
             cap = (VTH_MAX - 1) / max(vmax, 1e-300)
         other = min(float(b_lim.min()), cap)
