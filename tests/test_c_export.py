@@ -271,3 +271,11 @@ def test_calibration_tightens_the_readout_range_and_keeps_the_outputs():
         y = integer.emulate(model, x)
         assert np.median(np.abs(y - reference)) < 0.01 * np.abs(reference).max()
         assert np.array_equal(y.max(0).argmax(-1), reference.max(0).argmax(-1))
+
+
+def test_inputs_beyond_the_quantised_range_warn():
+    model = integer.quantize(lif_readout())  # input_max 1: scale 64
+    with pytest.warns(RuntimeWarning, match="2 input values exceed the int8 range"):
+        q = integer.quantize_input(model, np.concatenate([np.full((1, 1, 4, 5), 0.5), np.full((1, 1, 4, 5), 0.0)])
+                                   + np.pad(np.array([[[[3.0, -3.0]]]]), ((0, 1), (0, 0), (0, 3), (0, 3))))
+    assert q.max() == 127 and q.min() == -128 and q[1].max() == 0

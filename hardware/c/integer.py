@@ -52,6 +52,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -332,8 +333,12 @@ def quantize_input(model: IntModel, x: np.ndarray) -> np.ndarray:
     if lead not in (1, 2) or tuple(x.shape[lead:]) != tuple(model.input_shape):
         raise ValueError(f"x: needs shape [B, {', '.join(map(str, model.input_shape))}] "
                          f"(or [T, B, ...]), got {list(x.shape)}")
-    q = np.clip(np.rint(x * model.input_scale), -128, 127).astype(np.int8)
-    return q.reshape(*x.shape[:lead], model.n_input)
+    q = np.rint(x * model.input_scale)
+    clipped = int(np.count_nonzero((q < -128) | (q > 127)))
+    if clipped:
+        warnings.warn(f"{clipped} input values exceed the int8 range and were saturated (inputs above the "
+                      f"input_max used to quantise?)", RuntimeWarning, stacklevel=2)
+    return np.clip(q, -128, 127).astype(np.int8).reshape(*x.shape[:lead], model.n_input)
 
 
 def _sat16(v: np.ndarray) -> np.ndarray:
