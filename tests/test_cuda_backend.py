@@ -179,6 +179,13 @@ for ee in (("all_to_all", "additive"), ("nearest", "multiplicative"), ("all_to_a
     field = {name: 12 + i for i, name in enumerate(nc.layout.plastic._fields)}  # Recorder's list: 12 arrays first
     r["arrivals_pending"] = int(max(b[field["pend_n"]].sum() for b in ba))  # delayed plastic spikes in flight
     r["fired_pending"] = int(max(b[field["counters"]][0] for b in ba))  # spikes carried into the next block
+
+import neurosim.engine.device_sync as device_sync
+device_sync.COMPARE_LIMIT = 0  # every array remembered by its CRC-32, as arrays above 2^25 elements are
+runs = compare("by_checksum", lambda: learning_network(("nearest", "additive"), ("all_to_all", "multiplicative")),
+               ["9 ms", edit, "6 ms"])
+report["by_checksum"]["weights_equal"] = all(np.array_equal(a.synapses.weight, c.synapses.weight) for a, c in
+                                             zip(runs["numba"][0].projections, runs["cuda"][0].projections))
 print(json.dumps(report))
 """
 
@@ -217,6 +224,8 @@ def test_cuda_plasticity_under_the_simulator_matches_numba_bit_for_bit():
         assert all(u > 0 for u in r["up"][:5]) and all(d > 0 for d in r["down"][:5]), r  # every plastic one learned
         assert r["up"][5:] == [0, 0] and r["down"][5:] == [0, 0], r  # the static ones did not
         assert r["arrivals_pending"] > 0 and r["fired_pending"] > 0, r  # state carried across blocks
+    by_checksum = report["by_checksum"]  # host edits are seen when arrays are compared by CRC-32
+    assert by_checksum["blocks_equal"] and by_checksum["monitors_equal"] and by_checksum["weights_equal"]
 
 
 def test_cuda_is_registered_and_auto_picks_it_only_with_a_gpu():
@@ -249,3 +258,18 @@ def test_cuda_on_a_gpu_agrees_with_numba_statistically_or_is_refused_without_one
         rates[backend] = sum(m.t.size for m in net.monitors) / 4000
     assert rates["cuda"] == pytest.approx(rates["numba"], rel=0.01)
     assert np.isfinite(rates["cuda"]) and 5.0 < rates["cuda"] < 6.5
+
+
+def test_synced_copies_see_host_edits_by_copy_and_by_checksum(monkeypatch):
+    import neurosim.engine.device_sync as device_sync
+
+    for limit in (10, 0):  # remembered as copies, then as CRC-32 fingerprints
+        monkeypatch.setattr(device_sync, "COMPARE_LIMIT", limit)
+        synced, host = device_sync.SyncedCopies(), np.arange(8, dtype=np.float64)
+        assert synced.changed("w", host)
+        synced.remember("w", host)
+        assert not synced.changed("w", host)
+        host[3] = np.nextafter(host[3], 10)  # the smallest edit
+        assert synced.changed("w", host)
+        synced.remember("w", host)
+        assert not synced.changed("w", host.copy())

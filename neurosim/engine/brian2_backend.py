@@ -113,7 +113,9 @@ float32 arithmetic only to float32 rounding); Brian's synaptic queues and the pl
 traces are not copied back into ``layout.syn.buf`` / ``layout.plastic``, so a run that
 continues on another backend after ``brian2`` loses the delayed spikes in flight at the switch
 and starts plastic projections with empty traces (learned weights and modulator values are
-kept); a block whose recorded spikes do not fit into the spike
+kept), and the spikes of a plastic block's last step have not yet delivered their delay-0
+plastic input, been paired or counted by the modulators (Brian does that at the start of the
+next step), so that step's plastic effects are lost at a switch too; a block whose recorded spikes do not fit into the spike
 buffer returns early as in the other backends, with the rest of the simulated block handed out
 by the following calls (``layout.state`` and the learned weights are then already at the end
 of the simulated block).

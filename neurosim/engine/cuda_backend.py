@@ -74,14 +74,13 @@ from collections import OrderedDict
 
 import numpy as np
 
+from neurosim.engine.device_sync import SyncedCopies
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout
 
 #: host-side check of the early-stop flag every this many steps
 CHECK_EVERY = 256
 #: device copies of at most this many layouts are kept
 CACHE_SIZE = 2
-#: dynamic arrays larger than this (elements) are not compared with the last synced copy
-COMPARE_LIMIT = 1 << 25
 
 #: how kernels were launched in the last block (diagnostics): fast or ordinary, and why not fast
 LAUNCH_INFO: dict[str, object] = {}
@@ -238,8 +237,8 @@ class _DeviceLayout:
         self.kind[np.unique(drv.gen_id)] = 1
         self.kind[drv.poisson_id] = 2
         self.flat = self.ref = self.i_ext = self.buf = None
-        self.synced: dict[str, np.ndarray | None] = {}
-        self.weight_host = syn.weight.copy() if syn.weight.size <= COMPARE_LIMIT else None
+        self.synced = SyncedCopies()
+        self.synced.remember("weight", syn.weight)
         self.plastic = None
         if layout.plastic.flags.size and layout.plastic.flags[0]:
             from neurosim.engine.cuda_plasticity import DevicePlasticity
@@ -256,16 +255,13 @@ class _DeviceLayout:
         from numba import cuda
 
         for name, host in self._dynamic(layout).items():
-            last = self.synced.get(name)
-            if last is not None and (host.size > COMPARE_LIMIT or np.array_equal(host, last)):
-                continue
-            data = np.ascontiguousarray(host.reshape(-1) if name == "vars" else host)
-            dev = cuda.to_device(data)
-            setattr(self, {"vars": "flat"}.get(name, name), dev)
-            self.synced[name] = host.copy() if host.size <= COMPARE_LIMIT else host
-        if self.weight_host is not None and not np.array_equal(layout.syn.weight, self.weight_host):
+            if self.synced.changed(name, host):
+                data = np.ascontiguousarray(host.reshape(-1) if name == "vars" else host)
+                setattr(self, {"vars": "flat"}.get(name, name), cuda.to_device(data))
+                self.synced.remember(name, host)
+        if self.synced.changed("weight", layout.syn.weight):  # edited on the host or learned by another backend
             self.weight.copy_to_device(layout.syn.weight)
-            self.weight_host = layout.syn.weight.copy()
+            self.synced.remember("weight", layout.syn.weight)
         if self.plastic is not None:
             self.plastic.upload(layout.plastic)
 
@@ -278,11 +274,10 @@ class _DeviceLayout:
         if any(self.buffered):
             layout.syn.buf[...] = self.buf.copy_to_host()
         for name, host in self._dynamic(layout).items():
-            self.synced[name] = host.copy() if host.size <= COMPARE_LIMIT else host
+            self.synced.remember(name, host)
         if self.plastic is not None:  # the learned weights, traces, queues and modulators
             layout.syn.weight[...] = self.weight.copy_to_host()
-            if self.weight_host is not None:
-                self.weight_host = layout.syn.weight.copy()
+            self.synced.remember("weight", layout.syn.weight)
             self.plastic.download(layout.plastic)
 
 

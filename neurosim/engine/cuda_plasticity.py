@@ -12,7 +12,8 @@ before the ring buffer is taken into the state:
    (the CSC index ``csc_*``) are potentiated with the presynaptic trace ``trace[(m - D) mod L]``;
 3. :func:`plastic_traces` (phases c, d): one thread per trace column writes the traces at
    ``t_{m+1}``; thread 0 then integrates the modulators in index order, sets ``lr``, and
-   empties ``gcount``, ``fired`` (``ctr[FIRED]``) and ``pend[m mod L]``.
+   empties ``gcount``, ``fired`` (``ctr[FIRED]``) and the arrival list of this step
+   (``pend_n[m mod L] = 0``).
 
 The spikes are noted for the phase where they are delivered
 (:func:`neurosim.engine.cuda_kernels.deliver_plastic`).
@@ -42,6 +43,7 @@ import numpy as np
 from numba import cuda
 
 from neurosim.engine.cuda_kernels import FIRED
+from neurosim.engine.device_sync import SyncedCopies
 from neurosim.engine.layout import Plasticity
 
 #: per-run constants of the layout's Plasticity, uploaded once
@@ -177,15 +179,17 @@ class DevicePlasticity:
             col_set[col:col + size] = t
         self.col_set = up(col_set)
         self.n_mod = pl.mod_state.shape[0]
-        self.synced = {name: getattr(pl, name).copy() for name in DYNAMIC}
+        self.synced = SyncedCopies()
+        for name in DYNAMIC:
+            self.synced.remember(name, getattr(pl, name))
 
     def upload(self, pl: Plasticity) -> None:
         """Copy to the device the dynamic arrays that changed on the host since the last sync."""
         for name in DYNAMIC:
             host = getattr(pl, name)
-            if host.size and not np.array_equal(host, self.synced[name]):
+            if host.size and self.synced.changed(name, host):
                 getattr(self, name).copy_to_device(np.ascontiguousarray(host))
-                self.synced[name] = host.copy()
+                self.synced.remember(name, host)
 
     def download(self, pl: Plasticity) -> None:
         """Copy the dynamic arrays back into the host layout (in place)."""
@@ -193,7 +197,7 @@ class DevicePlasticity:
             host = getattr(pl, name)
             if host.size:
                 host[...] = getattr(self, name).copy_to_host()
-                self.synced[name] = host.copy()
+                self.synced.remember(name, host)
 
     def phase_args(self, dev) -> tuple[tuple, tuple, tuple]:
         """The array arguments of :func:`plastic_pre`, :func:`plastic_post` and :func:`plastic_traces`
