@@ -45,6 +45,7 @@ from numba import cuda
 from neurosim.engine.cuda_kernels import FIRED
 from neurosim.engine.device_sync import SyncedCopies
 from neurosim.engine.layout import Plasticity
+from neurosim.plasticity import rules
 
 #: per-run constants of the layout's Plasticity, uploaded once
 STATIC = ("a_plus", "a_minus", "w_min", "w_max", "mult", "skip", "row_grp", "grp_ptr", "grp_pos", "grp_col",
@@ -55,19 +56,16 @@ STATIC = ("a_plus", "a_minus", "w_min", "w_max", "mult", "skip", "row_grp", "grp
 DYNAMIC = ("lr", "fired", "last", "gcount", "pend", "pend_n", "trace", "mod_state")
 
 
+_stdp_weight = cuda.jit(device=True)(rules.stdp_weight)
+_next_trace = cuda.jit(device=True)(rules.next_trace)
+_modulator_step = cuda.jit(device=True)(rules.modulator_step)
+
+
 @cuda.jit(device=True)
 def _update(s, p, x, potentiate, weight, a_plus, a_minus, w_min, w_max, mult, lr):
-    """``numba_backend._update``: potentiate (``w += eta_+ A+(w) x``) or depress
-    (``w -= eta_- A-(w) x``) the synapse at merged position ``s`` (projection ``p``), then clip."""
-    lo, hi = w_min[p], w_max[p]
-    w = weight[s]
-    if potentiate:
-        a = a_plus[p] * lr[p, 0]
-        w = w + (a * (hi - w) * x if mult[p] else a * x)
-    else:
-        a = a_minus[p] * lr[p, 1]
-        w = w - (a * (w - lo) * x if mult[p] else a * x)
-    weight[s] = min(max(w, lo), hi)
+    """``numba_backend._update`` on the device arrays."""
+    weight[s] = _stdp_weight(weight[s], x, potentiate, a_plus[p], a_minus[p], lr[p, 0], lr[p, 1], w_min[p],
+                             w_max[p], mult[p])
 
 
 @cuda.jit
@@ -137,19 +135,14 @@ def plastic_traces(k, step, halt, ctr, n_cols, col_set, tset, t_inc, t_decay, t_
         t = col_set[c]
         e = tset[t, 0] + (c - tset[t, 2])
         inc, decay = t_inc[t], t_decay[t]
-        x = trace[now, c]
-        if t_nearest[t]:
-            trace[nxt, c] = (inc if last[e] == step else x) * decay
-        else:
-            trace[nxt, c] = (x + inc if last[e] == step else x) * decay
+        trace[nxt, c] = _next_trace(trace[now, c], last[e] == step, inc, decay, t_nearest[t])
     if gid != 0:
         return
     for m in range(n_mod):
         drive = 0.0
         for q in range(mod_drive_ptr[m], mod_drive_ptr[m + 1]):
             drive += mod_coef[q] * gcount[mod_group[q]]
-        a_m = mod_state[m]
-        a_m = a_m + (mod_weight[m] * drive + mod_bias[m] - a_m) / mod_tau[m]
+        a_m = _modulator_step(mod_state[m], drive, mod_weight[m], mod_bias[m], mod_tau[m])
         mod_state[m] = a_m
         for q in range(mod_target_ptr[m], mod_target_ptr[m + 1]):
             lr[mod_proj[q], mod_kind[q]] = a_m

@@ -26,6 +26,7 @@ from numba.extending import overload
 
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout, NoPlasticity
 from neurosim.engine.rng import uniform_jit
+from neurosim.plasticity import rules
 
 
 def _is_plastic(pl):
@@ -115,19 +116,17 @@ def _emit_plastic(j, stamp, base, syn, flat, rec, k, pl):
         _deliver(j, base, syn, flat)
 
 
+_stdp_weight = njit(cache=True, inline="always")(rules.stdp_weight)
+_next_trace = njit(cache=True, inline="always")(rules.next_trace)
+_modulator_step = njit(cache=True, inline="always")(rules.modulator_step)
+
+
 @njit(cache=True, inline="always")
 def _update(s, p, x, potentiate, syn, pl):
     """Plastic synapse at merged position ``s`` of projection ``p``, with the other side's trace
     ``x``: potentiate (``w += eta_+ A+(w) x``) or depress (``w -= eta_- A-(w) x``), then clip."""
-    lo, hi = pl.w_min[p], pl.w_max[p]
-    w = syn.weight[s]
-    if potentiate:
-        a = pl.a_plus[p] * pl.lr[p, 0]
-        w = w + (a * (hi - w) * x if pl.mult[p] else a * x)
-    else:
-        a = pl.a_minus[p] * pl.lr[p, 1]
-        w = w - (a * (w - lo) * x if pl.mult[p] else a * x)
-    syn.weight[s] = min(max(w, lo), hi)
+    syn.weight[s] = _stdp_weight(syn.weight[s], x, potentiate, pl.a_plus[p], pl.a_minus[p], pl.lr[p, 0],
+                                 pl.lr[p, 1], pl.w_min[p], pl.w_max[p], pl.mult[p])
 
 
 @njit(cache=True, inline="always")
@@ -168,18 +167,14 @@ def _plasticity(step, syn, pl):
         a, size, col = pl.tset[t, 0], pl.tset[t, 1], pl.tset[t, 2]
         inc, decay = pl.t_inc[t], pl.t_decay[t]
         x_now, x_next, last = now[col:col + size], nxt[col:col + size], pl.last[a:a + size]
-        if pl.t_nearest[t]:
-            for i in range(size):
-                x_next[i] = (inc if last[i] == step else x_now[i]) * decay
-        else:
-            for i in range(size):
-                x_next[i] = (x_now[i] + inc if last[i] == step else x_now[i]) * decay
+        nearest = pl.t_nearest[t]
+        for i in range(size):
+            x_next[i] = _next_trace(x_now[i], last[i] == step, inc, decay, nearest)
     for m in range(pl.mod_state.shape[0]):  # modulators: A <- A + (w n + b - A) / tau
         drive = 0.0
         for q in range(pl.mod_drive_ptr[m], pl.mod_drive_ptr[m + 1]):
             drive += pl.mod_coef[q] * pl.gcount[pl.mod_group[q]]
-        a_m = pl.mod_state[m]
-        a_m = a_m + (pl.mod_weight[m] * drive + pl.mod_bias[m] - a_m) / pl.mod_tau[m]
+        a_m = _modulator_step(pl.mod_state[m], drive, pl.mod_weight[m], pl.mod_bias[m], pl.mod_tau[m])
         pl.mod_state[m] = a_m
         for q in range(pl.mod_target_ptr[m], pl.mod_target_ptr[m + 1]):
             pl.lr[pl.mod_proj[q], pl.mod_kind[q]] = a_m
