@@ -131,6 +131,7 @@ import numpy as np
 
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout
 from neurosim.engine.rng import _S11, _STEP_KEY, _TO_UNIT, splitmix64
+from neurosim.plasticity.build import column_sets
 
 #: Brian's clock step in runtime mode: only a time axis (the dynamics live in the propagators,
 #: delays are whole steps, and every time is converted back to steps)
@@ -289,11 +290,8 @@ class _PlasticPlan:
         pre_col_at[pl.csc_pos] = pl.csc_col
         pre_col = pre_col_at[self.pos]
         post_col = pl.grp_col.astype(np.int64)
-        # trace sets: (first element, size, first column); the set of every column
-        sets = pl.tset.astype(np.int64)
-        col_set = np.zeros(int(sets[:, 1].sum()), np.int64) if sets.size else np.zeros(0, np.int64)
-        for t, (_, size, col) in enumerate(sets):
-            col_set[col:col + size] = t
+        sets = pl.tset.astype(np.int64)  # trace sets: (first element, size, first column)
+        col_set = column_sets(pl)
         self.post_set = col_set[post_col]  # the main group's trace xp<set> each synapse's depression reads
         self.post_sets = np.unique(self.post_set)
         self.inc, self.dec, self.near = (pl.t_inc.astype(np.float64), pl.t_decay.astype(np.float64),

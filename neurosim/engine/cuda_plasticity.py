@@ -46,6 +46,7 @@ from neurosim.engine.cuda_kernels import FIRED
 from neurosim.engine.device_sync import SyncedCopies
 from neurosim.engine.layout import Plasticity
 from neurosim.plasticity import rules
+from neurosim.plasticity.build import column_sets
 
 #: per-run constants of the layout's Plasticity, uploaded once
 STATIC = ("a_plus", "a_minus", "w_min", "w_max", "mult", "skip", "row_grp", "grp_ptr", "grp_pos", "grp_col",
@@ -167,10 +168,7 @@ class DevicePlasticity:
         for name in STATIC + DYNAMIC:
             setattr(self, name, up(np.ascontiguousarray(_stand_in(getattr(pl, name)))))
         self.n_cols = pl.trace.shape[1]
-        col_set = np.zeros(max(1, self.n_cols), np.int32)
-        for t, (_, size, col) in enumerate(pl.tset):
-            col_set[col:col + size] = t
-        self.col_set = up(col_set)
+        self.col_set = up(_stand_in(column_sets(pl).astype(np.int32)))
         self.n_mod = pl.mod_state.shape[0]
         self.synced = SyncedCopies()
         for name in DYNAMIC:

@@ -187,3 +187,12 @@ def build_plasticity(net: "Network", syn: Synapses, positions: list[np.ndarray],
         mod_target_ptr=np.array(target_ptr, np.int64), mod_proj=np.array(mod_proj, np.int32),
         mod_kind=np.array(mod_kind, np.int32),
     )
+
+
+def column_sets(pl: Plasticity) -> np.ndarray:
+    """The trace set (row of ``pl.tset``: first element, size, first column) of every trace column."""
+    sets = pl.tset.astype(np.int64)
+    col_set = np.zeros(pl.trace.shape[1], np.int64)
+    for t, (_, size, col) in enumerate(sets):
+        col_set[col:col + size] = t
+    return col_set
