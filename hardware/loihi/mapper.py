@@ -80,6 +80,20 @@ def _pack(name: str, mask: np.ndarray, syn: np.ndarray, limits: dict, fan_out: n
     return cores
 
 
+def _inputs(w: np.ndarray | None, r: np.ndarray | None) -> np.ndarray | None:
+    """The input mask of a layer's neurons: feed-forward and recurrent sources side by side."""
+    parts = [m for m in (w, r) if m is not None]
+    return np.hstack(parts) if parts else None
+
+
+def _fan_out_to_next(k: int, layers, masks, placements) -> np.ndarray:
+    """Output axons per neuron of layer ``k`` into the (placed) next layer: its destination cores."""
+    out = np.zeros(layers[k].size, np.int64)
+    if k + 1 < len(layers) and masks[k + 1][0] is not None:
+        out += _dest_count(masks[k + 1][0], placements[k + 1])
+    return out
+
+
 def _dest_count(mask: np.ndarray, cores: list[tuple[int, int]]) -> np.ndarray:
     """Per source neuron: the number of destination cores it has a synapse to (mask [N_dst, N_src])."""
     hits = np.zeros(mask.shape[1], np.int64)
@@ -115,12 +129,8 @@ def map_network(net: LoihiNetwork, profile: Profile) -> dict:
     for k in range(len(layers) - 1, -1, -1):
         layer = layers[k]
         w, r = masks[k]
-        parts = [m for m in (w, r) if m is not None]
-        mask = np.hstack(parts) if parts else None
-        # output axons per neuron: destination cores in the next layer (already placed)
-        fan_out = np.zeros(layer.size, np.int64)
-        if k + 1 < len(layers) and masks[k + 1][0] is not None:
-            fan_out += _dest_count(masks[k + 1][0], placements[k + 1])
+        mask = _inputs(w, r)
+        fan_out = _fan_out_to_next(k, layers, masks, placements)  # the next layer is already placed
         if r is None:
             placements[k] = _pack(layer.name, mask, syn_counts[k], limits, fan_out, fan_out_limit)
         else:  # recurrent: the own cores add to the fan-out; shrink until it fits
@@ -141,11 +151,8 @@ def map_network(net: LoihiNetwork, profile: Profile) -> dict:
     usage = {"neurons_per_core": 0, "synapses_per_core": 0, "fan_in_per_core": 0, "fan_out_per_core": 0}
     for k, layer in enumerate(layers):
         w, r = masks[k]
-        parts = [m for m in (w, r) if m is not None]
-        mask = np.hstack(parts) if parts else None
-        out_axons = np.zeros(layer.size, np.int64)
-        if k + 1 < len(layers) and masks[k + 1][0] is not None:
-            out_axons += _dest_count(masks[k + 1][0], placements[k + 1])
+        mask = _inputs(w, r)
+        out_axons = _fan_out_to_next(k, layers, masks, placements)
         if r is not None:
             out_axons += _dest_count(r, placements[k])
         cores = []
