@@ -356,13 +356,78 @@ def test_learned_weights_come_back_after_every_run():
     for pa, pb in zip(ref_net.projections, net.projections):
         np.testing.assert_allclose(pb.synapses.weight, pa.synapses.weight, rtol=1e-12, atol=0)
     assert net.modulators[0].value == pytest.approx(ref_net.modulators[0].value, rel=1e-12)
-    pl = net.layout.plastic
-    assert pl.pend_n.sum() == 0 and pl.counters[0] == 0  # transient state: in Brian, not stale
+    pl, ref_pl = net.layout.plastic, ref_net.layout.plastic
+    assert pl.pend_n.sum() == 0  # arrivals in flight: in Brian, not stale
+    # the spikes of the last step: noted for the next plasticity phase as numba does
+    assert ref_pl.counters[0] > 0 and pl.counters[0] == ref_pl.counters[0]
+    assert np.array_equal(pl.fired[:pl.counters[0]], ref_pl.fired[:ref_pl.counters[0]])
+    assert np.array_equal(pl.last == 250, ref_pl.last == 250)
+    assert np.array_equal(pl.gcount, ref_pl.gcount)
     net.run("5 ms", backend="numba")
     for p in net.projections:
         if p.plasticity is not None:
             w = p.synapses.weight
             assert np.all((w >= p.plasticity.w_min) & (w <= p.plasticity.w_max))
+
+
+CUT = 150  # the brian2 block of the switch tests: steps 0 .. CUT - 1
+
+
+def last_step_network():
+    """Nothing with a trace spikes before neuron 0 in step CUT - 1 (a static kick), so the switch
+    after a brian2 block of CUT steps loses no trace: what that spike still has to do is all
+    there is to hand over. Its delay-0 plastic synapse onto neuron 1 is delivered and its 3-step
+    one onto neuron 2 queued at t_CUT; its trace is depressing ``pre -> 0`` (a pre spike at
+    CUT + 10) and potentiating ``0 -> 1`` (neuron 1 kicked at CUT + 30); the modulator acting on
+    ``0 -> *`` counts it. Later kicks make neuron 0 spike again (depressing ``0 -> *``) and
+    neuron 2 spike (potentiating the delayed ``0 -> 2``)."""
+    net = Network(dt=DT)
+    kick = net.spike_source("kick", 3, times=(np.array([CUT, CUT + 30, CUT + 60, CUT + 80]) - 1) * DT,
+                            indices=[0, 1, 0, 2])
+    pre = net.spike_source("pre", 1, times=[(CUT + 10) * DT], indices=[0])
+    pop = net.population("pop", 3, LIF(tau_m="20 ms", v_rest="-65 mV", v_reset="-65 mV", v_th="-50 mV",
+                                       t_ref="0.1 ms"))
+    net.connect(kick, pop, OneToOne(), weight="20 mV")
+    rule = STDP(a_plus="0.4 mV", a_minus="0.45 mV", w_min="0 mV", w_max="6 mV", tau_pre="15 ms",
+                tau_post="25 ms")
+    p_pop = net.connect(pop, pop, FromArrays([0, 0], [1, 2], delay=[0.0, 3 * DT]), weight="3 mV",
+                        plasticity=rule)
+    net.connect(pre, pop, FromArrays([0], [0]), weight="2 mV", plasticity=rule)
+    net.modulator("m", tau="2 ms", weight=0.5, bias=1.0, targets=[(p_pop, "potentiation"), (p_pop, "depression")],
+                  drive=[pop])
+    mons = [net.spike_monitor(pop), net.spike_monitor(pre), net.state_monitor(pop, ("v",))]
+    return net, mons
+
+
+@pytest.mark.parametrize("then", ["numba", "brian2, new translation", "brian2"])
+def test_spikes_of_a_brian2_blocks_last_step_carry_over(then):
+    """brian2 runs CUT steps, then numba (or brian2, translating afresh or going on) the rest: the
+    spike of the last step delivers its delay-0 plastic input, is paired, queued and counted by
+    the modulator, exactly as in an all-numba run."""
+    from neurosim.engine import brian2_backend
+
+    ref_net, ref = last_step_network()
+    ref_net.run(300 * DT, backend="numba")
+    net, mons = last_step_network()
+    net.run(CUT * DT, backend=brian())
+    pl = net.layout.plastic
+    assert pl.last[0] == CUT and pl.counters[0] == 1 and pl.fired[0] == 0 and pl.gcount.sum() == 1
+    if then == "brian2, new translation":
+        del brian2_backend._RUNS[id(net.layout.state.vars)]
+    net.run((300 - CUT) * DT, backend="numba" if then == "numba" else brian())
+    spikes = ref[0].t / DT
+    assert np.allclose(spikes[:4], [CUT, CUT + 30, CUT + 60, CUT + 80])  # neuron 0 spikes at the switch
+    for ma, mb in zip(ref[:2], mons[:2]):
+        assert_same_spikes((ma.t, ma.i), (mb.t, mb.i))
+    np.testing.assert_allclose(mons[2]["v"], ref[2]["v"], rtol=1e-12, atol=0)
+    exact = then == "numba"  # numba computes all plasticity after the switch, bit for bit
+    weights = [p.synapses.weight for p in ref_net.projections]
+    assert all(np.all(w != w0) for w, w0 in zip(weights[1:], ([3e-3, 3e-3], [2e-3])))  # all plastic ones learned
+    for wa, wb in zip(weights, [p.synapses.weight for p in net.projections]):
+        np.testing.assert_allclose(wb, wa, rtol=0 if exact else 1e-12, atol=0)
+    assert net.modulators[0].value == pytest.approx(ref_net.modulators[0].value, rel=0 if exact else 1e-12)
+    if exact:
+        assert np.array_equal(net.layout.plastic.trace, ref_net.layout.plastic.trace)
 
 
 def test_bad_input_gives_clear_errors():

@@ -105,20 +105,22 @@ flags that are state variables instead (custom events, evaluated in ``before_sta
   sources of ``step0``) become initial flags, and the arrivals waiting in ``pend`` plus the
   delayed synapses of those spikes become events of an inject ``SpikeGeneratorGroup`` onto ``R``.
 - after every run the weights (``layout.syn.weight``, then the projections' ``synapses.weight``),
-  ``mod_state`` and ``lr`` come back; the layout's transient plasticity state (trace ring,
-  arrivals in flight, spikes to pair) stays in Brian and is emptied in the layout.
+  ``mod_state`` and ``lr`` come back; the neuron spikes of the last step (flag ``spk``) are left
+  as numba leaves them: their delay-0 plastic input is added to ``layout.state`` (Brian adds it
+  at the start of its next step) and they are noted for the next plasticity phase (``last``,
+  ``fired``, ``counters[0]``, ``gcount``), so another backend, or a new translation (``mute``),
+  pairs, counts and queues them. The rest of the transient plasticity state (trace ring,
+  arrivals in flight) stays in Brian and is emptied in the layout.
 
 Limits: float32 layouts are simulated in float64 (plastic weights then agree with numba's
 float32 arithmetic only to float32 rounding); Brian's synaptic queues and the plasticity
 traces are not copied back into ``layout.syn.buf`` / ``layout.plastic``, so a run that
 continues on another backend after ``brian2`` loses the delayed spikes in flight at the switch
-and starts plastic projections with empty traces (learned weights and modulator values are
-kept), and the spikes of a plastic block's last step have not yet delivered their delay-0
-plastic input, been paired or counted by the modulators (Brian does that at the start of the
-next step), so that step's plastic effects are lost at a switch too; a block whose recorded spikes do not fit into the spike
-buffer returns early as in the other backends, with the rest of the simulated block handed out
-by the following calls (``layout.state`` and the learned weights are then already at the end
-of the simulated block).
+and starts plastic projections with empty traces (learned weights, modulator values and the
+spikes of the last step, still to be paired, counted and delivered, are kept); a block whose
+recorded spikes do not fit into the spike buffer returns early as in the other backends, with
+the rest of the simulated block handed out by the following calls (``layout.state`` and the
+learned weights are then already at the end of the simulated block).
 """
 
 from __future__ import annotations
@@ -168,10 +170,17 @@ def check_target(target: str | None) -> None:
                          f"(or None for Brian's preference), got {target!r}")
 
 
-def write_back_plasticity(layout: Layout, tr: "Translation") -> None:
+def write_back_plasticity(layout: Layout, tr: "Translation", step: int) -> None:
     """Copy the learned weights and the modulator values from Brian into ``layout`` (where the
     other backends leave them), and empty the layout's transient plasticity state (traces,
-    arrivals in flight, spikes to pair), which lives in Brian while it runs."""
+    arrivals in flight), which lives in Brian while it runs. ``step``: the first step Brian has
+    not simulated.
+
+    The neuron spikes of the block's last step (stamped ``t_step``) are left as numba's
+    ``_emit_plastic`` leaves them: their delay-0 plastic synapses are delivered into
+    ``layout.state`` (Brian delivers them at the start of its next step) and they are noted for
+    the next plasticity phase (``last``, ``fired``, ``counters[0]``, ``gcount``). A translation
+    starting at ``step`` reads them back (``mute``: their input is in the state already)."""
     syn, pl = layout.syn, layout.plastic
     for s in tr.plastic:
         syn.weight[np.asarray(s.pos[:], np.int64)] = np.asarray(s.w[:])
@@ -182,9 +191,22 @@ def write_back_plasticity(layout: Layout, tr: "Translation") -> None:
         pl.lr[pl.mod_proj[targets], pl.mod_kind[targets]] = a
     pl.trace[...] = 0
     pl.pend_n[:] = 0
-    pl.counters[0] = 0
     pl.last[:] = -1
     pl.gcount[:] = 0
+    # the spikes of the last step: flag ``spk`` (set by the reset, cleared in the next step)
+    fired = np.flatnonzero(np.asarray(tr.neurons.spk_[:]) > 0.5)
+    pl.last[fired] = step
+    np.add.at(pl.gcount, layout.rec.group_of[fired], 1)
+    watched = fired[pl.watch[fired] != 0]
+    pl.fired[:watched.size] = watched
+    pl.counters[0] = watched.size
+    plastic = np.zeros(syn.target.size, bool)
+    plastic[pl.grp_pos] = True
+    pos = _outgoing(layout, fired)  # by neuron, then merged position: numba's order of delivery
+    pos = pos[plastic[pos] & (syn.delay[pos] == 0)]
+    code = syn.target[pos].astype(np.int64)  # state code r N + i
+    n = max(layout.n_neurons, 1)
+    np.add.at(layout.state.vars, (code // n, code % n), syn.weight[pos])
 
 
 # --------------------------------------------------------------------------- input events
@@ -729,7 +751,7 @@ class _Run:
         layout.state.i_ext[:] = g.i_ext_[:]
         layout.state.ref[:] = g.ref_[:]
         if layout.plastic.flags[0]:
-            write_back_plasticity(layout, tr)
+            write_back_plasticity(layout, tr, a + n)
         return _Chunk(a, n, k[keep], stamp[keep], gid[keep], counts, row_step, rows)
 
     def hand_out(self, layout: Layout, ch: _Chunk, n_req: int) -> int:
