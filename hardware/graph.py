@@ -290,6 +290,24 @@ def _tensor(a: np.ndarray | None, shape: tuple[int, ...] | None = None):
     return torch.tensor(np.array(a), dtype=torch.get_default_dtype())
 
 
+def synapse_module(layer: Affine | Conv2d | Flatten) -> nn.Module:
+    """The torch module of a weight or reshaping layer, with the layer's weights."""
+    import torch
+    from torch import nn
+    if isinstance(layer, Flatten):
+        return nn.Flatten()
+    if isinstance(layer, Affine):
+        m = nn.Linear(layer.weight.shape[1], layer.weight.shape[0], bias=layer.bias is not None)
+    else:
+        m = nn.Conv2d(layer.weight.shape[1], layer.weight.shape[0], tuple(layer.weight.shape[2:]),
+                      stride=tuple(layer.stride), padding=tuple(layer.padding), bias=layer.bias is not None)
+    with torch.no_grad():
+        m.weight.copy_(_tensor(layer.weight))
+        if layer.bias is not None:
+            m.bias.copy_(_tensor(layer.bias))
+    return m
+
+
 def to_model(graph: LayerGraph, **options) -> nn.Module:
     """A ``neurosim.train.SNN`` computing ``graph`` (the inverse of :func:`from_model`);
     ``options`` go to the spiking layers (surrogate, detach_reset, learn_*)."""
@@ -297,17 +315,9 @@ def to_model(graph: LayerGraph, **options) -> nn.Module:
     from torch import nn
     from neurosim.train.modules import LI, LIF, SNN, CubaLIF, RCubaLIF, RLIF
     modules: list[nn.Module] = []
-    shape = tuple(graph.input_shape)
-    for layer in graph.layers:
-        if hasattr(layer, "out_shape"):
-            shape, features = layer.out_shape, shape
-        else:
-            features = shape
-        if isinstance(layer, Affine):
-            m = nn.Linear(layer.weight.shape[1], layer.weight.shape[0], bias=layer.bias is not None)
-        elif isinstance(layer, Conv2d):
-            m = nn.Conv2d(layer.weight.shape[1], layer.weight.shape[0], tuple(layer.weight.shape[2:]),
-                          stride=layer.stride, padding=layer.padding, bias=layer.bias is not None)
+    for layer, features in zip(graph.layers, graph.shapes):
+        if isinstance(layer, (Affine, Conv2d, Flatten)):
+            modules.append(synapse_module(layer))
         elif isinstance(layer, SumPool2d):
             k = layer.kernel
             # AvgPool2d computes (sum / divisor); divisor 1/scale gives scale · sum
@@ -315,13 +325,8 @@ def to_model(graph: LayerGraph, **options) -> nn.Module:
             if abs(divisor - round(divisor)) > 1e-9:
                 raise ValueError(f"SumPool2d.scale: 1/scale must be an integer for torch, got {layer.scale!r}")
             modules.append(nn.AvgPool2d(k, divisor_override=int(round(divisor))))
-            continue
-        elif isinstance(layer, Flatten):
-            modules.append(nn.Flatten())
-            continue
         elif isinstance(layer, Leaky):
             modules.append(LI(_tensor(layer.beta, features), dt=graph.dt))
-            continue
         else:  # Spiking
             args = dict(beta=_tensor(layer.beta, features), threshold=_tensor(layer.threshold, features),
                         reset=layer.reset, dt=graph.dt, **options)
@@ -334,12 +339,6 @@ def to_model(graph: LayerGraph, **options) -> nn.Module:
             else:
                 m = (CubaLIF if layer.cuba else LIF)(**args)
             modules.append(m)
-            continue
-        with torch.no_grad():
-            m.weight.copy_(_tensor(layer.weight))
-            if layer.bias is not None:
-                m.bias.copy_(_tensor(layer.bias))
-        modules.append(m)
     return SNN(*modules)
 
 

@@ -46,7 +46,7 @@ from torch import nn
 
 from neurosim.hardware import profiles as _profiles
 from neurosim.hardware.files import atomic_output
-from neurosim.hardware.graph import Affine, Conv2d, Flatten, Leaky, LayerGraph, SumPool2d, Spiking
+from neurosim.hardware.graph import Affine, Conv2d, Flatten, Leaky, LayerGraph, SumPool2d, Spiking, synapse_module
 
 __all__ = ["StepModule", "UnrolledModule", "state_names", "state_shapes", "zero_state", "export",
            "export_step", "export_unrolled", "graph_ops", "predict", "resolve_profile"]
@@ -103,26 +103,11 @@ class StepModule(nn.Module):
         self.mods = nn.ModuleList()
         for index, layer in enumerate(graph.layers):
             shape = shapes[index]
-            if isinstance(layer, Affine):
-                m = nn.Linear(layer.weight.shape[1], layer.weight.shape[0], bias=layer.bias is not None)
-                with torch.no_grad():
-                    m.weight.copy_(_t(layer.weight))
-                    if layer.bias is not None:
-                        m.bias.copy_(_t(layer.bias))
-                self.kinds.append("synapse")
-            elif isinstance(layer, Conv2d):
-                m = nn.Conv2d(layer.weight.shape[1], layer.weight.shape[0], tuple(layer.weight.shape[2:]),
-                              stride=tuple(layer.stride), padding=tuple(layer.padding), bias=layer.bias is not None)
-                with torch.no_grad():
-                    m.weight.copy_(_t(layer.weight))
-                    if layer.bias is not None:
-                        m.bias.copy_(_t(layer.bias))
+            if isinstance(layer, (Affine, Conv2d, Flatten)):
+                m = synapse_module(layer).float()
                 self.kinds.append("synapse")
             elif isinstance(layer, SumPool2d):
                 m = _SumPool(layer.kernel, layer.scale)
-                self.kinds.append("synapse")
-            elif isinstance(layer, Flatten):
-                m = nn.Flatten()
                 self.kinds.append("synapse")
             elif isinstance(layer, Spiking):
                 m = nn.Module()
