@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from neurosim.datasets.mnist import load_idx_pair, substitute_split
+from neurosim.datasets.mnist import load_idx_pair, locate, substitute_split
 from neurosim.models.lsm.encoding import nalsm_probabilities
 from neurosim.models.lsm.kernel import BERNOULLI_CURRENT
 from neurosim.models.lsm.model import LiquidStateMachine
@@ -26,11 +26,12 @@ from neurosim.models.lsm.readout import normalise, train_logistic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets", "mnist"))
+    parser.add_argument("--data", default="mnist", help="folder of the IDX files (default: $NEUROSIM_DATA/mnist "
+                                                          "or the user cache; neurosim data fetch mnist)")
     parser.add_argument("--samples", type=int, default=0, help="only time features on this many images (0: full protocol)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    images, labels = load_idx_pair(args.data)
+    images, labels = load_idx_pair(locate(args.data))
     split = substitute_split(images, labels)
     lsm = LiquidStateMachine.build(LiquidParams(), NeuronParams(), PlasticityParams("nalsm"), args.seed)
     warm = nalsm_probabilities(split.train[0][:2])

@@ -1,4 +1,4 @@
-"""A short, literal NumPy transcription of NALSM's step (model reference §1.2-1.4), dense
+"""A short, literal NumPy transcription of NALSM's step (Ivanov & Michmizos 2021), dense
 ``W[post, pre]`` as in the authors' code. Used to check the compiled kernel."""
 
 import numpy as np

@@ -1,5 +1,7 @@
 """Liquid state machines: faithfulness to NALSM's step, structure, features, readout, protocol."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,8 @@ from neurosim.models.lsm.encoding import nalsm_probabilities
 from neurosim.models.lsm.model import LiquidStateMachine
 from neurosim.models.lsm.params import LiquidParams, NeuronParams, PlasticityParams
 
-MNIST = "../shared/datasets/mnist"
+DATA = Path(__file__).resolve().parent / "data"  # the shipped MNIST fixture (data/mnist/README.md)
+MNIST = str(DATA / "mnist")
 
 
 @pytest.fixture(scope="module")
@@ -177,11 +180,12 @@ def test_malformed_lsm_tables(tmp_path, capsys, change, message):
     assert re.search(message, capsys.readouterr().err)
 
 
-def test_smoke_scenario_runs_the_ci_protocol(tmp_path):
+def test_smoke_scenario_runs_the_ci_protocol(tmp_path, monkeypatch):
     """`scenarios/nalsm_smoke.toml` end to end: a 1000-neuron NALSM on 600/200/200 images."""
     from neurosim.cli import main
     from neurosim.io import load
 
+    monkeypatch.setenv("NEUROSIM_DATA", str(DATA))  # the scenario names the dataset "mnist"
     out = tmp_path / "smoke.h5"
     assert main(["run", "scenarios/nalsm_smoke.toml", "--out", str(out), "--quiet"]) == 0
     metrics = load(out).metrics

@@ -1,4 +1,4 @@
-"""Branching factor of a liquid (NALSM's `compute_branching_factor.py`, §1.5).
+"""Branching factor of a liquid (NALSM's `compute_branching_factor.py`, Ivanov & Michmizos 2021).
 
 For every spike of liquid neuron n at step t (ignoring the first and last ``skip`` steps):
 pre = spikes of n's liquid presynaptic neurons in [t-4, t), post = spikes of n's liquid

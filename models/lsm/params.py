@@ -1,6 +1,9 @@
 """Parameters of the liquid state machine family (NALSM, LSM + STDP, static LSM).
 
-Values follow the authors' code (reference: models.md §1). Time is counted in steps of
+The model is NALSM: V. A. Ivanov and K. P. Michmizos (2021), "Increasing Liquid State Machine
+Performance with Edge-of-Chaos Dynamics Organized by Astrocyte-modulated Plasticity", NeurIPS
+2021, arXiv:2111.01760 (the astrocyte-modulated depression rate is its Eq. 7). Values follow the
+authors' code, github.com/combra-lab/NALSM (files named below). Time is counted in steps of
 ``dt = 1 ms``; the neuron, synapse and learning constants are therefore given in steps.
 """
 
@@ -18,7 +21,7 @@ def _check(ok: bool, field: str, message: str) -> None:
 
 @dataclass(frozen=True)
 class NeuronParams:
-    """Discrete current-based LIF of NALSM (§1.2), dt = 1 ms.
+    """Discrete current-based LIF of NALSM (authors' ``NALSM_LIF_v1.py``, the MNIST version), dt = 1 ms.
 
         S = v (1 - clip(r, 0, 1)) >= v_th;   v <- v (1 - S)
         v <- v + Σ_j W_ij exp(-s_j/tau_u)/tau_u + I_in + bias - v/tau_v
@@ -45,7 +48,7 @@ class NeuronParams:
 
 @dataclass(frozen=True)
 class LiquidParams:
-    """A liquid of ``shape`` neurons on an integer grid, 80 % excitatory (§1.1).
+    """A liquid of ``shape`` neurons on an integer grid, 80 % excitatory (authors' ``spatial_network_builder_lib.py``).
 
     P(j -> i) = c[type j -> type i] · exp(-(D_ij / lam)^2), ``c = (EE, EI, IE, II)``; the input
     projects ``int(N_liq · N_in · input_density)`` random (pre, post) pairs with random signs.
@@ -81,7 +84,7 @@ class LiquidParams:
 
 @dataclass(frozen=True)
 class PlasticityParams:
-    """Astrocyte-gated STDP (§1.3-1.4).
+    """Astrocyte-gated STDP (Eq. 7 of the paper; authors' ``NALSM_STDP.py`` and ``NALSM_ASTRO.py``).
 
         x <- trace_decay (x + trace_increment S)                       (traces before the update are used)
         excitatory or input pre j:  ΔW_ij = eta S_i x_j - A S_j x_i

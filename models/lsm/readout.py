@@ -1,9 +1,9 @@
 """Readouts of liquid-state features.
 
-NALSM's recipe (§1.5): x = counts / ‖counts‖₁, divided by the largest value of its block of
-2500 samples; a zero-initialised linear 10-way layer trained with Adadelta (lr 0.1) on the
-softmax cross-entropy against softmax(t) (t = +1 for the true class, -1 otherwise) plus
-5e-10·‖W‖²; the pass with the best validation accuracy gives the test accuracy.
+NALSM's recipe (the authors' ``NALSM_OUTPUT_LAYER.py``): x = counts / ‖counts‖₁, divided by the
+largest value of its block of 2500 samples; a zero-initialised linear 10-way layer trained with
+Adadelta (lr 0.1) on the softmax cross-entropy against softmax(t) (t = +1 for the true class,
+-1 otherwise) plus 5e-10·‖W‖²; the pass with the best validation accuracy gives the test accuracy.
 :func:`train_logistic` is the same selection with scikit-learn's logistic regression.
 """
 

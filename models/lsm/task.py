@@ -3,7 +3,7 @@
     [lsm]
     variant = "nalsm"            # nalsm | stdp | static
     seed = 1
-    data = "../shared/datasets/mnist"
+    data = "mnist"               # the dataset ($NEUROSIM_DATA/mnist or the user cache), or a folder
     samples = [8000, 1000, 1000] # images used from the substitute train / validation / test parts
     weights = [3.0]              # initial weight magnitudes; several = a scan, the best on validation wins
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from neurosim.datasets.mnist import load_idx_pair, substitute_split
+from neurosim.datasets.mnist import load_idx_pair, locate, substitute_split
 from neurosim.models.lsm.branching import branching_factor
 from neurosim.models.lsm.encoding import ENCODINGS, nalsm_probabilities, rate_probabilities
 from neurosim.models.lsm.model import LiquidStateMachine
@@ -33,7 +33,7 @@ from neurosim.scenario.tasks import TaskKind, register_task
 LSM_TABLE = table({
     "variant": Field("str", default="nalsm", choices=VARIANTS),
     "seed": Field("int", default=0, minimum=0, maximum=2**63 - 1),
-    "data": Field("str", default="../shared/datasets/mnist"),
+    "data": Field("str", default="mnist"),
     "samples": list_of(Field("int", minimum=1), default=[8000, 1000, 1000], min_items=3,
                        check=lambda s: None if len(s) == 3 else "needs 3 entries: train, validation, test"),
     "encoding": Field("str", default="bernoulli", choices=("bernoulli", "poisson")),
@@ -63,7 +63,7 @@ class Prepared:
 def prepare(cfg: dict) -> Prepared:
     c = cfg["lsm"]
     try:
-        images, labels = load_idx_pair(c["data"])
+        images, labels = load_idx_pair(locate(c["data"]))
     except (FileNotFoundError, ValueError) as exc:
         raise ScenarioError([Problem("lsm.data", str(exc))]) from None
     split = substitute_split(images.reshape(images.shape[0], -1), labels)

@@ -13,8 +13,10 @@ Splits:
 * ``mnist`` (IDX files read by :mod:`neurosim.datasets.mnist`), ``split = "standard"``: the 60k
   training images 0-49999 train, 50000-59999 validation, the 10k test set test (the NALSM
   protocol); ``split = "substitute"``: only the 10k test set is needed: images 0-7999 train,
-  8000-8999 validation, 9000-9999 test (the offline substitute of the NALSM issue; results are
-  not comparable with full-MNIST numbers).
+  8000-8999 validation, 9000-9999 test (80 / 10 / 10 % of a smaller set, e.g. the test fixture;
+  the offline substitute of the NALSM issue; results are not comparable with full-MNIST
+  numbers). The files are looked for in ``data_dir``, else ``$NEUROSIM_DATA/mnist`` or the user
+  cache (:mod:`neurosim.datasets.store`).
 * ``basic_motions``: the 40 train / 40 test series of length 100, z-scored per channel with the
   training statistics; no validation split.
 """
@@ -66,13 +68,14 @@ def _images(images: np.ndarray, labels: np.ndarray) -> Split:
     return images.reshape(-1, 1, 28, 28).astype(np.float32), labels.astype(np.int64)
 
 
-def load_mnist(data_dir: str | Path, split: str = "substitute", download: bool = False) -> Dataset:
-    """MNIST from the IDX files in ``data_dir`` (:mod:`neurosim.datasets.mnist`)."""
+def load_mnist(data_dir: str | Path | None = None, split: str = "substitute", download: bool = False) -> Dataset:
+    """MNIST from the IDX files in ``data_dir`` (default: the dataset store, :mod:`neurosim.datasets.store`)."""
     if split not in MNIST_SPLITS:
         raise ValueError(f"split: must be one of {', '.join(MNIST_SPLITS)}, got {split!r}")
     kinds = ("t10k",) if split == "substitute" else ("train", "t10k")
     if download:
         mnist.download(data_dir, kinds)
+    data_dir = mnist.locate(data_dir, kinds)
     test = mnist.load_idx_pair(data_dir, "t10k")
     if split == "substitute":
         s = mnist.substitute_split(*test)
@@ -103,7 +106,7 @@ def load(name: str, data_dir: str | Path | None = None, split: str = "substitute
     if name == "digits":
         return load_digits()
     if name == "mnist":
-        return load_mnist(data_dir if data_dir is not None else Path.home() / ".neurosim" / "mnist", split, download)
+        return load_mnist(data_dir, split, download)
     if name == "basic_motions":
         return load_basic_motions()
     raise ValueError(f"dataset: must be one of {', '.join(DATASETS)}, got {name!r}")
