@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 import snntorch as snn
@@ -13,7 +16,8 @@ import torch
 
 from neurosim.train import functional as F
 from neurosim.train.fused import cuba_lif_scan, li_scan, lif_scan
-from neurosim.train.surrogates import ATan, FastSigmoid, SURROGATES
+from neurosim.train.modules import LIF
+from neurosim.train.surrogates import ATan, FastSigmoid, SURROGATES, Surrogate, has_kernel
 
 T, B, N = 40, 3, 9
 D = torch.float64
@@ -72,6 +76,117 @@ def test_every_surrogate_in_the_kernel_matches_the_reference(name):
 @pytest.mark.parametrize("cuba", [False, True], ids=["lif", "cuba"])
 def test_rectifier_in_the_kernel_matches_the_reference(cuba):
     _compare(cuba, "soft", False, ATan(2.0), F.MPR(3.0))
+
+
+@dataclass(frozen=True)
+class Gaussian(Surrogate):
+    """A user-defined surrogate the kernels do not know: σ'(x) = k/√π exp(-(k x)²)."""
+
+    slope: float = 2.0
+    name: ClassVar[str] = "gaussian"
+
+    def grad(self, x: torch.Tensor) -> torch.Tensor:
+        return self.slope / math.sqrt(math.pi) * torch.exp(-(self.slope * x) ** 2)
+
+
+@dataclass(frozen=True)
+class SharperATan(ATan):
+    """A built-in's subclass with its own formula: must not get the built-in's kernel."""
+
+    def grad(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * super().grad(x)
+
+
+def _gaussian_spike(v: torch.Tensor, k: float) -> torch.Tensor:
+    """H(v) whose gradient is the Gaussian's, via its antiderivative erf(k v)/2 (no custom Function)."""
+    smooth = 0.5 * torch.erf(k * v)
+    return (v > 0).to(v.dtype) + (smooth - smooth.detach())
+
+
+def _gaussian_reference(x, u0, i0, beta, alpha, theta, reset: str, detach: bool, k: float):
+    """LIF (alpha None) or CubaLIF as a plain loop: (spikes [T, ...], membranes [T, ...], last current)."""
+    u, i = u0, i0
+    r = _gaussian_spike(u - theta, k)
+    spikes, membranes = [], []
+    for x_t in x.unbind(0):
+        if alpha is not None:
+            i = alpha * i + x_t
+        drive = x_t if alpha is None else i
+        rr = r.detach() if detach else r
+        u = beta * u + drive - theta * rr if reset == "soft" else beta * ((1 - rr) * u) + drive
+        r = _gaussian_spike(u - theta, k)
+        spikes.append(r)
+        membranes.append(u)
+    return torch.stack(spikes), torch.stack(membranes), i
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return torch.allclose(a, b, rtol=1e-10, atol=1e-13 * float(b.abs().max()))
+
+
+@pytest.mark.parametrize("cuba,reset,detach", [(False, "soft", False), (False, "hard", True), (True, "soft", True),
+                                               (True, "hard", False)])
+def test_a_custom_surrogate_gets_its_own_gradient(cuba, reset, detach):
+    x, beta, theta, alpha, u0, i0, ws, wu = _data(1)
+    sg = Gaussian(2.0)
+    kw = dict(beta=beta, threshold=theta, reset=reset, detach_reset=detach, surrogate=sg)
+    if cuba:
+        s, u, last = cuba_lif_scan(x, F.CubaLIFState(i0, u0), F.CubaLIFParameters(alpha=alpha, **kw))
+        extra = (last.i * torch.linspace(-1, 1, N, dtype=D)).sum()
+        leaves = [x, beta, theta, alpha, u0, i0]
+    else:
+        s, u, last = lif_scan(x, F.LIFState(u0), F.LIFParameters(**kw))
+        extra, leaves = 0, [x, beta, theta, u0]
+    s_ref, u_ref, i_ref = _gaussian_reference(x, u0, i0 if cuba else None, beta, alpha if cuba else None, theta,
+                                              reset, detach, sg.slope)
+    extra_ref = (i_ref * torch.linspace(-1, 1, N, dtype=D)).sum() if cuba else 0
+    assert torch.equal(s, s_ref) and torch.allclose(u, u_ref, rtol=0, atol=1e-12)
+    assert 0.02 < s.mean() < 0.98
+    g = torch.autograd.grad((s * ws).sum() + (u * wu).sum() + extra, leaves)
+    g_ref = torch.autograd.grad((s_ref * ws).sum() + (u_ref * wu).sum() + extra_ref, leaves)
+    for name, a, b in zip(["x", "beta", "theta", "alpha", "u0", "i0"] if cuba else ["x", "beta", "theta", "u0"],
+                          g, g_ref):
+        assert _close(a, b), f"d/d{name} differs by {float((a - b).abs().max() / b.abs().max()):.2e}"
+
+
+def test_a_custom_surrogate_through_the_layer_trains_beta_and_theta_with_its_gradient():
+    x, beta, theta, _, _, _, ws, wu = _data(2)
+    layer = LIF(beta.detach(), theta.detach(), surrogate=Gaussian(3.0), detach_reset=False, learn_beta=True,
+                learn_threshold=True).double()
+    out = layer(x)
+    g = torch.autograd.grad((out.out * ws).sum() + (out.membrane * wu).sum(), [x, layer.beta, layer.threshold])
+    beta, theta = (p.detach().clone().requires_grad_() for p in (layer.beta, layer.threshold))  # float32-rounded
+    zeros = torch.zeros_like(x[0])
+    s_ref, u_ref, _ = _gaussian_reference(x, zeros, None, beta, None, theta, "soft", False, 3.0)
+    g_ref = torch.autograd.grad((s_ref * ws).sum() + (u_ref * wu).sum(), [x, beta, theta])
+    assert torch.equal(out.out, s_ref) and all(_close(a, b) for a, b in zip(g, g_ref))
+
+
+def _is_fused(s: torch.Tensor) -> bool:
+    """Whether the fused op (``_Scan``) is in the graph of ``s``."""
+    seen, stack = set(), [s.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is not None and node not in seen:
+            seen.add(node)
+            stack.extend(f for f, _ in node.next_functions)
+    return any(type(n).__name__ == "_ScanBackward" for n in seen)
+
+
+def test_built_in_surrogates_take_the_fused_path_and_others_the_unrolled_one():
+    x = torch.randn(5, 2, 3, dtype=D, requires_grad=True)
+    for cls in SURROGATES.values():
+        assert has_kernel(cls()) and _is_fused(lif_scan(x, None, F.LIFParameters(surrogate=cls()))[0]), cls.name
+    for sg in (Gaussian(), SharperATan()):
+        assert not has_kernel(sg)
+        assert not _is_fused(lif_scan(x, None, F.LIFParameters(surrogate=sg))[0])
+        assert not _is_fused(cuba_lif_scan(x, None, F.CubaLIFParameters(surrogate=sg))[0])
+
+    @dataclass(frozen=True)
+    class Renamed(ATan):  # the built-in formula under another name: still the kernel's
+        name: ClassVar[str] = "renamed"
+
+    assert has_kernel(Renamed()) and _is_fused(lif_scan(x, None, F.LIFParameters(surrogate=Renamed()))[0])
 
 
 def test_leaky_integrator_scan_equals_its_steps():

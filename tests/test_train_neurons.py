@@ -210,4 +210,17 @@ def test_losses():
     assert torch.allclose(losses.membrane_ce(u, y, "mean"), torch.nn.functional.cross_entropy(u.mean(0), y))
     assert losses.rmp_loss([torch.tensor([0.0, 1.0, 1.0])], 0.5) == 0
     assert losses.rmp_loss([torch.tensor([0.2, 2.2])], 1.0) == pytest.approx((0.04 + 0.04) / 2)
+
+
+def test_rmp_loss_takes_one_threshold_per_layer_and_per_neuron():
+    a, b = torch.tensor([[0.3, 0.7]]), torch.tensor([[0.4, 2.6]])
+    # layer a at θ = 1/2 (values 0, 1): 0.3 -> 0, 0.7 -> 1; layer b per neuron θ = (1, 2): 0.4 -> 0, 2.6 -> 4
+    per_layer = ((0.09 + 0.09) / 2 + (0.16 + 1.96) / 2) / 2
+    assert float(losses.rmp_loss([a, b], [0.5, torch.tensor([1.0, 2.0])])) == pytest.approx(per_layer, rel=1e-6)
+    shared = ((0.09 + 0.09) / 2 + (0.16 + 2.56) / 2) / 2  # b at θ = 1/2: 2.6 -> 1
+    assert float(losses.rmp_loss([a, b], torch.tensor(0.5))) == pytest.approx(shared, rel=1e-6)
+    with pytest.raises(ValueError, match="2 thresholds for 1 membrane"):
+        losses.rmp_loss([a], [0.5, 0.5])
+    with pytest.raises(ValueError, match="at least one"):
+        losses.rmp_loss([], 0.5)
     assert losses.accuracy(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0])) == 0.5

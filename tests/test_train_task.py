@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 
 import h5py
@@ -16,9 +17,11 @@ import torch
 from neurosim.cli import main
 from neurosim.io import load
 from neurosim.scenario.runner import RunOptions, run_point
-from neurosim.scenario.spec import load as load_scenario
+from neurosim.scenario.spec import load as load_scenario, resolve
 from neurosim.train import data, losses, task
-from neurosim.train.model_io import load_model
+from neurosim.train.functional import MPR
+from neurosim.train.model_io import build, build_layer, load_model
+from neurosim.train.modules import LIF
 from neurosim.train.surrogates import SURROGATES
 
 DIGITS = {
@@ -91,6 +94,63 @@ def test_resume_from_a_checkpoint_gives_the_weights_of_an_uninterrupted_run(tmp_
     assert np.array_equal(load(full).metrics["train_loss"], load(cut).metrics["train_loss"])
 
 
+def _tiny(**train) -> dict:
+    """A digits scenario small enough to train one epoch in a second: 16 LIF neurons, 4 steps."""
+    config = copy.deepcopy(DIGITS)
+    config["train"].update(steps=4, epochs=1, batch_size=128, eval_batch_size=400, **train)
+    config["train"]["layers"][0]["size"] = 16
+    return config
+
+
+def test_rmp_weight_trains_through_the_task_and_adds_the_rmp_term(tmp_path):
+    config = _tiny(rmp_weight=0.1, threshold=0.5)
+    out = tmp_path / "rmp.h5"
+    assert main(["run", str(write(tmp_path, config)), "--out", str(out), "--quiet"]) == 0
+    assert np.isfinite(load(out).metrics["train_loss"]).all()
+
+    cfg = resolve(config)
+    description = task.prepare(cfg).description
+    torch.manual_seed(0)
+    model = build(description).double()
+    with_rmp, without = task._Trainer(cfg, description, model), task._Trainer(resolve(_tiny(threshold=0.5)),
+                                                                             description, model)
+    x, y = (torch.from_numpy(a[:64]) for a in data.load_digits().train)
+    output = with_rmp.forward(x.double(), None)
+    u = output.membranes[0]  # the lif layer's membrane [T, B, 16]
+    rmp = ((u - torch.where(u > 0.5, 1.0, 0.0)) ** 2).mean()  # spike values 0 and 1 around θ = 1/2
+    loss_w, loss_0 = with_rmp.loss_and_scores(output, y)[0], without.loss_and_scores(output, y)[0]
+    assert float(rmp) > 1e-3 and float(loss_w - loss_0) == pytest.approx(0.1 * float(rmp), rel=1e-9)
+    weight = next(m for m in model.layers if isinstance(m, torch.nn.Linear)).weight
+    g_w, g_0, g_rmp = (torch.autograd.grad(v, weight, retain_graph=True)[0] for v in (loss_w, loss_0, rmp))
+    assert g_rmp.abs().max() > 1e-6
+    assert torch.allclose(g_w - g_0, 0.1 * g_rmp, rtol=1e-8, atol=1e-12 * float(g_rmp.abs().max()))
+
+
+def test_threshold_field_sets_theta_of_the_lif_layers():
+    description = task.prepare(resolve(_tiny(threshold=0.5, mpr_alpha=3.0))).description
+    spec = next(s for s in description["layers"] if s["type"] == "lif")
+    assert spec["options"]["threshold"] == 0.5
+    layer = next(m for m in build(description).layers if isinstance(m, LIF))
+    assert float(layer.threshold) == 0.5 and layer.mpr == MPR(3.0)
+    neuron = layer.neuron
+    assert layer.to_neuron().v_th == pytest.approx(neuron.v_rest + 0.5 * (neuron.v_th - neuron.v_rest), rel=1e-7)
+    beta = math.exp(-1e-3 / 0.01)
+    out = layer(torch.full((3, 1, 16), 0.3))  # u: 0.3, 0.3 β + 0.3 = 0.57 > 1/2 (fires), then reset by 1/2
+    assert out.out[:, 0, 0].tolist() == [0.0, 1.0, 0.0]
+    assert float(out.membrane[2, 0, 0]) == pytest.approx(beta * (0.3 * beta + 0.3) + 0.3 - 0.5, rel=1e-6)
+    default = task.prepare(resolve(_tiny())).description
+    assert float(next(m for m in build(default).layers if isinstance(m, LIF)).threshold) == 1.0
+    old = {**spec, "options": {k: v for k, v in spec["options"].items() if k != "threshold"}}  # before the field
+    assert float(build_layer(old, description["dt"]).threshold) == 1.0
+
+
+def test_rmp_weight_needs_a_spiking_layer(tmp_path, capsys):
+    config = _tiny(rmp_weight=0.1)
+    config["train"]["layers"] = [{"type": "linear", "size": 10}, {"type": "li"}]
+    assert main(["validate", str(write(tmp_path, config))]) == 2
+    assert "train.rmp_weight: RMP-Loss needs a spiking (lif) layer" in capsys.readouterr().err
+
+
 def _set(path: str, value):
     def change(config):
         node = config
@@ -129,6 +189,13 @@ MALFORMED = [
     ("train.model", "l2mu", "train.model"),
     ("train.loss", "rate_ce", "train.loss"),
     ("train.surrogate", {"name": "atan", "slope": 0}, "train.surrogate.slope"),
+    ("train.threshold", 0.0, "train.threshold"),
+    ("train.threshold", -0.5, "train.threshold"),
+    ("train.threshold", math.nan, "train.threshold"),
+    ("train.threshold", math.inf, "train.threshold"),
+    ("train.threshold", "half", "train.threshold"),
+    ("train.rmp_weight", math.nan, "train.rmp_weight"),
+    ("train.rmp_weight", math.inf, "train.rmp_weight"),
     ("train.dataset", "mnist", "train.data_dir"),
     ("train", DELETE, "train"),
 ]

@@ -10,7 +10,9 @@ initial state and, when they require grad, to β, α and θ (the sums over time 
 ``a_t ∂u_t/∂β`` etc., reduced over the batch here).
 
 Results equal the step-by-step reference ``functional.unroll`` (forward bit for bit on
-CPU; gradients to rounding).
+CPU; gradients to rounding). A surrogate the kernels do not compile (a user-defined
+:class:`~neurosim.train.surrogates.Surrogate`, see ``surrogates.has_kernel``) runs that
+reference instead, so its gradient is its own ``grad``.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from neurosim.train import functional as F
 from neurosim.train.functional import CubaLIFParameters, CubaLIFState, LIFParameters, LIFState
 from neurosim.train.kernels_cpu import RESETS
+from neurosim.train.surrogates import has_kernel
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class ScanConfig:
 
     @staticmethod
     def of(p: LIFParameters, cuba: bool) -> "ScanConfig":
+        if not has_kernel(p.surrogate):
+            raise ValueError(f"fused neuron scan: no kernel for the surrogate {p.surrogate!r}")
         mpr_a, mpr_c = (p.mpr.alpha, p.mpr.scale) if p.mpr is not None else (0.0, 0.0)
         return ScanConfig(cuba, RESETS[p.reset], p.detach_reset, p.surrogate.kind, p.surrogate.slope,
                           p.mpr is not None, mpr_a, mpr_c)
@@ -89,11 +95,29 @@ def _vector(value: Tensor | float, features: torch.Size, like: Tensor) -> Tensor
     return v.expand(features).reshape(-1)
 
 
-def _scan(x: Tensor, u0: Tensor | None, i0: Tensor | None, p: LIFParameters, cuba: bool):
+def _check(x: Tensor) -> None:
     if x.dim() < 2:
         raise ValueError(f"neuron scan: input must be [T, B, ...], got shape {tuple(x.shape)}")
     if x.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"neuron scan: input must be float32 or float64, got {x.dtype}")
+
+
+def _unrolled(x: Tensor, u0: Tensor | None, i0: Tensor | None, p: LIFParameters, cuba: bool):
+    """The scan as the step-by-step PyTorch recurrence (autograd through the surrogate's ``grad``)."""
+    zeros = torch.zeros_like(x[0])
+    u0 = zeros if u0 is None else u0.to(x.dtype)
+    if not cuba:
+        s, u, _ = F.unroll(F.lif_step, x, LIFState(u0), p)
+        return s, u, None
+    i0 = zeros if i0 is None else i0.to(x.dtype)
+    s, u, last = F.unroll(F.cuba_lif_step, x, CubaLIFState(i0, u0), p)
+    return s, u, last.i.reshape(-1)
+
+
+def _scan(x: Tensor, u0: Tensor | None, i0: Tensor | None, p: LIFParameters, cuba: bool):
+    _check(x)
+    if not has_kernel(p.surrogate):
+        return _unrolled(x, u0, i0, p, cuba)
     T, features = x.shape[0], x.shape[2:]
     flat = x.reshape(T, -1).contiguous()
     zeros = x.new_zeros(flat.shape[1])

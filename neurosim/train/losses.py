@@ -5,9 +5,10 @@
                                ``off`` for the others (snnTorch mse_count_loss, in rates)
     membrane_ce(u, y, reduce)  cross-entropy of the membrane reduced over time: "max" (snnTorch
                                ce_max_membrane_loss), "mean" or "last"
-    rmp_loss(us, threshold)    RMP-Loss (Guo et al. 2023): mean over layers of mean (u - ĉ(u))², the distance of
+    rmp_loss(us, thresholds)   RMP-Loss (Guo et al. 2023): mean over layers of mean (u - ĉ(u))², the distance of
                                the membrane to its nearest spike value ĉ(u) = 2θ·clip(round(u / 2θ), 0, 1)
-                               (with θ = 1/2: clip(round(u), 0, 1))
+                               (with θ = 1/2: clip(round(u), 0, 1)); θ one number or tensor for all
+                               layers, or one per layer (per-neuron tensors broadcast against u)
     accuracy(logits, y)        fraction of correct argmax predictions of [B, C] scores
 
 ``predict(out, kind)`` turns a sequence into [B, C] scores: spike counts, or the membrane reduced as
@@ -52,12 +53,22 @@ def membrane_ce(u: Tensor, target: Tensor, reduce: str = "max") -> Tensor:
     return nnf.cross_entropy(reduce_membrane(u, reduce), target)
 
 
-def rmp_loss(membranes: Sequence[Tensor], threshold: float = 0.5) -> Tensor:
-    terms = []
-    for u in membranes:
-        q = 2 * threshold * torch.clamp(torch.round(u / (2 * threshold)), 0, 1)
-        terms.append(((u - q) ** 2).mean())
-    return torch.stack(terms).mean()
+def rmp_term(u: Tensor, threshold: float | Tensor) -> Tensor:
+    """Mean squared distance of ``u`` to its nearest spike value 2θ·clip(round(u / 2θ), 0, 1)."""
+    spike = 2 * threshold
+    return ((u - spike * torch.clamp(torch.round(u / spike), 0, 1)) ** 2).mean()
+
+
+def rmp_loss(membranes: Sequence[Tensor], thresholds: float | Tensor | Sequence[float | Tensor] = 0.5) -> Tensor:
+    """RMP-Loss: the mean over layers of :func:`rmp_term`; ``thresholds`` is one θ for every
+    layer or one per membrane sequence."""
+    if not membranes:
+        raise ValueError("rmp_loss: needs at least one membrane sequence")
+    if isinstance(thresholds, (int, float, Tensor)):
+        thresholds = [thresholds] * len(membranes)
+    if len(thresholds) != len(membranes):
+        raise ValueError(f"rmp_loss: {len(thresholds)} thresholds for {len(membranes)} membrane sequences")
+    return torch.stack([rmp_term(u, th) for u, th in zip(membranes, thresholds)]).mean()
 
 
 def predict(out: Tensor, kind: str) -> Tensor:

@@ -17,7 +17,8 @@ Layers (sizes resolved, neuron parameters in SI)::
     {"type": "lif", "size": 256, "recurrent": false,
      "neuron": {"model": "LIF" | "CubaLIF", "tau_m": 0.02, ...},     (the neuron the layer was built from)
      "trained": {...},                                                 (to_neuron() after training)
-     "options": {"surrogate": {...}, "detach_reset": true, "mpr_alpha": null, "learn_beta": false, ...}}
+     "options": {"surrogate": {...}, "detach_reset": true, "mpr_alpha": null, "threshold": 1.0,
+                 "learn_beta": false, ...}}                          (threshold: θ at construction, 1 if absent)
     {"type": "li", "size": 10, "tau_m": 0.02, "trained_tau_m": 0.0197, "learn_beta": false}
 
 The model file (``<results>.model.pt``, ``torch.save``) holds ``{"description", "state_dict"}``;

@@ -12,7 +12,7 @@ training and export). A layer built with ``from_neuron(neuron, dt)`` works in
 dimensionless training units::
 
     u     = (v - v_rest) / v_scale,  v_scale = v_th - v_rest of the neuron it was built from
-    θ     = (v_th - v_rest) / v_scale          (1 at construction; learnable)
+    θ     = (v_th - v_rest) / v_scale          (1 at construction unless ``threshold`` is given; learnable)
     β     = exp(-dt / tau_m)                   (membrane decay per step; learnable)
     α     = exp(-dt / tau_syn)                 (CubaLIF synaptic decay per step; learnable)
     reset = neuron.reset                       ("soft": u -= θ, "hard": u = 0, i.e. v_reset = v_rest)
@@ -143,13 +143,14 @@ class NeuronLayer(Neurons):
                                detach_reset=self.detach_reset, surrogate=self.surrogate, mpr=self.mpr)
 
     @classmethod
-    def _from_neuron_args(cls, neuron: neurosim.LIF, dt: float) -> dict:
+    def _from_neuron_args(cls, neuron: neurosim.LIF, dt: float, threshold: float | Tensor) -> dict:
         dt = _check_dt(dt)
         if not isinstance(neuron, cls.neuron_class):
             raise ValueError(f"{cls.__name__}.from_neuron: needs a neurosim.{cls.neuron_class.__name__}, "
                              f"got {type(neuron).__name__}")
         _check_trainable(neuron, dt)
-        return {"beta": _decay(neuron.tau_m, dt), "threshold": 1.0, "reset": neuron.reset, "dt": dt, "neuron": neuron}
+        return {"beta": _decay(neuron.tau_m, dt), "threshold": threshold, "reset": neuron.reset, "dt": dt,
+                "neuron": neuron}
 
     def to_neuron(self) -> neurosim.LIF:
         """The simulator's neuron with the layer's (trained) parameters, see the module docstring."""
@@ -185,10 +186,12 @@ class LIF(NeuronLayer):
                          learn_beta=learn_beta, learn_threshold=learn_threshold, dt=dt, neuron=neuron)
 
     @classmethod
-    def from_neuron(cls, neuron: neurosim.LIF, dt: float, **options: Any) -> "LIF":
-        """A layer of the simulator's ``neurosim.LIF`` at time step ``dt`` (s); ``options``:
-        surrogate, detach_reset, mpr, learn_beta, learn_threshold."""
-        return cls(**cls._from_neuron_args(neuron, dt), **options)
+    def from_neuron(cls, neuron: neurosim.LIF, dt: float, *, threshold: float | Tensor = 1.0,
+                    **options: Any) -> "LIF":
+        """A layer of the simulator's ``neurosim.LIF`` at time step ``dt`` (s) with threshold θ
+        (training units, 1 = the neuron's v_th); ``options``: surrogate, detach_reset, mpr,
+        learn_beta, learn_threshold."""
+        return cls(**cls._from_neuron_args(neuron, dt, threshold), **options)
 
     def forward(self, x: Tensor, state: F.LIFState | None = None) -> LayerOutput:
         s, u, state = lif_scan(x, state, self.parameters_())
@@ -215,9 +218,10 @@ class CubaLIF(NeuronLayer):
                          alpha=alpha, learn_alpha=learn_alpha)
 
     @classmethod
-    def from_neuron(cls, neuron: neurosim.CubaLIF, dt: float, **options: Any) -> "CubaLIF":
-        """A layer of the simulator's ``neurosim.CubaLIF`` at time step ``dt`` (s)."""
-        return cls(alpha=_decay(neuron.tau_syn_exc, dt), **cls._from_neuron_args(neuron, dt), **options)
+    def from_neuron(cls, neuron: neurosim.CubaLIF, dt: float, *, threshold: float | Tensor = 1.0,
+                    **options: Any) -> "CubaLIF":
+        """A layer of the simulator's ``neurosim.CubaLIF`` at time step ``dt`` (s), threshold θ."""
+        return cls(alpha=_decay(neuron.tau_syn_exc, dt), **cls._from_neuron_args(neuron, dt, threshold), **options)
 
     def parameters_(self) -> F.CubaLIFParameters:
         base = super().parameters_()
@@ -301,8 +305,9 @@ class RLIF(_Recurrent, LIF):
         self.recurrent = nn.Linear(size, size, bias=recurrent_bias)
 
     @classmethod
-    def from_neuron(cls, neuron: neurosim.LIF, dt: float, size: int, **options: Any) -> "RLIF":
-        return cls(size, **cls._from_neuron_args(neuron, dt), **options)
+    def from_neuron(cls, neuron: neurosim.LIF, dt: float, size: int, *, threshold: float | Tensor = 1.0,
+                    **options: Any) -> "RLIF":
+        return cls(size, **cls._from_neuron_args(neuron, dt, threshold), **options)
 
     def forward(self, x: Tensor, state: F.LIFState | None = None) -> LayerOutput:
         return self._loop(x, F.LIFState(torch.zeros_like(x[0])) if state is None else state, F.lif_step)
@@ -317,8 +322,10 @@ class RCubaLIF(_Recurrent, CubaLIF):
         self.recurrent = nn.Linear(size, size, bias=recurrent_bias)
 
     @classmethod
-    def from_neuron(cls, neuron: neurosim.CubaLIF, dt: float, size: int, **options: Any) -> "RCubaLIF":
-        return cls(size, alpha=_decay(neuron.tau_syn_exc, dt), **cls._from_neuron_args(neuron, dt), **options)
+    def from_neuron(cls, neuron: neurosim.CubaLIF, dt: float, size: int, *, threshold: float | Tensor = 1.0,
+                    **options: Any) -> "RCubaLIF":
+        return cls(size, alpha=_decay(neuron.tau_syn_exc, dt), **cls._from_neuron_args(neuron, dt, threshold),
+                   **options)
 
     def forward(self, x: Tensor, state: F.CubaLIFState | None = None) -> LayerOutput:
         zeros = torch.zeros_like(x[0])

@@ -13,6 +13,10 @@ snnTorch and Norse). Backward, ``dH/dx`` is replaced by the surrogate ``σ'(x)``
 A surrogate is a small frozen dataclass; calling it on a tensor gives the spikes with that
 surrogate gradient (so it can be passed to snnTorch as ``spike_grad``). ``kind`` is the number
 the fused kernels use to select the same formula (see :mod:`neurosim.train.kernels_cpu`).
+
+A user-defined subclass (its own ``grad``) is not known to the kernels: ``has_kernel`` is false
+for it and the fused scans run the step-by-step PyTorch recurrence instead, so autograd uses
+its ``grad`` (exact, but slower: a graph of small ops per time step instead of one fused op).
 """
 
 from __future__ import annotations
@@ -113,6 +117,16 @@ class Rectangular(Surrogate):
 SURROGATES: dict[str, type[Surrogate]] = {
     cls.name: cls for cls in (ATan, FastSigmoid, SuperSpike, Sigmoid, Triangle, Rectangular)
 }
+
+
+#: the formula the kernels compute for each ``kind``
+_KERNEL_GRADS = {cls.kind: cls.grad for cls in SURROGATES.values()}
+
+
+def has_kernel(sg: Surrogate) -> bool:
+    """Whether the fused kernels compute ``sg``'s gradient: its ``kind`` is a built-in formula
+    and its class has not overridden that formula's ``grad``."""
+    return _KERNEL_GRADS.get(sg.kind) is type(sg).grad
 
 
 def surrogate(spec: str | Surrogate | dict, slope: float | None = None) -> Surrogate:

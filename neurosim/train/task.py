@@ -3,7 +3,8 @@
     task = "train"
     [train]
     dataset = "digits"                 # digits | mnist | basic_motions
-    data_dir = "../shared/datasets/mnist"   # mnist: folder of the IDX files; split = "substitute" | "standard"
+    split = "substitute"               # mnist: "substitute" | "standard"; data_dir = a folder of the IDX files
+                                       # (absent: $NEUROSIM_DATA/mnist or the user cache; neurosim data fetch mnist)
     model = "snn"                      # snn (layers below) | l2mu ([train.l2mu])
     steps = 25                         # time steps per static sample (series run over their own length)
     dt = "1 ms"
@@ -11,6 +12,7 @@
     neuron = { model = "LIF", tau_m = "10 ms" }   # simulator neuron of the spiking layers (SI fields)
     surrogate = { name = "atan", slope = 2.0 }
     detach_reset = true                # learn_beta, learn_threshold = false; mpr_alpha (rectifier, absent = off)
+    threshold = 1.0                    # θ of the lif layers, in v_th - v_rest; 0.5 + mpr_alpha = the paper's MPR
     layers = [{ type = "linear", size = 256 }, { type = "lif" }, { type = "linear", size = 10 }, { type = "li" }]
     epochs = 20                        # batch_size, optimizer (adam | adamw | sgd), lr, weight_decay,
     lr = 5e-3                          # momentum, schedule (constant | cosine)
@@ -44,7 +46,6 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,7 +104,7 @@ L2MU_TABLE = table({  # defaults: neurosim.models.l2mu.L2MUConfig
 
 TRAIN = table({
     "dataset": Field("str", required=True, choices=DATASETS),
-    "data_dir": Field("str", default="../shared/datasets/mnist"),
+    "data_dir": Field("str"),  # absent: the dataset store (neurosim.datasets.store)
     "split": Field("str", default="substitute", choices=MNIST_SPLITS),
     "download": Field("bool", default=False),
     "model": Field("str", default="snn", choices=("snn", "l2mu")),
@@ -124,6 +125,7 @@ TRAIN = table({
     "learn_threshold": Field("bool", default=False),
     "learn_alpha": Field("bool", default=False),
     "mpr_alpha": Field("float", minimum=0.0, exclusive_minimum=True, maximum=999.0),
+    "threshold": Field("float", default=1.0, minimum=0.0, exclusive_minimum=True, maximum=1e6),
     "epochs": Field("int", default=10, minimum=1, maximum=1_000_000),
     "batch_size": Field("int", default=64, minimum=1, maximum=1_000_000),
     "eval_batch_size": Field("int", default=1000, minimum=1, maximum=1_000_000),
@@ -228,7 +230,7 @@ def _resolve_layer(c: dict, k: int, layer: dict, shape: tuple[int, ...], dt: flo
             raise _fail(f"{path}.recurrent", f"needs a flat input, got per-step shape {list(shape)}")
         specs.append({"type": "lif", "size": math.prod(shape), "recurrent": recurrent, "neuron": neuron_to_dict(neuron),
                       "options": {"surrogate": _sub(c, "surrogate"), "detach_reset": c["detach_reset"],
-                                  "mpr_alpha": c.get("mpr_alpha"),
+                                  "mpr_alpha": c.get("mpr_alpha"), "threshold": c["threshold"],
                                   **{key: layer.get(key, c[key]) for key in ("learn_beta", "learn_threshold",
                                                                              "learn_alpha")}}})
     for spec in specs:
@@ -257,6 +259,8 @@ def describe(cfg: dict) -> dict:
         raise _fail("train.encoder.threshold", "required by delta coding")
     if c["rmp_weight"] > 0 and c["model"] != "snn":
         raise _fail("train.rmp_weight", "RMP-Loss is available for model = 'snn'")
+    if c["rmp_weight"] > 0 and not any(layer["type"] == "lif" for layer in c.get("layers", [])):
+        raise _fail("train.rmp_weight", "RMP-Loss needs a spiking (lif) layer")
     description: dict[str, Any] = {
         "model": c["model"], "dt": c["dt"], "steps": shape[-1] if series else c["steps"], "input_shape": list(shape),
         "series": series, "classes": classes, "encoder": encoder, "dataset": c["dataset"]}
@@ -295,12 +299,10 @@ def prepare(cfg: dict) -> Prepared:
     if c["dataset"] == "mnist" and not c["download"]:
         from neurosim.datasets import mnist
 
-        folder = Path(c["data_dir"])
-        files = [n for kind in (("t10k",) if c["split"] == "substitute" else ("train", "t10k"))
-                 for n in mnist.FILES[kind]]
-        missing = [n for n in files if not (folder / n).is_file() and not (folder / n.removesuffix(".gz")).is_file()]
-        if missing:
-            raise _fail("train.data_dir", f"{folder} lacks {', '.join(missing)} (set download = true to fetch them)")
+        try:
+            mnist.locate(c.get("data_dir"), ("t10k",) if c["split"] == "substitute" else ("train", "t10k"))
+        except FileNotFoundError as exc:
+            raise _fail("train.data_dir", f"{exc} (or set download = true)") from None
     if c["on_rate"] <= c["off_rate"] and c["loss"] == "count_mse":
         raise _fail("train.on_rate", f"must exceed off_rate ({c['off_rate']}), got {c['on_rate']}")
     check_export(cfg)
@@ -332,11 +334,10 @@ class _Trainer:
 
         self.c, self.description, self.model, self.losses = cfg["train"], description, model, losses
         self.torch = torch
-        self.spiking = []
+        self.spiking: list[tuple[int, Any]] = []  # (index among the membranes, layer) of the spiking layers
         if description["model"] == "snn":
             neurons = [m for m in model.layers if isinstance(m, Neurons)]
-            self.spiking = [k for k, m in enumerate(neurons) if isinstance(m, NeuronLayer)]
-            self.thresholds = [neurons[k] for k in self.spiking]
+            self.spiking = [(k, m) for k, m in enumerate(neurons) if isinstance(m, NeuronLayer)]
 
     def forward(self, x, generator):
         inputs, steps = _encode(x, self.description, generator)
@@ -352,9 +353,13 @@ class _Trainer:
                 output.out, y, c["on_rate"], c["off_rate"])
             scores = L.predict(output.out, "spikes")
         if c["rmp_weight"] > 0:
-            us = [output.membranes[k] for k in self.spiking]
-            loss = loss + c["rmp_weight"] * L.rmp_loss(us, [m.threshold.detach() for m in self.thresholds])
+            loss = loss + c["rmp_weight"] * self.rmp(output)
         return loss, scores
+
+    def rmp(self, output):
+        """RMP-Loss on the spiking layers' membranes, each against its layer's θ (not trained by it)."""
+        return self.losses.rmp_loss([output.membranes[k] for k, _ in self.spiking],
+                                    [m.threshold.detach() for _, m in self.spiking])
 
     def evaluate(self, split, seed: int) -> tuple[float, float]:
         torch = self.torch
@@ -401,7 +406,7 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
     if c["threads"]:
         torch.set_num_threads(c["threads"])
     try:
-        dataset = data.load(c["dataset"], c["data_dir"], c["split"], c["download"])
+        dataset = data.load(c["dataset"], c.get("data_dir"), c["split"], c["download"])
         if dataset.note:
             ctx.log.info("%s", dataset.note)
             ctx.writer.h5.attrs["dataset_note"] = dataset.note
