@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from neurosim.population import Population
-from neurosim.units import parse_array, steps
+from neurosim.units import parse_array, steps_array
 
 
 @dataclass(eq=False)
@@ -36,10 +36,11 @@ class CurrentInput:
         if idx.size and (idx.min() < 0 or idx.max() >= self.target.size):
             raise ValueError(f"{field}.indices: must lie in [0, {self.target.size})")
         self.indices = idx
+        self.events(self.target.network.dt)  # times must be multiples of dt
 
     def events(self, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(step, local neuron, change of current)`` for every change of amplitude."""
-        at = np.array([steps(t, dt, f"current.{self.target.name}.times") for t in self.times], dtype=np.int64)
+        at = steps_array(self.times, dt, f"current.{self.target.name}.times")
         delta = np.diff(self.amplitudes, prepend=0.0)
         n = self.indices.size
         return np.repeat(at, n), np.tile(self.indices, at.size), np.repeat(delta, n)

@@ -18,8 +18,9 @@ import numpy as np
 
 from neurosim.connectivity.connectors import Connector
 from neurosim.engine.build import block_steps_for, build_layout
+from neurosim.engine.footprint import check_fits
 from neurosim.engine.layout import N_ROWS, N_SPIKES, Layout
-from neurosim.engine.registry import Backend, get_backend
+from neurosim.engine.registry import Backend, get_backend, resolve_backend_name
 from neurosim.inputs import CurrentInput
 from neurosim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor
 from neurosim.neurons.base import NeuronModel
@@ -28,7 +29,7 @@ from neurosim.population import Group, PoissonSource, Population, SpikeSource
 from neurosim.projection import Projection
 from neurosim.connectivity.connectors import grid_positions
 from neurosim.sinks import MemorySink, Sink
-from neurosim.units import parse_quantity, steps
+from neurosim.units import parse_quantity, show, steps
 
 PRECISIONS = ("float32", "float64")
 #: progress callback: (steps done in this run, steps of this run)
@@ -47,13 +48,15 @@ class Network:
                  block_steps: int = 10_000, spike_capacity: int = 1 << 20):
         self.dt = parse_quantity(dt, "time", "simulation.dt")
         if not self.dt > 0:
-            raise ValueError(f"simulation.dt: must be > 0, got {dt!r}")
+            raise ValueError(f"simulation.dt: must be > 0, got {show(dt)}")
         if precision not in PRECISIONS:
             raise ValueError(f"simulation.precision: must be one of {PRECISIONS}, got {precision!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"simulation.seed: must be a non-negative integer, got {seed!r}")
+            raise ValueError(f"simulation.seed: must be a non-negative integer, got {show(seed)}")
         self.seed = int(seed)
         self.precision = precision
+        #: bytes the layout may take (None: the memory available when it is built); see engine/footprint.py
+        self.memory_limit: float | None = None
         self.block_steps = int(block_steps)
         self.spike_capacity = int(spike_capacity)
         self.groups: list[Group] = []
@@ -93,7 +96,13 @@ class Network:
         return self._add_group(Population(self, name, size, model=model, v_init=v_init, positions=positions))
 
     def poisson_source(self, name: str, size: int, rate: Any, start: Any = 0.0, stop: Any = None) -> PoissonSource:
-        """Add ``size`` independent Poisson sources of ``rate`` (Hz)."""
+        """Add ``size`` independent Poisson sources of ``rate`` (Hz, scalar or one per source) in [start, stop).
+
+        Each source spikes at most once per step, with probability ``rate·dt`` (as Brian2's
+        ``PoissonGroup``): the mean rate is exact, and ``rate·dt > 1`` is refused (ValueError
+        naming the field). Drive that needs several spikes per step, such as Brunel's C_ext·ν_ext
+        onto each neuron, takes that many sources of the single rate.
+        """
         return self._add_group(PoissonSource(self, name, size, rate=rate, start=start, stop=stop))
 
     def spike_source(self, name: str, size: int, times: Any, indices: Any) -> SpikeSource:
@@ -189,20 +198,27 @@ class Network:
         if self._layout is None:
             if not self.populations:
                 raise ValueError("model: the network has no neuron population")
+            check_fits(self, self.memory_limit, "Network.memory_limit (bytes)")
             self.block_steps = block_steps_for(self, self.block_steps)
             self.spike_capacity = max(self.spike_capacity, 2 * sum(g.size for g in self.groups))
             self._layout = build_layout(self)
         return self._layout
 
+    def backend_name(self, backend: str = "auto") -> str:
+        """The backend ``backend`` stands for on this network (``auto``: by its size and plasticity,
+        see :func:`neurosim.engine.registry.auto_choice`)."""
+        return resolve_backend_name(backend, sum(p.size for p in self.populations),
+                                    any(p.plasticity is not None for p in self.projections))
+
     def warm_up(self, backend: str | Backend = "auto") -> None:
         """Build the layout and compile (or load from cache) the backend's kernel: a run of 0 steps."""
-        engine = get_backend(backend) if isinstance(backend, str) else backend
+        engine = get_backend(self.backend_name(backend)) if isinstance(backend, str) else backend
         engine.run_block(self.layout, self._step, 0)
 
     def run(self, duration: Any, backend: str | Backend = "auto", progress: Progress | None = None) -> None:
         """Simulate ``duration`` (s, or a unit string) more, continuing from the current state."""
         n = steps(parse_quantity(duration, "time", "simulation.duration"), self.dt, "simulation.duration")
-        engine = get_backend(backend) if isinstance(backend, str) else backend
+        engine = get_backend(self.backend_name(backend)) if isinstance(backend, str) else backend
         layout = self.layout
         done = 0
         while done < n:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from neurosim.connectivity.initializers import Initializer
 from neurosim.neurons.base import NeuronModel
-from neurosim.units import parse_array, parse_quantity
+from neurosim.units import parse_array, parse_quantity, show, steps_array
 
 if TYPE_CHECKING:
     from neurosim.network import Network
@@ -17,13 +18,13 @@ if TYPE_CHECKING:
 
 def _check_name(name: str, field_name: str) -> str:
     if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"{field_name}: must be an identifier-like string, got {name!r}")
+        raise ValueError(f"{field_name}: must be an identifier-like string, got {show(name)}")
     return name
 
 
 def _check_size(size: int, field_name: str) -> int:
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
-        raise ValueError(f"{field_name}: must be a positive integer, got {size!r}")
+        raise ValueError(f"{field_name}: must be a positive integer, got {show(size)}")
     return int(size)
 
 
@@ -66,7 +67,9 @@ class Population(Group):
         super().__post_init__()
         if not isinstance(self.model, NeuronModel):
             raise ValueError(f"population.{self.name}.model: expected a neuron model, got {self.model!r}")
-        self.model.per_neuron(self.size, self.name)  # per-neuron arrays must match the size
+        self.model.check_size(self.size, self.name)
+        if self.v_init is not None:
+            self.initial_v(np.random.default_rng(0), 0)  # checks units and bounds, draws nothing
         if self.positions is not None:
             pos = np.asarray(self.positions, dtype=np.float64)
             if pos.shape != (self.size, 3):
@@ -75,15 +78,17 @@ class Population(Group):
                 )
             self.positions = pos
 
-    def initial_v(self, rng: np.random.Generator) -> np.ndarray:
+    def initial_v(self, rng: np.random.Generator, n: int | None = None) -> np.ndarray:
+        """Initial membrane potentials (V); ``n = 0`` only checks ``v_init`` and draws nothing."""
         field_name = f"population.{self.name}.v_init"
+        n = self.size if n is None else n
         if self.v_init is None:
             return self.model.per_neuron(self.size, self.name)["v_rest"]
         if isinstance(self.v_init, Initializer):
-            return self.v_init.sample(self.size, rng, "voltage", field_name)
+            return self.v_init.sample(n, rng, "voltage", field_name)
         value = parse_array(self.v_init, "voltage", field_name)
         if np.ndim(value) == 0:
-            return np.full(self.size, float(value))
+            return np.full(n, float(value))
         if np.shape(value) != (self.size,):
             raise ValueError(f"{field_name}: has {np.size(value)} values but the population has {self.size}")
         return np.asarray(value)
@@ -93,7 +98,9 @@ class Population(Group):
 class PoissonSource(Group):
     """Independent Poisson spike trains of ``rate`` (Hz, scalar or per source) in [start, stop).
 
-    In each step of length dt a source spikes with probability ``1 - exp(-rate dt)``.
+    A source spikes at most once per step: in each step of length dt it spikes with
+    probability ``rate·dt`` (Brian2's ``PoissonGroup``), so the mean rate is exactly ``rate``.
+    ``rate·dt`` must therefore be at most 1; for a stronger drive use more sources.
     """
 
     rate: Any = 0.0
@@ -105,6 +112,12 @@ class PoissonSource(Group):
         self.rate = parse_array(self.rate, "frequency", f"population.{self.name}.rate")
         if np.any(np.asarray(self.rate) < 0):
             raise ValueError(f"population.{self.name}.rate: must be >= 0")
+        top, dt = float(np.max(self.rate)), self.network.dt
+        if top * dt > 1.0:
+            raise ValueError(f"population.{self.name}.rate: {show(top)} Hz asks for {show(top * dt)} spikes per step "
+                             f"of dt = {show(dt)} s, but a source spikes at most once per step (rate·dt <= 1, "
+                             f"here rate <= {show(1 / dt)} Hz); use {math.ceil(top * dt)} or more sources of a "
+                             "lower rate, or a smaller dt")
         if np.ndim(self.rate) and np.shape(self.rate) != (self.size,):
             raise ValueError(f"population.{self.name}.rate: has {np.size(self.rate)} values but size is {self.size}")
         self.start = parse_quantity(self.start, "time", f"population.{self.name}.start")
@@ -117,6 +130,8 @@ class SpikeSource(Group):
 
     times: Any = ()
     indices: Any = ()
+    #: the step of every spike time (set on construction)
+    steps: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
         super().__post_init__()
@@ -130,3 +145,4 @@ class SpikeSource(Group):
             raise ValueError(f"population.{self.name}.indices: must lie in [0, {self.size})")
         if np.any(self.times < 0):
             raise ValueError(f"population.{self.name}.times: must be >= 0")
+        self.steps = steps_array(self.times, self.network.dt, f"population.{self.name}.times")

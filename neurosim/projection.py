@@ -12,6 +12,7 @@ from neurosim.connectivity.connectors import ConnectContext, Connector
 from neurosim.connectivity.csr import CSR
 from neurosim.connectivity.initializers import Constant, Initializer, as_initializer
 from neurosim.population import Group, Population
+from neurosim.units import show
 
 RECEPTORS = ("auto", "exc", "inh")
 
@@ -24,7 +25,7 @@ def delays_in_steps(delay_s: np.ndarray, dt: float, field_name: str) -> np.ndarr
     k = np.rint(d)
     if np.any(np.abs(d - k) > 1e-6 * np.maximum(1.0, d)):
         bad = delay_s[np.argmax(np.abs(d - k))]
-        raise ValueError(f"{field_name}: delay {bad!r} s is not a multiple of dt = {dt!r} s")
+        raise ValueError(f"{field_name}: delay {show(bad)} s is not a multiple of dt = {show(dt)} s")
     return k.astype(np.int32)
 
 

@@ -2,11 +2,13 @@
 
 Everything inside neurosim is SI (seconds, volts, amperes, farads, ohms, siemens, hertz).
 Users may write a bare number (taken as SI) or a string ``"<number> <unit>"``; the unit must
-have the dimension the field expects, otherwise a ``ValueError`` names the field.
+have the dimension the field expects, otherwise a ``ValueError`` names the field. NaN and
+infinity are never a valid quantity (``allow_inf`` admits ±inf where it has a meaning).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -50,27 +52,52 @@ _UNIT_TABLE["h"] = (3600.0, "time")
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\s\d].*?)?\s*$")
 
 
-def parse_quantity(value: Any, dimension: str, field: str = "value") -> float:
+def show(value: Any) -> str:
+    """``value`` as a user reads it in a message: numbers with ``:g``, strings quoted, no numpy reprs."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):g}"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, np.ndarray) or isinstance(value, (list, tuple)):
+        items = list(np.asarray(value, dtype=object).ravel())
+        head = ", ".join(show(v) for v in items[:4])
+        return f"[{head}{', ...' if len(items) > 4 else ''}]"
+    return str(value)
+
+
+def check_finite(number: float, field: str, allow_inf: bool = False) -> float:
+    """``number`` if it is finite (or ±inf with ``allow_inf``); otherwise a ``ValueError`` naming ``field``."""
+    if math.isnan(number) or (math.isinf(number) and not allow_inf):
+        raise ValueError(f"{field}: must be a finite number, got {show(number)}")
+    return number
+
+
+def parse_quantity(value: Any, dimension: str, field: str = "value", allow_inf: bool = False) -> float:
     """Return ``value`` in SI units as a float.
 
     ``value`` is a number (already SI) or a string ``"<number> <unit>"`` whose unit has
     the given ``dimension`` (one of ``time, voltage, current, capacitance, resistance,
     conductance, frequency, dimensionless``). ``field`` names the field in error messages.
+    NaN is refused, and so is ±inf unless ``allow_inf``.
     """
     if dimension not in _BASE_UNITS:
         raise ValueError(f"{field}: unknown dimension {dimension!r}")
-    if isinstance(value, bool):
-        raise ValueError(f"{field}: expected a number or a quantity string, got {value!r}")
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{field}: expected a number or a quantity string, got {show(value)}")
     if isinstance(value, (int, float, np.integer, np.floating)):
-        return float(value)
+        return check_finite(float(value), field, allow_inf)
     if not isinstance(value, str):
-        raise ValueError(f"{field}: expected a number or a quantity string, got {value!r}")
+        raise ValueError(f"{field}: expected a number or a quantity string, got {show(value)}")
     match = _QUANTITY.match(value)
     if match is None:
         raise ValueError(f"{field}: cannot read {value!r} as a quantity such as '20 ms'")
     number, unit = float(match.group(1)), match.group(2)
     if not unit:
-        return number
+        return check_finite(number, field, allow_inf)
     if unit not in _UNIT_TABLE:
         raise ValueError(f"{field}: unknown unit {unit!r} in {value!r}")
     factor, unit_dim = _UNIT_TABLE[unit]
@@ -78,24 +105,33 @@ def parse_quantity(value: Any, dimension: str, field: str = "value") -> float:
         raise ValueError(
             f"{field}: {value!r} is a {unit_dim} but a {dimension} is expected"
         )
-    return number * factor
+    return check_finite(number * factor, field, allow_inf)
+
+
+def finite_array(values: np.ndarray, field: str) -> np.ndarray:
+    """``values`` as float64 if every entry is finite; otherwise a ``ValueError`` naming the first bad entry."""
+    out = np.asarray(values, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        raise ValueError(f"{field}[{bad[0]}]: must be a finite number, got {show(out.ravel()[bad[0]])}")
+    return out
 
 
 def parse_array(value: Any, dimension: str, field: str = "value") -> float | np.ndarray:
     """Like :func:`parse_quantity` but also accepts a sequence or array (per-neuron values).
 
-    Returns a float for scalars and a float64 array otherwise.
+    Returns a float for scalars and a float64 array otherwise; every value must be finite.
     """
-    if isinstance(value, (str, int, float, np.integer, np.floating)) and not isinstance(value, bool):
+    if isinstance(value, (str, int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
         return parse_quantity(value, dimension, field)
     if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
-        return value.astype(np.float64)
+        return finite_array(value, field)
     if isinstance(value, (list, tuple, np.ndarray)):
         return np.array(
             [parse_quantity(v, dimension, f"{field}[{k}]") for k, v in enumerate(value)],
             dtype=np.float64,
         )
-    raise ValueError(f"{field}: expected a number, a quantity string or an array, got {value!r}")
+    raise ValueError(f"{field}: expected a number, a quantity string or an array, got {show(value)}")
 
 
 def dimension_of(unit: str) -> str:
@@ -107,10 +143,21 @@ def dimension_of(unit: str) -> str:
 
 def steps(duration: float, dt: float, field: str = "duration", allow_zero: bool = True) -> int:
     """Number of steps of length ``dt`` in ``duration`` seconds; it must be a whole number."""
+    check_finite(duration, field)
     n = duration / dt
     k = int(round(n))
     if abs(n - k) > 1e-6 * max(1.0, abs(n)):
-        raise ValueError(f"{field}: {duration!r} s is not a multiple of dt = {dt!r} s")
+        raise ValueError(f"{field}: {show(duration)} s is not a multiple of dt = {show(dt)} s")
     if k < 0 or (k == 0 and not allow_zero):
-        raise ValueError(f"{field}: must be {'>= 0' if allow_zero else '> 0'}, got {duration!r} s")
+        raise ValueError(f"{field}: must be {'>= 0' if allow_zero else '> 0'}, got {show(duration)} s")
     return k
+
+
+def steps_array(times: np.ndarray, dt: float, field: str) -> np.ndarray:
+    """Whole numbers of steps of length ``dt`` in every time of ``times`` (s), as int64."""
+    n = np.asarray(times, dtype=np.float64) / dt
+    k = np.rint(n)
+    bad = np.flatnonzero(np.abs(n - k) > 1e-6 * np.maximum(1.0, np.abs(n)))
+    if bad.size:
+        raise ValueError(f"{field}: {show(float(times[bad[0]]))} s is not a multiple of dt = {show(dt)} s")
+    return k.astype(np.int64)

@@ -226,3 +226,24 @@ def test_structure_is_frozen_after_the_first_run():
         net.population("q", 2, LIF())
     with pytest.raises(RuntimeError, match="frozen"):
         net.connect(pop, pop, FromArrays([0], [1]), weight="1 mV")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_poisson_sources_deliver_the_exact_mean_rate(backend):
+    """p = rate·dt per step (Brian2's PoissonGroup): 5 kHz at dt = 0.1 ms gives 0.5 spikes per
+    step on average; the old 1 - exp(-rate dt) gave 0.39 (3.9 kHz)."""
+    net = Network(dt="0.1 ms", seed=4)
+    net.population("sink", 1, LIF())
+    half = net.poisson_source("half", 1000, "5 kHz")
+    every = net.poisson_source("every", 3, "10 kHz")  # rate·dt = 1: a spike in every step
+    s_half, s_every = net.spike_monitor(half), net.spike_monitor(every)
+    net.run("20 ms", backend=backend)
+    trials = 1000 * 200
+    assert abs(s_half.t.size - trials / 2) < 5 * np.sqrt(trials / 4)  # binomial, 5 sigma
+    assert s_every.t.size == 3 * 200
+
+
+def test_poisson_sources_refuse_more_than_one_spike_per_step():
+    net = Network(dt="0.1 ms")
+    with pytest.raises(ValueError, match=r"population\.p\.rate: 20000 Hz asks for 2 spikes per step"):
+        net.poisson_source("p", 3, "20 kHz")

@@ -328,7 +328,7 @@ def test_networks_without_plasticity_run_the_plain_kernel():
     (dict(a_plus="1 pA"), r"plasticity\.a_minus: is a voltage but plasticity\.a_plus is a current"),
     (dict(dependence="multiplicative", a_plus="1 mV"), r"plasticity\.a_plus: the multiplicative rule takes a"),
     (dict(trace_increment=0), r"plasticity\.trace_increment: must be > 0"),
-    (dict(a_minus=float("nan")), r"plasticity\.a_minus: must be finite"),
+    (dict(a_minus=float("nan")), r"plasticity\.a_minus: must be a finite number"),
     (dict(w_max="5 parsecs"), r"plasticity\.w_max: unknown unit"),
 ])
 def test_bad_rules_name_the_field(kwargs, message):

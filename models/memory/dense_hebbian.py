@@ -23,7 +23,7 @@ FIELDS = {
     "r": Field("float", default=0.2, minimum=0.0, exclusive_minimum=True, maximum=1.0),
     "examples": list_of(Field("int", minimum=1, maximum=32767), min_items=2,
                         default=[1, 3, 5, 9, 15, 25, 41, 71, 121, 201, 401]),
-    "beta": Field("float", default=float("inf"), minimum=0.0, exclusive_minimum=True),
+    "beta": Field("float", default=float("inf"), minimum=0.0, exclusive_minimum=True, allow_inf=True),
     "burn_in": Field("int", default=20, minimum=0, maximum=100_000),
     "samples": Field("int", default=20, minimum=1, maximum=100_000),
     "networks": Field("int", default=2, minimum=1, maximum=1000, doc="datasets per M"),

@@ -21,7 +21,7 @@ FIELDS = {
     "k": Field("int", default=3, minimum=1, maximum=64, doc="archetypes"),
     "dilutions": list_of(Field("float", minimum=0.0, maximum=0.99), min_items=2,
                          default=[0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9]),
-    "beta": Field("float", default=float("inf"), minimum=0.0, exclusive_minimum=True),
+    "beta": Field("float", default=float("inf"), minimum=0.0, exclusive_minimum=True, allow_inf=True),
     "burn_in": Field("int", default=20, minimum=0, maximum=100_000),
     "samples": Field("int", default=20, minimum=1, maximum=100_000),
     "learning": Field("str", default="storage", choices=("storage", "supervised", "unsupervised")),

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from neurosim.connectivity.csr import csr_from_pairs
+from neurosim.units import check_finite, finite_array, show
 
 
 @dataclass
@@ -51,6 +52,11 @@ class Connector:
         """Synapse properties the connector gives itself (``weight``, ``delay``)."""
         return set()
 
+    def expected_synapses(self, n_pre: int, n_post: int, same: bool, pre_positions: np.ndarray | None,
+                          post_positions: np.ndarray | None) -> float:
+        """The expected number of synapses, without generating them (for memory estimates)."""
+        return float(n_pre) * n_post
+
 
 def _from_unsorted(pre: np.ndarray, post: np.ndarray, ctx: ConnectContext) -> Pairs:
     indptr, post_sorted, _ = csr_from_pairs(pre, post, ctx.n_pre, ctx.n_post)
@@ -58,9 +64,9 @@ def _from_unsorted(pre: np.ndarray, post: np.ndarray, ctx: ConnectContext) -> Pa
 
 
 def _check_probability(p: float, field: str) -> float:
-    p = float(p)
+    p = check_finite(float(p), field)
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{field}: probability must be in [0, 1], got {p!r}")
+        raise ValueError(f"{field}: probability must be in [0, 1], got {show(p)}")
     return p
 
 
@@ -75,12 +81,18 @@ class OneToOne(Connector):
     def pairs(self, ctx):
         return Pairs(np.arange(ctx.n_pre + 1, dtype=np.int64), np.arange(ctx.n_post, dtype=np.int32))
 
+    def expected_synapses(self, n_pre, n_post, same, pre_positions, post_positions):
+        return float(n_pre)
+
 
 @dataclass(frozen=True)
 class AllToAll(Connector):
     """Every source neuron to every target neuron."""
 
     allow_autapses: bool = False
+
+    def expected_synapses(self, n_pre, n_post, same, pre_positions, post_positions):
+        return float(n_pre) * n_post - (n_pre if same and not self.allow_autapses else 0)
 
     def pairs(self, ctx):
         pre, post = np.divmod(np.arange(ctx.n_pre * ctx.n_post, dtype=np.int64), ctx.n_post)
@@ -103,6 +115,9 @@ class FixedProbability(Connector):
 
     def __post_init__(self):
         _check_probability(self.p, "connector.p")
+
+    def expected_synapses(self, n_pre, n_post, same, pre_positions, post_positions):
+        return self.p * n_pre * n_post
 
     def pairs(self, ctx):
         total = ctx.n_pre * ctx.n_post
@@ -160,6 +175,9 @@ class FixedInDegree(Connector):
         if not 0 <= int(self.k) <= n_pre:
             raise ValueError(f"{field}.k: cannot choose {self.k} inputs out of {n_pre} neurons")
 
+    def expected_synapses(self, n_pre, n_post, same, pre_positions, post_positions):
+        return float(self.k) * n_post
+
     def pairs(self, ctx):
         exclude = ctx.same_population and not self.allow_autapses
         pre = _distinct_rows(ctx.n_post, ctx.n_pre, int(self.k), ctx.rng, exclude, "connector.k")
@@ -177,6 +195,9 @@ class FixedOutDegree(Connector):
     def check(self, n_pre, n_post, field):
         if not 0 <= int(self.k) <= n_post:
             raise ValueError(f"{field}.k: cannot choose {self.k} targets out of {n_post} neurons")
+
+    def expected_synapses(self, n_pre, n_post, same, pre_positions, post_positions):
+        return float(self.k) * n_pre
 
     def pairs(self, ctx):
         exclude = ctx.same_population and not self.allow_autapses
@@ -200,8 +221,16 @@ class DistanceDependent(Connector):
 
     def __post_init__(self):
         _check_probability(self.c, "connector.c")
-        if not float(self.lam) > 0:
-            raise ValueError(f"connector.lam: must be > 0, got {self.lam!r}")
+        if not check_finite(float(self.lam), "connector.lam") > 0:
+            raise ValueError(f"connector.lam: must be > 0, got {show(self.lam)}")
+
+    def expected_synapses(self, n_pre, n_post, same, pre_positions, post_positions, samples: int = 4096):
+        """c · n_pre · n_post times the mean of exp(-(D/lam)^2) over random pairs (a fixed sample)."""
+        if pre_positions is None or post_positions is None:
+            return self.c * n_pre * n_post
+        rng = np.random.default_rng(0)
+        d = pre_positions[rng.integers(n_pre, size=samples)] - post_positions[rng.integers(n_post, size=samples)]
+        return self.c * n_pre * n_post * float(np.mean(np.exp(-np.einsum("ij,ij->i", d, d) / self.lam**2)))
 
     def pairs(self, ctx):
         if ctx.pre_positions is None or ctx.post_positions is None:
@@ -240,7 +269,7 @@ class FromArrays(Connector):
             value = getattr(self, name)
             if value is None:
                 continue
-            arr = np.asarray(value, dtype=np.float64)
+            arr = finite_array(value, f"connector.{name}")
             arr = np.full(pre.shape, float(arr)) if arr.ndim == 0 else arr.ravel()
             if arr.shape != pre.shape:
                 raise ValueError(f"connector.{name}: has {arr.size} entries but pre has {pre.size}")
@@ -253,6 +282,9 @@ class FromArrays(Connector):
 
     def explicit_fields(self):
         return {name for name in ("weight", "delay") if getattr(self, name) is not None}
+
+    def expected_synapses(self, n_pre, n_post, same, pre_positions, post_positions):
+        return float(self.pre.size)
 
     def pairs(self, ctx):
         indptr, post_sorted, order = csr_from_pairs(self.pre, self.post, ctx.n_pre, ctx.n_post)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from neurosim.units import parse_quantity
+from neurosim.units import parse_quantity, show
 
 
 class Initializer:
@@ -42,7 +42,7 @@ class Uniform(Initializer):
         lo = parse_quantity(self.low, dimension, f"{field}.low")
         hi = parse_quantity(self.high, dimension, f"{field}.high")
         if hi < lo:
-            raise ValueError(f"{field}.high: {self.high!r} is below low {self.low!r}")
+            raise ValueError(f"{field}.high: {show(self.high)} is below low {show(self.low)}")
         return rng.uniform(lo, hi, size=n)
 
 
@@ -59,12 +59,12 @@ class Normal(Initializer):
         mu = parse_quantity(self.mean, dimension, f"{field}.mean")
         sd = parse_quantity(self.std, dimension, f"{field}.std")
         if sd < 0:
-            raise ValueError(f"{field}.std: must be >= 0, got {self.std!r}")
+            raise ValueError(f"{field}.std: must be >= 0, got {show(self.std)}")
         values = rng.normal(mu, sd, size=n)
         lo = -np.inf if self.low is None else parse_quantity(self.low, dimension, f"{field}.low")
         hi = np.inf if self.high is None else parse_quantity(self.high, dimension, f"{field}.high")
         if hi < lo:
-            raise ValueError(f"{field}.high: {self.high!r} is below low {self.low!r}")
+            raise ValueError(f"{field}.high: {show(self.high)} is below low {show(self.low)}")
         return np.clip(values, lo, hi)
 
 
@@ -74,4 +74,4 @@ def as_initializer(value: Any) -> Initializer:
         return value
     if isinstance(value, (int, float, str, np.integer, np.floating)) and not isinstance(value, bool):
         return Constant(value)
-    raise ValueError(f"expected a value, a unit string or an initialiser, got {value!r}")
+    raise ValueError(f"expected a value, a unit string or an initialiser, got {show(value)}")

@@ -20,7 +20,6 @@ from neurosim.engine.layout import (
 from neurosim.monitors import SpikeMonitor, StateMonitor
 from neurosim.plasticity.build import build_plasticity
 from neurosim.population import PoissonSource, Population, SpikeSource
-from neurosim.units import steps
 
 if TYPE_CHECKING:
     from neurosim.network import Network
@@ -126,13 +125,13 @@ def _drive(net: "Network") -> Drive:
     ids, prob, start, stop = [], [], [], []
     for g in poisson:
         ids.append(np.arange(g.size) + g.offset)
-        prob.append(np.broadcast_to(-np.expm1(-np.asarray(g.rate) * dt), (g.size,)))
+        prob.append(np.broadcast_to(np.asarray(g.rate) * dt, (g.size,)))  # exact mean; rate·dt <= 1
         start.append(np.full(g.size, math.ceil(g.start / dt - 1e-9)))
         stop.append(np.full(g.size, np.iinfo(np.int64).max if math.isinf(g.stop) else math.ceil(g.stop / dt - 1e-9)))
     gen_step, gen_id = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for g in net.groups:
         if isinstance(g, SpikeSource):
-            gen_step.append(np.array([steps(t, dt, f"population.{g.name}.times") for t in g.times], dtype=np.int64))
+            gen_step.append(g.steps)
             gen_id.append(g.indices + g.offset)
     gs, gi = np.concatenate(gen_step), np.concatenate(gen_id)
     gorder = np.lexsort((gi, gs))

@@ -56,6 +56,15 @@ def report_name(population: str, variable: str, variables: tuple[str, ...]) -> s
     return population if variable == primary else f"{population}.{variable}"
 
 
+def result_groups(kind: str, population: str, variables: tuple[str, ...] = ()) -> list[str]:
+    """The HDF5 groups a monitor of ``kind`` (spikes, rate, state) on ``population`` writes."""
+    if kind == "spikes":
+        return [f"/spikes/{population}"]
+    if kind == "rate":
+        return [f"/rates/{population}"]
+    return [f"/report/{report_name(population, var, variables)}" for var in variables]
+
+
 def report_units(variable: str) -> tuple[str, float]:
     """``(units, factor from SI)`` of a state variable in a report."""
     if variable not in REPORT_UNITS:

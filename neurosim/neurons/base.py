@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from neurosim.units import parse_array
+from neurosim.units import parse_array, show
 
 
 def quantity(default: Any, dim: str, doc: str = "") -> Any:
@@ -51,34 +51,36 @@ class NeuronModel:
     def _positive(self, *fields: str) -> None:
         for f in fields:
             v = getattr(self, f)
-            self._require(_values(v) > 0, f, f"must be > 0, got {v!r}")
+            self._require(_values(v) > 0, f, f"must be > 0, got {show(v)}")
 
     def validate(self) -> None:
         """Check the parameters; raise ``ValueError`` naming the bad field."""
         self._positive("tau_m", "c_m")
         t_ref = getattr(self, "t_ref")
-        self._require(_values(t_ref) >= 0, "t_ref", f"must be >= 0, got {t_ref!r}")
+        self._require(_values(t_ref) >= 0, "t_ref", f"must be >= 0, got {show(t_ref)}")
         self._require(
             _values(self.v_th) > _values(self.v_reset),
             "v_th",
-            f"threshold {self.v_th!r} V must be above v_reset {self.v_reset!r} V",
+            f"threshold {show(self.v_th)} V must be above v_reset {show(self.v_reset)} V",
         )
         if self.reset not in ("hard", "soft"):
             raise ValueError(f"{type(self).__name__}.reset: must be 'hard' or 'soft', got {self.reset!r}")
 
+    def check_size(self, n: int, population: str) -> None:
+        """Raise ``ValueError`` if a per-neuron parameter array does not have ``n`` values."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if "dim" in f.metadata and np.ndim(value) and np.shape(value) != (n,):
+                raise ValueError(f"{type(self).__name__}.{f.name}: has {np.size(value)} values but population "
+                                 f"{population!r} has {n} neurons")
+
     def per_neuron(self, n: int, population: str) -> dict[str, np.ndarray]:
         """Every quantity field broadcast to ``n`` neurons (float64 arrays)."""
+        self.check_size(n, population)
         out = {}
         for f in dataclasses.fields(self):
             if "dim" not in f.metadata:
                 continue
             value = np.asarray(getattr(self, f.name), dtype=np.float64)
-            if value.ndim == 0:
-                value = np.full(n, float(value))
-            elif value.shape != (n,):
-                raise ValueError(
-                    f"{type(self).__name__}.{f.name}: has {value.size} values but population "
-                    f"{population!r} has {n} neurons"
-                )
-            out[f.name] = value
+            out[f.name] = np.full(n, float(value)) if value.ndim == 0 else value
         return out

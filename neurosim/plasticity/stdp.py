@@ -53,7 +53,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from neurosim.units import parse_quantity
+from neurosim.units import parse_quantity, show
 
 TRACES = ("all_to_all", "nearest")
 DEPENDENCES = ("additive", "multiplicative")
@@ -110,12 +110,12 @@ class STDP:
             raise ValueError(f"{f}.dependence: must be one of {DEPENDENCES}, got {self.dependence!r}")
         for name in ("tau_pre", "tau_post"):
             tau = parse_quantity(getattr(self, name), "time", f"{f}.{name}")
-            if not (tau > 0 and math.isfinite(tau)):
-                raise ValueError(f"{f}.{name}: must be > 0 and finite, got {getattr(self, name)!r}")
+            if not tau > 0:
+                raise ValueError(f"{f}.{name}: must be > 0, got {show(tau)}")
             object.__setattr__(self, name, tau)
         inc = parse_quantity(self.trace_increment, "dimensionless", f"{f}.trace_increment")
-        if not (inc > 0 and math.isfinite(inc)):
-            raise ValueError(f"{f}.trace_increment: must be > 0 and finite, got {self.trace_increment!r}")
+        if not inc > 0:
+            raise ValueError(f"{f}.trace_increment: must be > 0, got {show(inc)}")
         object.__setattr__(self, "trace_increment", inc)
         weight_like = ("w_min", "w_max") + (("a_plus", "a_minus") if self.dependence == "additive" else ())
         dims: dict[str, str] = {}
@@ -131,8 +131,6 @@ class STDP:
                 except ValueError:
                     raise ValueError(f"{f}.{name}: the multiplicative rule takes a dimensionless rate, "
                                      f"got {given!r}") from None
-            if not math.isfinite(value):
-                raise ValueError(f"{f}.{name}: must be finite, got {given!r}")
             object.__setattr__(self, name, value)
         given_dims = list(dims.items())
         for name, dim in given_dims[1:]:

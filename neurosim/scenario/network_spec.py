@@ -10,7 +10,8 @@
     name = "noise"
     type = "poisson"          # or "spikes" with times = [...], indices = [...]
     size = 100
-    rate = "20 Hz"
+    rate = "20 Hz"            # each source spikes at most once per step, with probability rate·dt
+                              # (exact mean rate; rate·dt > 1 is refused: use more sources)
 
     [[model.connections]]
     pre = "noise"
@@ -186,7 +187,10 @@ def _connector(spec: dict, path: str) -> conn.Connector:
     args = validate_table({k: v for k, v in spec.items() if k != "type"}, table(fields), path, problems)
     if problems:
         raise ScenarioError(problems)
-    return cls(**args)
+    try:
+        return cls(**args)
+    except ValueError as exc:
+        raise ScenarioError([Problem(path, str(exc))]) from None
 
 
 def _plasticity(spec: dict | None, path: str) -> STDP | None:

@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from neurosim.units import parse_quantity
+from neurosim.units import check_finite, parse_quantity, show
 
 _MISSING = object()
 
@@ -42,6 +42,8 @@ class Field:
     dimension ``dim``, resolved to SI), ``list`` (items checked by ``item``), ``table``
     (keys checked by ``fields``; ``open=True`` keeps unknown keys), ``any``, or ``union``
     (the first of ``options`` that accepts the value). ``check`` may return an error message.
+    Numbers must be finite; ``allow_inf`` admits ±inf where it has a meaning (e.g. β = inf for
+    zero temperature).
     """
 
     kind: str
@@ -58,6 +60,7 @@ class Field:
     options: tuple["Field", ...] = ()
     check: Callable[[Any], str | None] | None = None
     min_items: int = 0
+    allow_inf: bool = False
     doc: str = ""
 
     @property
@@ -91,22 +94,52 @@ def suggest(name: str, candidates: list[str]) -> str:
 def _number(value: Any, spec: Field, path: str, problems: list[Problem]) -> Any:
     if spec.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(Problem(path, f"expected an integer, got {_type_name(value)} {value!r}"))
+            problems.append(Problem(path, f"expected an integer, got {_type_name(value)} {show(value)}"))
             return _MISSING
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        problems.append(Problem(path, f"expected a number, got {_type_name(value)} {value!r}"))
+        problems.append(Problem(path, f"expected a number, got {_type_name(value)} {show(value)}"))
         return _MISSING
-    return float(value)
+    try:
+        return check_finite(float(value), path, spec.allow_inf)
+    except ValueError as exc:
+        problems.append(Problem(path, str(exc).removeprefix(f"{path}: ")))
+        return _MISSING
 
 
 def _bounds(value: Any, spec: Field, path: str, problems: list[Problem]) -> None:
     if spec.minimum is not None:
         if value < spec.minimum or (spec.exclusive_minimum and value == spec.minimum):
             op = ">" if spec.exclusive_minimum else ">="
-            problems.append(Problem(path, f"must be {op} {spec.minimum:g}, got {value!r}"))
+            problems.append(Problem(path, f"must be {op} {spec.minimum:g}, got {show(value)}"))
     if spec.maximum is not None and value > spec.maximum:
-        problems.append(Problem(path, f"must be <= {spec.maximum:g}, got {value!r}"))
+        problems.append(Problem(path, f"must be <= {spec.maximum:g}, got {show(value)}"))
+
+
+_ACCEPTS = {"float": (int, float), "int": (int,), "quantity": (int, float, str), "str": (str,), "list": (list,),
+            "table": (dict,), "bool": (bool,)}
+
+
+def _accepts_type(spec: Field, value: Any) -> bool:
+    """True if ``spec`` takes values of ``value``'s type (so its complaint is the one to show)."""
+    if spec.kind == "union":
+        return any(_accepts_type(option, value) for option in spec.options)
+    return isinstance(value, _ACCEPTS.get(spec.kind, ())) and (spec.kind == "bool") == isinstance(value, bool)
+
+
+def _union(value: Any, spec: Field, path: str, problems: list[Problem]) -> Any:
+    """The first option that accepts ``value``; else the problems of the closest option of its type."""
+    closest: list[Problem] | None = None
+    for option in spec.options:
+        trial: list[Problem] = []
+        out = validate(value, option, path, trial)
+        if not trial:
+            return out
+        if _accepts_type(option, value) and (closest is None or len(trial) < len(closest)):
+            closest = trial
+    problems.extend(closest or [Problem(path, f"{show(value)} is not valid here "
+                                              f"({spec.doc or 'see the documentation'})")])
+    return _MISSING
 
 
 def validate(value: Any, spec: Field, path: str, problems: list[Problem]) -> Any:
@@ -116,20 +149,14 @@ def validate(value: Any, spec: Field, path: str, problems: list[Problem]) -> Any
     if kind == "any":
         return value
     if kind == "union":
-        for option in spec.options:
-            trial: list[Problem] = []
-            out = validate(value, option, path, trial)
-            if not trial:
-                return out
-        problems.append(Problem(path, f"{value!r} is not valid here ({spec.doc or 'see the documentation'})"))
-        return _MISSING
+        return _union(value, spec, path, problems)
     if kind == "str":
         if not isinstance(value, str):
-            problems.append(Problem(path, f"expected a string, got {_type_name(value)} {value!r}"))
+            problems.append(Problem(path, f"expected a string, got {_type_name(value)} {show(value)}"))
             return _MISSING
     elif kind == "bool":
         if not isinstance(value, bool):
-            problems.append(Problem(path, f"expected true or false, got {_type_name(value)} {value!r}"))
+            problems.append(Problem(path, f"expected true or false, got {_type_name(value)} {show(value)}"))
             return _MISSING
     elif kind in ("int", "float"):
         out = _number(value, spec, path, problems)
@@ -138,28 +165,28 @@ def validate(value: Any, spec: Field, path: str, problems: list[Problem]) -> Any
         _bounds(out, spec, path, problems)
     elif kind == "quantity":
         try:
-            out = parse_quantity(value, spec.dim, path)
+            out = parse_quantity(value, spec.dim, path, spec.allow_inf)
         except ValueError as exc:
             problems.append(Problem(path, str(exc).removeprefix(f"{path}: ")))
             return _MISSING
         _bounds(out, spec, path, problems)
     elif kind == "list":
         if not isinstance(value, list):
-            problems.append(Problem(path, f"expected a list, got {_type_name(value)} {value!r}"))
+            problems.append(Problem(path, f"expected a list, got {_type_name(value)}"))
             return _MISSING
         if len(value) < spec.min_items:
             problems.append(Problem(path, f"needs at least {spec.min_items} entries, got {len(value)}"))
         out = [validate(v, spec.item, f"{path}.{k}", problems) for k, v in enumerate(value)] if spec.item else value
     elif kind == "table":
         if not isinstance(value, dict):
-            problems.append(Problem(path, f"expected a table, got {_type_name(value)} {value!r}"))
+            problems.append(Problem(path, f"expected a table, got {_type_name(value)} {show(value)}"))
             return _MISSING
         out = validate_table(value, spec, path, problems)
     else:
         raise ValueError(f"schema: unknown kind {kind!r}")
     if spec.choices is not None and out not in spec.choices:
         choices = ", ".join(repr(c) for c in spec.choices)
-        problems.append(Problem(path, f"{value!r} is not one of {choices}{suggest(str(value), [str(c) for c in spec.choices])}"))
+        problems.append(Problem(path, f"{show(value)} is not one of {choices}{suggest(str(value), [str(c) for c in spec.choices])}"))
     if spec.check is not None and out is not _MISSING:
         message = spec.check(out)
         if message:

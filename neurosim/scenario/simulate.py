@@ -3,21 +3,30 @@ run ``simulation.duration`` and write spikes, traces, rates, weights and metrics
 
 from __future__ import annotations
 
+import math
+import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numba
 
+from neurosim.engine.footprint import GIB, check_fits, recorded_bytes
 from neurosim.engine.registry import resolve_backend_name
+from neurosim.io.sonata import result_groups
 from neurosim.network import Network
 from neurosim.population import Population
 from neurosim.projection import Projection
 from neurosim.scenario.named_models import build_named
 from neurosim.scenario.network_spec import build_explicit
 from neurosim.scenario.schema import Problem, ScenarioError, suggest
+from neurosim.scenario.spec import output_path
 from neurosim.scenario.tasks import TaskKind, register_task
 from neurosim.units import steps
 
+#: recordings larger than this (bytes) are announced with a warning before the run
+LARGE_OUTPUT_BYTES = 1 << 30
 #: aim for about this many blocks per run (progress updates), within these bounds (steps)
 BLOCKS_PER_RUN, MIN_BLOCK, MAX_BLOCK = 100, 100, 10_000
 
@@ -48,8 +57,18 @@ def _groups(net: Network, names: list[str] | None, path: str, neurons_only: bool
     return [known[n] for n in names]
 
 
+def _claim(claimed: dict[str, str], groups: list[str], path: str) -> None:
+    """Refuse a record that writes a results group another record writes already."""
+    for group in groups:
+        if group in claimed:
+            raise ScenarioError([Problem(path, f"{claimed[group]} already writes {group}; "
+                                               "use one record per type and population")])
+        claimed[group] = path
+
+
 def _attach_records(net: Network, records: list[dict]) -> list[Projection]:
     weights: list[Projection] = []
+    claimed: dict[str, str] = {}
     for k, rec in enumerate(records):
         path = f"record.{k}"
         kind = rec["type"]
@@ -60,10 +79,12 @@ def _attach_records(net: Network, records: list[dict]) -> list[Projection]:
                     if name not in known:
                         raise ScenarioError([Problem(f"{path}.connections", f"unknown connection {name!r}"
                                                                             f"{suggest(name, list(known))}")])
+                    _claim(claimed, [f"/weights/{name}"], f"{path}.connections")
                     weights.append(known[name])
                 continue
             groups = _groups(net, rec.get("populations"), f"{path}.populations", neurons_only=kind == "state")
             for g in groups:
+                _claim(claimed, result_groups(kind, g.name, tuple(rec.get("variables", ["v"]))), path)
                 name = f"{kind}_{g.name}_{k}"
                 if kind == "spikes":
                     net.spike_monitor(g, indices=rec.get("indices"), name=name)
@@ -79,16 +100,40 @@ def _attach_records(net: Network, records: list[dict]) -> list[Projection]:
     return weights
 
 
+def _check_size(net: Network, sim: dict, n_steps: int, out: Path) -> None:
+    """Refuse a network that cannot fit in memory or recordings that cannot fit on disk; warn
+    when the recordings will be large."""
+    limit = sim.get("max_memory_gib")
+    try:
+        check_fits(net, None if limit is None else limit * GIB, "simulation.max_memory_gib")
+    except ValueError as exc:
+        raise ScenarioError([Problem("model", str(exc).removeprefix("model: "))]) from None
+    size = recorded_bytes(net, n_steps)
+    folder = next((p for p in (out.parent, *out.parent.parents) if p.is_dir()), Path("."))
+    free = shutil.disk_usage(folder).free
+    if size > free:
+        raise ScenarioError([Problem("record", f"the state and rate recordings need {size / GIB:.3g} GiB but "
+                                               f"{free / GIB:.3g} GiB are free beside {out}; record fewer "
+                                               "neurons, at a longer interval, or for a shorter duration")])
+    if size > LARGE_OUTPUT_BYTES:
+        warnings.warn(f"the state and rate recordings will take {size / GIB:.3g} GiB in {out} (spikes not counted)",
+                      stacklevel=2)
+
+
 def prepare(cfg: dict) -> Prepared:
     sim = cfg["simulation"]
     try:
         n_steps = steps(sim["duration"], sim["dt"], "simulation.duration", allow_zero=False)
-        backend = resolve_backend_name(sim["backend"])
+        resolve_backend_name(sim["backend"])  # an unknown or unusable backend fails before the build
     except ValueError as exc:
         raise ScenarioError(str(exc)) from None
     net = build_network(cfg)
+    backend = net.backend_name(sim["backend"])  # auto: decided by the network's size and plasticity
     net.block_steps = min(MAX_BLOCK, max(MIN_BLOCK, n_steps // BLOCKS_PER_RUN))
     weights = _attach_records(net, cfg.get("record", []))
+    _check_size(net, sim, n_steps, output_path(cfg))
+    limit = sim.get("max_memory_gib")
+    net.memory_limit = math.inf if limit is None else limit * GIB  # checked just now
     return Prepared(net, n_steps, backend, weights)
 
 

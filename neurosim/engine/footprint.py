@@ -1,0 +1,145 @@
+"""How much memory a network will need, estimated before anything is allocated.
+
+The estimate is the peak while the layout is built (generation of the synapses, the merged
+CSR, the ring buffer, per-neuron tables and state), measured with ``tracemalloc`` on float64
+networks (``tests/test_footprint.py`` checks that it bounds the measured peak):
+
+- about 101 B per synapse while a projection is generated and merged (46–56 B kept),
+  plus about 110 B per plastic synapse for the plasticity indices;
+- about 350 B per neuron (tables, state, recording buffers), plus the ring buffer beyond
+  two slots, ``3 · itemsize`` bytes per neuron and slot.
+
+Synapse counts are the connectors' expected counts (:meth:`Connector.expected_synapses`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from neurosim.connectivity.initializers import Constant, Normal, Uniform
+from neurosim.units import parse_quantity
+
+if TYPE_CHECKING:
+    from neurosim.network import Network
+    from neurosim.projection import Projection
+
+BYTES_PER_SYNAPSE = 104
+BYTES_PER_PLASTIC_SYNAPSE = 120
+BYTES_PER_NEURON = 360
+GIB = float(1 << 30)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Estimated peak bytes of a network's layout, with the largest projection named."""
+
+    synapses: float
+    neurons: float
+    ring_buffer: float
+    largest: str
+    largest_synapses: float
+
+    @property
+    def total(self) -> float:
+        return self.synapses + self.neurons + self.ring_buffer
+
+    def describe(self) -> str:
+        return (f"about {self.total / GIB:.3g} GiB ({self.synapses / GIB:.3g} GiB of synapses, the most "
+                f"{self.largest_synapses:.3g} in {self.largest!r}; {(self.neurons + self.ring_buffer) / GIB:.3g} "
+                "GiB of neuron state and delay buffer)")
+
+
+def max_delay_s(projection: "Projection") -> float:
+    """The largest delay (s) a projection can draw."""
+    given = getattr(projection.connector, "delay", None)
+    if given is not None:
+        return float(np.max(given)) if np.size(given) else 0.0
+    d = projection.delay
+    if isinstance(d, Constant):
+        return _seconds(d.value)
+    if isinstance(d, Uniform):
+        return _seconds(d.high)
+    if isinstance(d, Normal):
+        return _seconds(d.high) if d.high is not None else _seconds(d.mean) + 6 * _seconds(d.std)
+    return 0.0
+
+
+def _seconds(value: object) -> float:
+    return parse_quantity(value, "time", "delay")
+
+
+def estimate(net: "Network") -> Footprint:
+    """The estimated peak memory of ``net``'s layout."""
+    per_projection = {}
+    plastic = 0.0
+    for p in net.projections:
+        n = p.connector.expected_synapses(p.pre.size, p.post.size, p.pre is p.post,
+                                          getattr(p.pre, "positions", None), p.post.positions)
+        per_projection[p.name] = n
+        plastic += n if p.plasticity is not None else 0.0
+    n_syn = sum(per_projection.values())
+    largest = max(per_projection, key=per_projection.get, default="")
+    neurons = sum(g.size for g in net.populations)
+    elements = sum(g.size for g in net.groups)
+    longest = max((max_delay_s(p) for p in net.projections), default=0.0)
+    slots = 1 << max(1, math.ceil(math.log2(longest / net.dt + 2)))
+    itemsize = np.dtype(net.precision).itemsize
+    return Footprint(
+        synapses=n_syn * BYTES_PER_SYNAPSE + plastic * BYTES_PER_PLASTIC_SYNAPSE,
+        neurons=neurons * BYTES_PER_NEURON + (elements - neurons) * 64,
+        ring_buffer=max(0, slots - 2) * 3 * neurons * itemsize,
+        largest=largest,
+        largest_synapses=per_projection.get(largest, 0.0),
+    )
+
+
+def available_memory() -> float:
+    """Bytes this process may still allocate: MemAvailable, capped by a cgroup limit."""
+    limits = []
+    try:
+        for line in open("/proc/meminfo", encoding="ascii"):
+            if line.startswith("MemAvailable:"):
+                limits.append(float(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    try:
+        raw = open("/sys/fs/cgroup/memory.max", encoding="ascii").read().strip()
+        used = float(open("/sys/fs/cgroup/memory.current", encoding="ascii").read())
+        if raw != "max":
+            limits.append(float(raw) - used)
+    except (OSError, ValueError):
+        pass
+    if not limits:
+        try:
+            limits.append(float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")))
+        except (ValueError, OSError):
+            return math.inf
+    return min(limits)
+
+
+def recorded_bytes(net: "Network", n_steps: int) -> float:
+    """Bytes the state and rate recordings of ``n_steps`` steps will write (spikes not counted)."""
+    from neurosim.monitors import RateMonitor, StateMonitor
+
+    total = 0.0
+    for m in net.monitors:
+        if isinstance(m, StateMonitor):
+            total += (n_steps // m.interval_steps(net.dt) + 1) * m.indices.size * len(m.variables) * 4
+        elif isinstance(m, RateMonitor):
+            total += n_steps * 16
+    return total
+
+
+def check_fits(net: "Network", limit_bytes: float | None, override: str) -> Footprint:
+    """The footprint of ``net``; ``ValueError`` if it exceeds ``limit_bytes`` (default: what is available)."""
+    fp = estimate(net)
+    limit = available_memory() if limit_bytes is None else limit_bytes
+    if fp.total > limit:
+        raise ValueError(f"model: the network needs {fp.describe()}, but {limit / GIB:.3g} GiB are "
+                         f"available; make it smaller, or set {override} to run it anyway")
+    return fp

@@ -1,0 +1,71 @@
+"""The memory estimate made before building bounds what building really takes (tracemalloc)."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from neurosim import STDP, AllToAll, CubaLIF, FixedInDegree, FixedProbability, LIF, Network, Normal, Uniform
+from neurosim.engine.footprint import estimate
+
+
+def _all_to_all(net):
+    a = net.population("a", 1500, CubaLIF(), v_init=Uniform("-70 mV", "-60 mV"))
+    net.connect(a, a, AllToAll(), weight=Uniform("1 pA", "2 pA"), delay="1 ms")
+
+
+def _random_delays(net):
+    a = net.population("a", 2000, LIF())
+    b = net.population("b", 500, CubaLIF())
+    net.connect(a, b, FixedProbability(0.3), weight="1 pA", delay=Uniform("0.1 ms", "20 ms"))
+    net.connect(b, a, FixedInDegree(50), weight=Normal("0.1 mV", "0.01 mV"), delay="0.5 ms")
+
+
+def _plastic(net):
+    src = net.poisson_source("src", 1000, "10 Hz")
+    a = net.population("a", 1000, CubaLIF())
+    rule = STDP(a_plus="0.1 pA", a_minus="0.12 pA", w_max="10 pA")
+    net.connect(src, a, FixedProbability(0.4), weight="5 pA", delay="2 ms", plasticity=rule)
+
+
+def _neurons_only(net):
+    a = net.population("a", 200_000, CubaLIF(), v_init=Uniform("-70 mV", "-60 mV"))
+    net.spike_monitor(a)
+
+
+@pytest.mark.parametrize("make", [_all_to_all, _random_delays, _plastic, _neurons_only])
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_estimate_bounds_the_measured_peak_within_a_factor_of_two(make, precision):
+    net = Network(dt="0.1 ms", seed=3, precision=precision)
+    make(net)
+    predicted = estimate(net).total
+    tracemalloc.start()
+    try:
+        net.layout
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= predicted <= 2.0 * peak, (peak, predicted)
+
+
+def test_the_largest_projection_is_named():
+    net = Network(dt="0.1 ms")
+    _random_delays(net)
+    fp = estimate(net)
+    assert fp.largest == "a_to_b" and fp.largest_synapses == pytest.approx(0.3 * 2000 * 500)
+
+
+def test_a_network_that_cannot_fit_is_refused_before_anything_is_allocated():
+    net = Network(dt="0.1 ms")
+    a = net.population("a", 100_000, LIF())
+    net.connect(a, a, AllToAll(), weight="0.1 mV")
+    net.memory_limit = 1 << 30
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"model: the network needs about 969 GiB .* set Network.memory_limit"):
+            net.layout
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 << 20
