@@ -8,8 +8,8 @@ and its index only (never on threads or on how sweeps are split between calls).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from neurosim.engine.jit_cache import njit
 from neurosim.engine.rng import splitmix64_jit
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

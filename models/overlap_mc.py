@@ -25,8 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from neurosim.engine.jit_cache import njit
 from neurosim.models.chain_rng import check_streams, glauber_accept
 
 

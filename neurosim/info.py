@@ -1,4 +1,4 @@
-"""``neurosim info``: versions, backends (and which ``auto`` picks, and why), threads, CUDA."""
+"""``neurosim info``: versions, backends (and the rule by which ``auto`` picks one), threads, CUDA."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import platform
 import numba
 
 from neurosim import __version__
-from neurosim.engine.registry import backend_status, resolve_backend_name
+from neurosim.engine.registry import AUTO_RULE, CUDA_MIN_NEURONS, auto_choice, backend_status
 from neurosim.hardware import profiles
 
 PACKAGES = ("numpy", "numba", "h5py", "scipy", "torch", "snntorch", "brian2", "dask", "distributed", "libsonata",
@@ -23,15 +23,6 @@ def cuda_status() -> tuple[bool, str]:
     return gpu_probe()
 
 
-def auto_reason(auto: str, cuda_ok: bool, cuda_why: str) -> str:
-    """Why ``auto`` picked ``auto``."""
-    if auto == "cuda":
-        return f"a CUDA GPU is usable ({cuda_why})"
-    if auto == "numba":
-        return f"no usable CUDA GPU ({cuda_why}); numba is the fastest CPU backend"
-    return f"neither cuda ({cuda_why}) nor numba is usable"
-
-
 def collect() -> dict:
     versions = {}
     for name in PACKAGES:
@@ -40,16 +31,15 @@ def collect() -> dict:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
     backends = {name: {"usable": ok, "reason": why} for name, (ok, why) in backend_status().items()}
-    auto = resolve_backend_name("auto")
     cuda_ok, cuda_why = cuda_status()
+    large, why = auto_choice(CUDA_MIN_NEURONS, False, (cuda_ok, cuda_why))  # the only case that can be cuda
     return {
         "neurosim": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": versions,
         "backends": backends,
-        "auto_backend": auto,
-        "auto_reason": auto_reason(auto, cuda_ok, cuda_why),
+        "auto": {"rule": AUTO_RULE, "cuda_min_neurons": CUDA_MIN_NEURONS, "large_static": large, "reason": why},
         "cpu_count": os.cpu_count(),
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
         "cuda": {"usable": cuda_ok, "detail": cuda_why},
@@ -62,7 +52,10 @@ def format_info(info: dict) -> str:
     lines += [f"  {k:<12} {v or 'not installed'}" for k, v in info["packages"].items()]
     lines.append("backends:")
     lines += [f"  {k:<12} {'usable' if b['usable'] else 'unusable'}: {b['reason']}" for k, b in info["backends"].items()]
-    lines.append(f"auto backend: {info['auto_backend']} ({info['auto_reason']})")
+    auto = info["auto"]
+    lines.append(f"auto backend: decided per network: {auto['rule']}")
+    lines.append(f"  here: static networks of {auto['cuda_min_neurons']:,}+ neurons -> {auto['large_static']} "
+                 f"({auto['reason']}); all others -> numba")
     lines.append(f"threads: {info['numba_threads']} numba threads on {info['cpu_count']} CPUs")
     lines.append(f"CUDA: {'usable' if info['cuda']['usable'] else 'not usable'} ({info['cuda']['detail']})")
     lines.append("export profiles (neurosim export --profile NAME):")

@@ -1,6 +1,8 @@
 """The cuda backend: its kernels under numba's CUDA simulator match the numba backend bit for
-bit (float64), block by block, with and without plasticity (STDP, modulators); registry,
-``auto`` and ``neurosim info``; on a GPU, statistics."""
+bit (float64), block by block, with and without plasticity (STDP, modulators); these run in a
+child process with ``NUMBA_ENABLE_CUDASIM=1``, GPU or not. Registry, ``auto``'s rule (with a
+stubbed GPU) and ``neurosim info``. On a real GPU only (skipped, with the reason, elsewhere):
+statistics against numba."""
 
 import json
 import os
@@ -10,8 +12,13 @@ import sys
 import numpy as np
 import pytest
 
-from neurosim.engine.registry import backend_status, resolve_backend_name
+from neurosim import LIF, STDP, FixedProbability, Network
+from neurosim.engine import registry
+from neurosim.engine.cuda_backend import gpu_probe
+from neurosim.engine.registry import CUDA_MIN_NEURONS, backend_status, resolve_backend_name
 
+GPU, GPU_WHY = gpu_probe()
+needs_gpu = pytest.mark.skipif(not GPU, reason=f"needs a real CUDA GPU: {GPU_WHY}")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Runs in a child process: numba reads NUMBA_ENABLE_CUDASIM when it is imported.
@@ -25,7 +32,7 @@ from neurosim.engine import cuda_kernels
 from neurosim.monitors import RateMonitor, SpikeMonitor, StateMonitor
 
 assert cuda_kernels.SIMULATED
-report = {"auto": resolve_backend_name("auto"), "cuda_usable": backend_status()["cuda"][0]}
+report = {"auto": resolve_backend_name("auto", 10**6, False), "cuda_usable": backend_status()["cuda"][0]}
 
 
 class Recorder:
@@ -200,7 +207,7 @@ def _child(script: str) -> dict:
 
 def test_cuda_kernels_under_the_simulator_match_numba_bit_for_bit():
     report = _child(SIMULATED)
-    assert report["cuda_usable"] and report["auto"] == "numba"  # auto never picks the simulator
+    assert report["cuda_usable"] and report["auto"] == "numba"  # auto never picks the simulator, even for 10^6
     one, split = report["one_block"], report["split"]
     assert one["spikes"] > 150 and one["blocks"] == 1
     assert one["blocks_equal"] and one["monitors_equal"]
@@ -228,29 +235,65 @@ def test_cuda_plasticity_under_the_simulator_matches_numba_bit_for_bit():
     assert by_checksum["blocks_equal"] and by_checksum["monitors_equal"] and by_checksum["weights_equal"]
 
 
-def test_cuda_is_registered_and_auto_picks_it_only_with_a_gpu():
-    from neurosim.engine.cuda_backend import gpu_probe
+def _network(neurons: int, plastic: bool) -> Network:
+    net = Network(dt="0.1 ms", seed=1)
+    pop = net.population("pop", neurons, LIF(v_rest="-60 mV", v_th="-50 mV", v_reset="-60 mV"))
+    if plastic:
+        small = net.population("small", 20, LIF(v_rest="-60 mV", v_th="-50 mV", v_reset="-60 mV"))
+        net.connect(small, small, FixedProbability(0.2), weight="0.5 mV",
+                    plasticity=STDP(a_plus="0.01 mV", a_minus="0.01 mV", w_max="1 mV"))
+    else:
+        net.connect(pop, pop, FixedProbability(1e-6), weight="0.5 mV")
+    return net
+
+
+@pytest.mark.parametrize("gpu", [True, False])
+def test_auto_picks_cuda_only_for_large_static_networks_on_a_gpu(monkeypatch, gpu):
+    """The rule, with the GPU probe stubbed: plastic -> numba, small -> numba, large static ->
+    cuda with a GPU, numba without; through the registry and ``Network.backend_name``."""
+    monkeypatch.setitem(registry._AUTO_PROBES, "cuda", lambda: (gpu, "stub GPU" if gpu else "stub: no GPU"))
+    big = CUDA_MIN_NEURONS
+    expect_big = "cuda" if gpu else "numba"
+    assert resolve_backend_name("auto", big, plastic=False) == expect_big
+    assert resolve_backend_name("auto", 10 * big, plastic=False) == expect_big
+    assert resolve_backend_name("auto", big - 1, plastic=False) == "numba"
+    assert resolve_backend_name("auto", 10 * big, plastic=True) == "numba"
+    assert resolve_backend_name("auto") == "numba"  # size not given
+    assert _network(big, plastic=False).backend_name() == expect_big
+    assert _network(big, plastic=True).backend_name() == "numba"
+    assert _network(1000, plastic=False).backend_name() == "numba"
+    assert _network(big, plastic=False).backend_name("numpy") == "numpy"  # named backends are kept
+    small = _network(100, plastic=True)
+    small.run("1 ms")  # auto: numba here (cuda could not run without a GPU)
+    assert small.t == pytest.approx(1e-3)
+
+
+def test_cuda_is_registered_and_info_states_the_auto_rule():
     from neurosim.info import collect, format_info
 
-    gpu, why = gpu_probe()
     assert "cuda" in backend_status()
-    assert resolve_backend_name("auto") == ("cuda" if gpu else "numba")
     info = collect()
-    assert info["auto_backend"] == resolve_backend_name("auto")
-    assert why in info["auto_reason"] and info["cuda"] == {"usable": gpu, "detail": why}
-    assert f"auto backend: {info['auto_backend']} (" in format_info(info)
+    assert info["cuda"] == {"usable": GPU, "detail": GPU_WHY}
+    auto = info["auto"]
+    assert auto["rule"] == registry.AUTO_RULE and f"{CUDA_MIN_NEURONS:,}" in auto["rule"]
+    assert auto["large_static"] == ("cuda" if GPU else "numba") and GPU_WHY in auto["reason"]
+    text = format_info(info)
+    assert f"auto backend: decided per network: {registry.AUTO_RULE}" in text
+    assert f"static networks of {CUDA_MIN_NEURONS:,}+ neurons -> {auto['large_static']}" in text
 
 
-def test_cuda_on_a_gpu_agrees_with_numba_statistically_or_is_refused_without_one():
-    """With a GPU: CUBA's mean rate within 1 % of numba's (float atomics reorder additions, so the
-    runs need not agree bit for bit). Without one, asking for ``cuda`` names the reason."""
-    from neurosim.engine.cuda_backend import gpu_probe
+@pytest.mark.skipif(GPU, reason="a CUDA GPU is usable here")
+def test_cuda_is_refused_without_a_gpu_naming_the_reason():
+    with pytest.raises(ValueError, match=r"simulation\.backend: 'cuda' is not usable here"):
+        resolve_backend_name("cuda")
+
+
+@needs_gpu
+def test_cuda_on_a_gpu_agrees_with_numba_statistically():
+    """CUBA's mean rate within 1 % of numba's (float atomics reorder additions, so the runs need
+    not agree bit for bit)."""
     from neurosim.models.cuba import Params, build
 
-    if not gpu_probe()[0]:
-        with pytest.raises(ValueError, match=r"simulation\.backend: 'cuda' is not usable here"):
-            resolve_backend_name("cuda")
-        return
     rates = {}
     for backend in ("numba", "cuda"):
         net = build(Params(n=4000), seed=0)

@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from neurosim.engine.jit_cache import njit
 from neurosim.models.chain_rng import check_streams, glauber_accept
 from neurosim.models.overlap_mc import as_spins
 

@@ -1,5 +1,5 @@
-"""Compiled NALSM dynamics: one sample of T steps (§1.2-1.4 of the model reference), and many
-samples in parallel.
+"""Compiled NALSM dynamics (Ivanov & Michmizos 2021; see ``params.py``): one sample of T steps,
+and many samples in parallel.
 
 Per step, in the authors' order:
 
@@ -23,8 +23,9 @@ presynaptic spike touches its synapses once: timer restart and STDP in one pass.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from neurosim.engine.jit_cache import njit
 from neurosim.engine.rng import splitmix64_jit, uniform_jit
 
 BERNOULLI_CURRENT, POISSON_SPIKES, EVENT_CURRENT = 0, 1, 2

@@ -21,9 +21,9 @@ the plain kernel.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from numba.extending import overload
 
+from neurosim.engine.jit_cache import njit
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout, NoPlasticity
 from neurosim.engine.rng import uniform_jit
 from neurosim.plasticity import rules

@@ -1,7 +1,7 @@
 """Backend registry: name -> factory, with an availability probe for each backend.
 
-``auto`` resolves to the first available backend of :data:`AUTO_ORDER`. Later backends
-(CUDA, Brian2) register themselves here with :func:`register_backend`.
+``auto`` is decided per network by :func:`auto_choice` (rule: :data:`AUTO_RULE`). Later
+backends (CUDA, Brian2) register themselves here with :func:`register_backend`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,15 @@ def _always() -> tuple[bool, str]:
 _FACTORIES: dict[str, tuple[Callable[[], Backend], Callable[[], tuple[bool, str]]]] = {}
 #: probes that ``auto`` asks instead of the backend's own (e.g. cuda: a real GPU, not the simulator)
 _AUTO_PROBES: dict[str, Callable[[], tuple[bool, str]]] = {}
-AUTO_ORDER = ["cuda", "numba"]
+
+#: ``auto`` picks cuda only for static networks of at least this many neurons: the crossover of the
+#: numba (all cores) and cuda wall times on CUBA (``benchmarks/cuba.py --sizes``, in-degree fixed),
+#: measured in an earlier session on an H100 machine. Below it cuda's per-step kernel launches
+#: (about 0.25 ms a step, see :mod:`neurosim.engine.cuda_backend`) cost more than numba's whole step.
+CUDA_MIN_NEURONS = 400_000
+AUTO_RULE = (f"cuda for static (non-plastic) networks of at least {CUDA_MIN_NEURONS:,} neurons on a usable "
+             "CUDA GPU, numba otherwise (cuda is slower below that size; its plasticity kernels have not run "
+             "on a GPU yet)")
 
 
 def register_backend(name: str, factory: Callable[[], Backend],
@@ -47,13 +55,25 @@ def backend_status() -> dict[str, tuple[bool, str]]:
     return {name: probe() for name, (_, probe) in _FACTORIES.items()}
 
 
-def resolve_backend_name(name: str) -> str:
-    """The concrete backend ``name`` stands for (``auto`` picks the first usable one)."""
+def auto_choice(neurons: int | None, plastic: bool, gpu: tuple[bool, str]) -> tuple[str, str]:
+    """The backend ``auto`` picks for a network of ``neurons`` neurons (None: not known), with or
+    without plastic projections, where ``gpu`` says whether a real CUDA GPU is usable and why; and why."""
+    usable, why = gpu
+    if not usable:
+        return "numba", f"no usable CUDA GPU ({why})"
+    if plastic:
+        return "numba", "plastic network: the cuda plasticity kernels have not been run on a GPU"
+    if neurons is None or neurons < CUDA_MIN_NEURONS:
+        size = "network size not given" if neurons is None else f"{neurons:,} neurons"
+        return "numba", f"{size}, below {CUDA_MIN_NEURONS:,} numba is faster than cuda"
+    return "cuda", f"static network of {neurons:,} neurons on a CUDA GPU ({why})"
+
+
+def resolve_backend_name(name: str, neurons: int | None = None, plastic: bool = False) -> str:
+    """The concrete backend ``name`` stands for; ``auto`` is decided by :func:`auto_choice` for a
+    network of ``neurons`` neurons (None: not known, so numba) with or without plasticity."""
     if name == "auto":
-        for candidate in AUTO_ORDER:
-            if candidate in _FACTORIES and auto_status(candidate)[0]:
-                return candidate
-        return "numpy"
+        return auto_choice(neurons, plastic, auto_status("cuda"))[0]
     if name not in _FACTORIES:
         known = ", ".join(["auto", *_FACTORIES])
         raise ValueError(f"simulation.backend: unknown backend {name!r} (known: {known})")
@@ -63,8 +83,9 @@ def resolve_backend_name(name: str) -> str:
     return name
 
 
-def get_backend(name: str) -> Backend:
-    return _FACTORIES[resolve_backend_name(name)][0]()
+def get_backend(name: str, neurons: int | None = None, plastic: bool = False) -> Backend:
+    """A backend instance for ``name`` (``auto``: see :func:`resolve_backend_name`)."""
+    return _FACTORIES[resolve_backend_name(name, neurons, plastic)][0]()
 
 
 def _numba() -> Backend:

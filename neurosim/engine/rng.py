@@ -8,7 +8,8 @@ the NumPy and Numba backends draw identical numbers. The mixer is SplitMix64:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from neurosim.engine.jit_cache import njit
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

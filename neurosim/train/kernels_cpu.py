@@ -34,8 +34,9 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from numba import njit
 from numba.core.errors import NumbaIRAssumptionWarning
+
+from neurosim.engine.jit_cache import njit
 
 SOFT, HARD, NONE = 0, 1, 2
 RESETS = {"soft": SOFT, "hard": HARD, "none": NONE}
