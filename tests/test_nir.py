@@ -1,5 +1,9 @@
 """NIR export and import (``neurosim.hardware.nir``): round trips, runs in snnTorch and Norse,
-graphs exported by snnTorch and Norse, engine networks, and refused inputs."""
+graphs exported by snnTorch and Norse, engine networks, refused inputs, and import traps (an
+unstated dt, layers that cannot fire, reset by subtraction, IF and biases in the engine).
+
+Every test fails on a ``NIRImportWarning`` it does not expect: the import checks raise no false
+alarms on round trips and on snnTorch's and Norse's graphs."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from neurosim.hardware.graph import Affine, Conv2d, Flatten, LayerGraph, Leaky, 
 from neurosim.hardware.profiles import Profile
 
 DT = 1e-3
+pytestmark = pytest.mark.filterwarnings("error::neurosim.hardware.nir.NIRImportWarning")
 
 
 def f32(a) -> np.ndarray:
@@ -245,6 +250,11 @@ def test_snntorch_export_imports_with_identical_spikes(tmp_path):
     with pytest.raises(ValueError, match="dt"):
         hn.from_nir(tmp_path / "snntorch.nir")  # snnTorch writes no dt
     graph = hn.from_nir(tmp_path / "snntorch.nir", dt=1e-4)  # snnTorch's exporter uses dt = 1e-4
+    with pytest.warns(hn.NIRImportWarning) as caught:  # r = τ/1e-4 read at another dt: gain dt/1e-4
+        hn.from_nir(tmp_path / "snntorch.nir", dt=5e-5)
+    assert re.search(r"node '1' \(LIF\), node '3\.lif' \(LIF\): input gain is 0\.5, but r = τ/0\.0001 s is "
+                     r"snnTorch's convention r = τ/dt for dt = 0\.0001 s: for that, pass dt=0\.0001; node '5' "
+                     r"\(CubaLIF\): input gain is 0\.25", str(caught[0].message))
     assert [type(layer).__name__ for layer in graph.layers] == ["Affine", "Spiking"] * 3
     assert graph.layers[3].recurrent is not None and graph.layers[5].cuba
     x = torch.rand(100, 4, 12)
@@ -439,8 +449,8 @@ def test_bad_inputs_raise_value_errors_naming_the_field_or_node(tmp_path):
     with pytest.raises(ValueError, match=r"node 'noise_to_exc_d2_delay'\.delay: delay .* not a multiple of dt"):
         hn.to_network(nir.NIRGraph(nodes=nodes, edges=list(g.edges), metadata=g.metadata, type_check=False))
     nodes = dict(g.nodes)
-    nodes["cuba"] = nir.IF(r=np.ones(10), v_threshold=np.ones(10))
-    with pytest.raises(ValueError, match=r"node 'cuba' \(IF\): the engine has no such neuron"):
+    nodes["cuba"] = nir.LI(tau=np.full(10, 0.01), r=np.ones(10), v_leak=np.zeros(10))
+    with pytest.raises(ValueError, match=r"node 'cuba' \(LI\): the engine has no such neuron"):
         hn.to_network(nir.NIRGraph(nodes=nodes, edges=list(g.edges), metadata=g.metadata, type_check=False))
     with pytest.raises(ValueError, match="to_network"):
         hn.from_nir(g)
@@ -453,3 +463,221 @@ def test_packaged_entry_points(tmp_path):
     model = hn.to_torch(hn.to_nir(GRAPHS["rlif"]))
     x = _input(GRAPHS["rlif"])
     assert torch.equal(model.run(x).out, to_model(GRAPHS["rlif"]).run(x).out)
+
+
+# ----------------------------------------------------------------- 6. import traps
+
+def _paper_cnn() -> nir.NIRGraph:
+    """A graph in the style of the NIR paper's CNN (Sinabs export): Conv2d -> IF -> SumPool2d -> Conv2d
+    -> IF -> SumPool2d -> Flatten -> Linear -> IF, r = 1, v_threshold = 1, no biases, no metadata."""
+    rng = np.random.default_rng(5)
+    f = lambda a: np.asarray(a, np.float32)
+    c1, c2 = 4, 2
+
+    def if_(*shape):
+        return nir.IF(r=np.ones(shape, np.float32), v_threshold=np.ones(shape, np.float32))
+
+    def pool():
+        return nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
+
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([2, 12, 12])}),
+        "0": nir.Conv2d(input_shape=(12, 12), weight=f(rng.uniform(-0.3, 0.5, (c1, 2, 3, 3))), stride=1,
+                        padding=1, dilation=1, groups=1, bias=np.zeros(c1, np.float32)),
+        "1": if_(c1, 12, 12), "2": pool(),
+        "3": nir.Conv2d(input_shape=(6, 6), weight=f(rng.uniform(-0.2, 0.2, (c2, c1, 3, 3))), stride=1,
+                        padding=1, dilation=1, groups=1, bias=np.zeros(c2, np.float32)),
+        "4": if_(c2, 6, 6), "5": pool(),
+        "6": nir.Flatten(input_type={"input": np.array([c2, 3, 3])}, start_dim=0, end_dim=-1),
+        "7": nir.Linear(weight=f(rng.uniform(-0.3, 0.5, (5, c2 * 9)))),
+        "8": if_(5),
+        "output": nir.Output(output_type={"output": np.array([5])}),
+    }
+    names = list(nodes)
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:])), type_check=False)
+
+
+def _norse_run(graph: nir.NIRGraph, x: torch.Tensor) -> torch.Tensor:
+    """Norse's own import of ``graph`` run one sample at a time (its Flatten flattens the batch too)."""
+    module = norse.from_nir(graph, dt=1.0)
+    return torch.stack([_step(module, x[:, b:b + 1]) for b in range(x.shape[1])], 1)
+
+
+def test_paper_cnn_without_dt_warns_and_imports_per_step_with_dt_1():
+    """r = 1 IF graphs mean "add I once per step" (Norse, Sinabs); at dt = 1e-4 the Euler gain r·dt
+    folds 1e-4 into the weights and the network is silent: both are reported, naming the nodes."""
+    g = _paper_cnn()
+    x = (torch.rand((80, 3, 2, 12, 12), generator=torch.Generator().manual_seed(0)) < 0.1).float()
+    with pytest.warns(hn.NIRImportWarning) as caught:
+        silent = hn.from_nir(g, dt=1e-4)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 2
+    assert messages[0].startswith("dt: the graph has no metadata['dt']")
+    assert "node '1' (IF), node '4' (IF), node '8' (IF): input gain r·dt is 0.0001" in messages[0]
+    assert "pass dt=1" in messages[0]
+    assert re.match(r"node '4' \(IF\): no neuron can reach v_threshold within 1000 steps: .* largest input per "
+                    r"step is 0\.000\d+ \(its input gain 0\.0001 folded", messages[1])
+    assert messages[1].endswith("for that, pass dt=1")
+    assert to_model(silent).run(x).out.sum() == 0  # the trap is real: not a spike
+    with pytest.raises(ValueError, match=r"dt: the graph has no metadata\['dt'\].*node '1' \(IF\)"):
+        hn.from_nir(g, dt=1e-4, strict=True)
+    ours = to_model(hn.from_nir(g, dt=1.0)).run(x).out  # gain 1: no warning (the module fails on one)
+    _active(ours)
+    assert torch.equal(ours, _norse_run(g, x))
+
+
+def test_norse_if_export_needs_dt_1():
+    torch.manual_seed(1)
+    model = SequentialState(nn.Linear(12, 20), norse.IAFCell(), nn.Linear(20, 6), norse.IAFCell())
+    with torch.no_grad():
+        model[0].weight.mul_(2)
+    g = norse.to_nir(model, torch.rand(1, 12), dt=1e-3)
+    assert isinstance(g.nodes["1"], nir.IF) and "dt" not in g.metadata
+    with pytest.warns(hn.NIRImportWarning, match=r"node '1' \(IF\), node '3' \(IF\): input gain r·dt is 0\.001 "
+                                                  r".* pass dt=1"):
+        hn.from_nir(g, dt=1e-3)
+    x = torch.rand(100, 4, 12)
+    expected = _step(model, x)
+    _active(expected)
+    assert torch.equal(to_model(hn.from_nir(g, dt=1.0)).run(x).out, expected)
+
+
+def test_unreachable_threshold_criterion_is_tight_for_leaky_layers():
+    """β = 1/2 and 8 inputs of weight w: sup u = 16 w. At 16 w = 0.984 the layer cannot fire (warned,
+    and silent with every input spiking in every step); at 16 w = 1.016 a neuron fires (no warning)."""
+    dt = 1e-3
+
+    def graph(w: np.ndarray) -> nir.NIRGraph:
+        lif = lambda n: nir.LIF(tau=np.full(n, 2 * dt), r=np.full(n, 2.0), v_leak=np.zeros(n),
+                                v_threshold=np.ones(n), v_reset=np.zeros(n))  # β = 1/2, gain 1
+        nodes = {"input": nir.Input(input_type={"input": np.array([8])}), "w1": nir.Linear(weight=5 * np.eye(8)),
+                 "lif1": lif(8), "w2": nir.Linear(weight=np.repeat(np.asarray(w)[:, None], 8, axis=1)),
+                 "lif2": lif(2), "output": nir.Output(output_type={"output": np.array([2])})}
+        names = list(nodes)
+        return nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:])), metadata={"dt": dt})
+
+    x = torch.ones(30, 1, 8)  # every lif1 neuron spikes in every step
+    with pytest.warns(hn.NIRImportWarning, match=r"node 'lif2' \(LIF\): no neuron can reach v_threshold: .* "
+                                                  r"largest input per step is 0\.492, against v_threshold >= 1"):
+        silent = hn.from_nir(graph([0.0615, 0.0615]))
+    run = to_model(silent).run(x)
+    assert run.membranes[0].min() > 0 and run.out.sum() == 0
+    assert run.membranes[1].max() < 1 and run.membranes[1].max() > 0.98
+    fires = to_model(hn.from_nir(graph([0.0615, 0.0635]))).run(x).out[:, 0]
+    assert fires[:, 0].sum() == 0  # 1.016 (1 - 2^-t) > 1 first at t = 6, and again 6 steps after each reset
+    assert torch.nonzero(fires[:, 1]).flatten().tolist() == [5, 11, 17, 23, 29]
+
+
+def _bias_graph(b, r: float, dt: float | None, n_in: int = 2, weight=None, **meta) -> nir.NIRGraph:
+    """Input -> Affine (bias b) -> IF (r, v_threshold 1) -> Output; metadata dt unless None."""
+    b = np.asarray(b, dtype=np.float64)
+    weight = np.zeros((b.size, n_in)) if weight is None else weight
+    nodes = {"in": nir.Input(input_type={"input": np.array([n_in])}), "w": nir.Affine(weight=weight, bias=b),
+             "if": nir.IF(r=np.full(b.size, r), v_threshold=np.full(b.size, meta.pop("v_th", 1.0))),
+             "out": nir.Output(output_type={"output": np.array([b.size])})}
+    metadata = {**({} if dt is None else {"dt": dt}), **meta}
+    return nir.NIRGraph(nodes=nodes, edges=[("in", "w"), ("w", "if"), ("if", "out")], metadata=metadata)
+
+
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_engine_if_with_bias_fires_at_the_analytic_times(reset):
+    """dv/dt = r b from 0 crosses v_th = 1 at t* = 1/(r b). Hard reset: spikes at k·n dt, n = ceil(t*/dt);
+    subtraction: at ceil(k t*/dt) dt (no spike time is lost). t*/dt is far from whole numbers here."""
+    dt, r, b = 1e-3, 200.0, np.array([0.73, 1.31, 2.93])
+    net = hn.to_network(_bias_graph(b, r, dt, reset_mechanism=reset))
+    pop = net.populations[0]
+    assert pop.model.reset == ("soft" if reset == "subtract" else "hard") and pop.model.v_rest == 0
+    assert pop.model.kernel_table(3, dt, "if")["p_vv"].tolist() == [1.0] * 3  # no leak, exactly
+    monitor = net.spike_monitor(pop)
+    net.run("0.1 s", backend="numpy")
+    t_star = 1.0 / (r * b)
+    for j in range(3):
+        k = np.arange(1, 200)
+        steps = k * np.ceil(t_star[j] / dt) if reset == "zero" else np.ceil(k * t_star[j] / dt)
+        expected = steps[steps <= 100]
+        got = np.rint(monitor.t[monitor.i == j] / dt)
+        assert expected.size >= 14 and np.array_equal(got, expected), j
+
+
+def test_engine_if_with_inputs_and_bias_spikes_as_the_torch_import():
+    """Weights k/8, biases k/16, gain r·dt = 1/2 and v_th = 1.03: every sum is exact in float32 and
+    float64, so the engine (exact no-leak LIF, bias current) and the torch import agree spike for spike."""
+    rng = np.random.default_rng(0)
+    dt = 2.0 ** -10
+    weight = rng.integers(-4, 9, (4, 6)) / 8
+    b = rng.integers(-1, 4, 4) / 16
+    s = rng.random((300, 6)) < 0.2
+    g = _bias_graph(b, 512.0, dt, n_in=6, weight=weight, v_th=1.03)
+    ours = to_model(hn.from_nir(g)).run(torch.as_tensor(s, dtype=torch.float32)[:, None]).out[:, 0]
+    m, i = np.nonzero(s)
+    net = hn.to_network(g, inputs={"in": (m * dt, i)})
+    monitor = net.spike_monitor(net.populations[0])
+    net.run(300 * dt, backend="numpy")
+    engine = np.zeros((300, 4), dtype=bool)
+    engine[np.rint(monitor.t / dt).astype(int) - 1, monitor.i] = True  # NIR step m ends at engine time (m+1) dt
+    assert (engine.sum(0) >= 20).all() and np.array_equal(engine, ours.detach().numpy() > 0)
+    assert net.populations[0].model.i_bias[3] < 0  # a negative bias is a negative current
+
+
+def test_engine_import_without_dt_warns_naming_the_node():
+    g = _bias_graph([0.5, 0.75], 1.0, None)
+    with pytest.warns(hn.NIRImportWarning) as caught:
+        hn.to_network(g, dt=1e-4)
+    messages = [str(w.message) for w in caught]
+    assert "node 'if' (IF): input gain r·dt is 0.0001" in messages[0] and "pass dt=1" in messages[0]
+    assert messages[1].startswith("node 'if' (IF): no neuron of population 'if' can reach v_th within 1000 steps")
+    with pytest.raises(ValueError, match=r"dt: the graph has no metadata\['dt'\]"):
+        hn.to_network(g, dt=1e-4, strict=True)
+    net = hn.to_network(g, dt=1.0)  # gain 1: v += b per step, no warning
+    monitor = net.spike_monitor(net.populations[0])
+    net.run("10 s", backend="numpy")
+    assert np.array_equal(np.rint(monitor.t[monitor.i == 1]), [2, 4, 6, 8, 10])  # 0.75 per step: 1.5 > 1
+
+
+def test_reset_metadata_is_honoured():
+    """Constant drive d per step (bias 2·d at gain 1/2), θ = 1: a hard reset fires every floor(1/d) + 1
+    steps; subtraction fires at step n when ceil(n d) - 1 (spikes so far) grows. Node metadata overrides
+    the graph's."""
+    dt, d, steps = 1e-3, np.array([0.1875, 0.40625, 0.75]), 40
+    n = np.arange(1, steps + 1)[:, None]
+    hard = n % (np.floor(1 / d) + 1) == 0
+    soft = np.diff(np.vstack([np.zeros((1, 3)), np.ceil(n * d) - 1]), axis=0) > 0
+
+    def spikes(graph: nir.NIRGraph) -> np.ndarray:
+        return to_model(hn.from_nir(graph)).run(torch.zeros(steps, 1, 2)).out[:, 0].detach().numpy() > 0
+
+    assert np.array_equal(spikes(_bias_graph(2 * d, 500.0, dt)), hard)
+    assert np.array_equal(spikes(_bias_graph(2 * d, 500.0, dt, reset_mechanism="subtract")), soft)
+    g = _bias_graph(2 * d, 500.0, dt, reset="zero")
+    g.nodes["if"].metadata = {"reset_mechanism": "subtract"}
+    assert hn.from_nir(g).layers[1].reset == "soft" and np.array_equal(spikes(g), soft)
+    assert not np.array_equal(hard, soft)
+
+    def lif_graph(**meta) -> nir.NIRGraph:
+        g = _bias_graph([0.5], 500.0, dt, **meta)
+        g.nodes["if"] = nir.LIF(tau=np.full(1, 0.01), r=np.full(1, 10.0), v_leak=np.zeros(1), v_threshold=np.ones(1))
+        return g
+
+    with pytest.raises(ValueError, match=r"node 'if' \(LIF\): resets by subtraction right after the spike .* "
+                                         r"metadata\['reset_delay'\] = True"):
+        hn.from_nir(lif_graph(reset_mechanism="subtract"))
+    assert hn.from_nir(lif_graph(reset_mechanism="subtract", reset_delay=True)).layers[1].reset == "soft"
+    with pytest.raises(ValueError, match=r"node 'if' \(LIF\): graph.metadata\['reset_mechanism'\]: 'none'"):
+        hn.from_nir(lif_graph(reset_mechanism="none"))
+    with pytest.raises(ValueError, match=r"node 'if' \(LIF\)\.metadata: reset_delay True"):
+        hn.to_network(lif_graph(reset_mechanism="subtract", reset_delay=True))
+    assert hn.to_network(lif_graph(reset_mechanism="subtract")).populations[0].model.reset == "soft"
+
+
+def test_engine_bias_refused_where_the_engine_would_differ():
+    g = hn.network_to_nir(_network())
+    nodes = dict(g.nodes)
+    w = nodes["exc_to_cuba_d1"].weight
+    nodes["exc_to_cuba_d1"] = nir.Affine(weight=w, bias=np.ones(w.shape[0]))
+    with pytest.raises(ValueError, match=r"node 'exc_to_cuba_d1'\.bias: a bias into a CubaLIF \('cuba'\)"):
+        hn.to_network(nir.NIRGraph(nodes=nodes, edges=list(g.edges), metadata=g.metadata, type_check=False))
+    nodes = dict(g.nodes)
+    w = nodes["noise_to_exc_d2"].weight
+    nodes["noise_to_exc_d2"] = nir.Affine(weight=w, bias=np.ones(w.shape[0]))
+    with pytest.raises(ValueError, match=r"node 'noise_to_exc_d2'\.bias: a bias behind the Delay node"):
+        hn.to_network(nir.NIRGraph(nodes=nodes, edges=list(g.edges), metadata=g.metadata, type_check=False))

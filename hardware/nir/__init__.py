@@ -7,12 +7,16 @@
   ``neurosim.train.SNN``.
 - :func:`network_to_nir` / :func:`to_network`: an engine :class:`~neurosim.network.Network` <-> NIR,
   in SI units, τ chosen so that an Euler step reproduces the engine's exact decay; delays
-  become ``Delay`` nodes.
+  become ``Delay`` nodes; IF nodes import as engine LIFs without leak, Affine biases as bias currents.
+- :class:`NIRImportWarning`: the importers' warnings (:mod:`.checks`) about a time step the graph
+  does not state and layers that can never fire; ``strict=True`` raises them as ``ValueError``.
 """
 
+from neurosim.hardware.nir.checks import NIRImportWarning
 from neurosim.hardware.nir.graph_export import export, to_nir
 from neurosim.hardware.nir.load import from_nir, to_torch
 from neurosim.hardware.nir.network_export import export_network, network_to_nir
 from neurosim.hardware.nir.network_import import to_network
 
-__all__ = ["export", "to_nir", "from_nir", "to_torch", "network_to_nir", "export_network", "to_network"]
+__all__ = ["export", "to_nir", "from_nir", "to_torch", "network_to_nir", "export_network", "to_network",
+           "NIRImportWarning"]

@@ -19,10 +19,21 @@ preceding Affine's bias (snnTorch ``RLeaky``). A gain within a few ulps of 1 (fl
 from snnTorch) counts as 1. Exact β and α recorded by neurosim's exporter in node metadata are
 used when they reproduce the node's τ bit for bit.
 
+Reset: NIR has none; a neuron resets to ``v_reset`` ("hard") unless its metadata, else the
+graph's, says ``reset_mechanism`` (or ``reset``) "subtract"/"soft" (:func:`.nirgraph.reset`).
+NIR steps reset right after the spike, so a subtraction decays with v; a LayerGraph subtracts θ
+undecayed one step later (snnTorch's ``reset_delay=True``). The two agree without leak (IF), so
+soft reset imports for IF layers, and for leaky ones when the metadata says ``reset_delay: True``.
+
 Refused with a ``ValueError`` naming the node: other node types (Delay, Scale, Threshold, I,
 CubaLI, Conv1d), branches and merges, ``v_leak != 0``, ``v_reset != 0``, β < 0 (τ < dt), and a
 graph without ``metadata["dt"]`` when no ``dt`` is passed. Norse 1.1's exporter writes τ·dt
 instead of τ (norse#411): pass ``tau_times_dt=True`` for those graphs.
+
+Warned about (:class:`.checks.NIRImportWarning`; a ``ValueError`` with ``strict=True``, see
+:mod:`.checks`): a graph without ``metadata["dt"]`` whose input gains depend on the dt passed (IF
+with ``r·dt != 1``: Norse and Sinabs mean ``r = 1`` as "add I once per step"), and a spiking
+layer none of whose neurons can reach ``v_threshold`` even with every input spiking in every step.
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ import nir
 import numpy as np
 
 from neurosim.hardware.graph import Affine, Conv2d, Flatten, LayerGraph, Leaky, SumPool2d, Spiking, to_model
-from neurosim.hardware.nir import mapping, nirgraph
+from neurosim.hardware.nir import checks, mapping, nirgraph
 from neurosim.hardware.nir.mapping import as_array
 
 SUPPORTED = "Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, LIF, CubaLIF, IF, LI"
@@ -59,9 +70,10 @@ def _accepts(node: nir.NIRNode, shape: tuple[int, ...]) -> bool:
 
 
 class _Builder:
-    def __init__(self, nodes: dict, recurrent: dict, dt: float, tau_times_dt: bool):
-        self.nodes, self.recurrent, self.dt, self.tau_times_dt = nodes, recurrent, dt, tau_times_dt
+    def __init__(self, nodes: dict, recurrent: dict, dt: float, tau_times_dt: bool, meta: dict):
+        self.nodes, self.recurrent, self.dt, self.tau_times_dt, self.meta = nodes, recurrent, dt, tau_times_dt, meta
         self.layers: list = []
+        self.gains: dict[int, np.ndarray] = {}  # layer index -> the input gain folded into its weights
 
     # -- neuron parameters
     def _param(self, node, field: str, shape: tuple[int, ...], where: str) -> np.ndarray:
@@ -130,15 +142,22 @@ class _Builder:
         bias = as_array(node.bias).astype(np.float64).reshape(-1) if isinstance(node, nir.Affine) else None
         return weight, bias
 
+    def _reset(self, node, beta: np.ndarray, where: str) -> str:
+        reset, delayed = nirgraph.reset(node, self.meta, where)
+        if reset == "soft" and np.any(beta < 1) and delayed is not True:
+            raise ValueError(f"{where}: resets by subtraction right after the spike (NIR's step), so the subtracted "
+                             f"v_threshold decays with v; a LayerGraph subtracts it undecayed one step later, the same "
+                             f"only without leak (IF). If the graph means that (snnTorch's reset_delay=True), set "
+                             f"metadata['reset_delay'] = True")
+        return reset
+
     def neuron(self, name: str, node, shape: tuple[int, ...], where: str):
         size, dt = int(np.prod(shape)), self.dt
         rec, rec_bias = self._recurrent(name, size, where)
         if isinstance(node, nir.LI) and rec is not None:
             raise ValueError(f"{where}: a recurrent leaky readout has no LayerGraph layer")
         if isinstance(node, nir.IF):
-            r = self._param(node, "r", shape, where)
-            gain = np.where(np.abs(dt * r - 1) <= mapping.tolerance(as_array(node.r)), 1.0, dt * r)
-            gain = np.where(r == 1.0 / dt, 1.0, gain)
+            gain = mapping.if_gain(self._param(node, "r", shape, where), dt, node.r)
             beta = np.ones(size)
         elif isinstance(node, (nir.LIF, nir.LI)):
             tau = self._tau(node, "tau", shape, where)
@@ -157,11 +176,13 @@ class _Builder:
         else:
             raise ValueError(f"{where}: not supported by a LayerGraph (supported: {SUPPORTED})")
         rec = self._fold(gain, rec, rec_bias, where)
+        self.gains[len(self.layers)] = gain
         if isinstance(node, nir.LI):
             return Leaky(size, beta)
         self._zero(node, "v_reset", shape, where)
         theta = self._param(node, "v_threshold", shape, where)
-        return Spiking(size, beta, theta, "hard", alpha if isinstance(node, nir.CubaLIF) else None, rec)
+        reset = self._reset(node, beta, where)
+        return Spiking(size, beta, theta, reset, alpha if isinstance(node, nir.CubaLIF) else None, rec)
 
     def synapse(self, node, shape: tuple[int, ...], where: str):
         if isinstance(node, nirgraph.WEIGHTS):
@@ -206,17 +227,45 @@ class _Builder:
         raise ValueError(f"{where}: not supported by a LayerGraph (supported: {SUPPORTED})")
 
 
+def _silent_message(graph: LayerGraph, found: tuple[int, float], where: str, gain: np.ndarray, horizon: int,
+                    hint: str | None) -> str:
+    index, drive = found
+    layer = graph.layers[index]
+    within = f" within {horizon} steps" if np.any(layer.beta == 1) else ""
+    folded = "" if np.all(gain == 1) else f" (its input gain {checks.span(gain)} folded into the weights)"
+    text = (f"{where}: no neuron can reach v_threshold{within}: with every input neuron spiking in every step its "
+            f"largest input per step is {drive:.3g}{folded}, against v_threshold >= "
+            f"{float(np.min(layer.threshold)):.3g}; the layers after it get no spikes")
+    return text if hint is None else f"{text}. The graph has no metadata['dt']; the node's {hint}"
+
+
+def _check(graph: LayerGraph, builder: _Builder, order: list[str], stated_dt: bool, strict: bool) -> None:
+    """Report what :mod:`.checks` finds: an unstated dt that sets input gains, a layer that cannot fire."""
+    neurons = {index: name for index, name in enumerate(order) if isinstance(builder.nodes[name], nirgraph.NEURONS)}
+    where = {name: f"node {name!r} ({type(builder.nodes[name]).__name__})" for name in neurons.values()}
+    scale = 1.0 / graph.dt if builder.tau_times_dt else 1.0
+    hints = {} if stated_dt else {name: checks.dt_hint(builder.nodes[name], graph.dt, scale)
+                                  for name in neurons.values()}
+    if any(hints.values()):
+        checks.report(checks.dt_message({where[k]: h for k, h in hints.items() if h}, graph.dt), strict)
+    horizon = max(graph.steps, checks.HORIZON)
+    found = checks.silent_layer(graph, horizon)
+    if found is not None:
+        name = neurons[found[0]]
+        checks.report(_silent_message(graph, found, where[name], builder.gains[found[0]], horizon, hints.get(name)),
+                      strict)
+
+
 def from_nir(nir_graph_or_path: nir.NIRGraph | str | pathlib.Path, dt: float | None = None, *,
-             steps: int | None = None, tau_times_dt: bool = False) -> LayerGraph:
+             steps: int | None = None, tau_times_dt: bool = False, strict: bool = False) -> LayerGraph:
     """The LayerGraph of a NIR graph (or ``.nir`` file). ``dt`` (s) defaults to ``metadata["dt"]``;
-    ``steps`` to ``metadata["steps"]`` (else 1); the encoder to ``metadata["encoder"]`` (else direct)."""
+    ``steps`` to ``metadata["steps"]`` (else 1); the encoder to ``metadata["encoder"]`` (else direct).
+    ``strict=True`` raises the import warnings (:mod:`.checks`) as ``ValueError``."""
     g = nirgraph.read(nir_graph_or_path)
     meta = nirgraph.metadata(g)
     if meta.get("kind") == "network":
         raise ValueError("graph: exported from an engine Network (SI units, v_leak = v_rest); "
                          "import it with neurosim.hardware.nir.to_network")
-    if meta.get("reset", mapping.RESET) != mapping.RESET:
-        raise ValueError(f"graph.metadata.reset: {meta['reset']!r}; NIR neurons reset to v_reset (hard)")
     dt = nirgraph.resolve_dt(dt, g)
     nodes, edges = nirgraph.flatten(g)
     input_name, order, recurrent = nirgraph.chain(nodes, edges)
@@ -225,7 +274,7 @@ def from_nir(nir_graph_or_path: nir.NIRGraph | str | pathlib.Path, dt: float | N
             and _accepts(nodes[order[0]], shape[1:]):
         shape = shape[1:]  # a batch dimension of 1 (snnTorch without ignore_dims, Rockpool)
     input_shape = shape
-    builder = _Builder(nodes, recurrent, dt, tau_times_dt)
+    builder = _Builder(nodes, recurrent, dt, tau_times_dt, meta)
     for name in order:
         node = nodes[name]
         where = f"node {name!r} ({type(node).__name__})"
@@ -243,11 +292,13 @@ def from_nir(nir_graph_or_path: nir.NIRGraph | str | pathlib.Path, dt: float | N
     if steps is None:
         steps = int(meta.get("steps", 1))
     encoder = json.loads(meta["encoder"]) if "encoder" in meta else {"type": "direct"}
-    return LayerGraph(tuple(builder.layers), input_shape, dt, int(steps), encoder)
+    graph = LayerGraph(tuple(builder.layers), input_shape, dt, int(steps), encoder)
+    _check(graph, builder, order, mapping.META_DT in meta, strict)
+    return graph
 
 
 def to_torch(nir_graph_or_path: nir.NIRGraph | str | pathlib.Path, dt: float | None = None, *,
-             tau_times_dt: bool = False, **options):
+             tau_times_dt: bool = False, strict: bool = False, **options):
     """A ``neurosim.train.SNN`` computing the NIR graph: :func:`from_nir` then ``to_model``
     (``options`` go to the spiking layers: surrogate, detach_reset, learn_*)."""
-    return to_model(from_nir(nir_graph_or_path, dt, tau_times_dt=tau_times_dt), **options)
+    return to_model(from_nir(nir_graph_or_path, dt, tau_times_dt=tau_times_dt, strict=strict), **options)

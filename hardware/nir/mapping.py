@@ -35,8 +35,11 @@ The NIR time constants are chosen so that a consumer's *Euler* step reproduces t
     CubaLIF  τ_syn,E = dt/(1 - d_s), w_in = τ_syn,E/dt,  r = τ_mem,E P_vs/dt   (volts per ampere)
 
 and v_leak = v_rest, v_threshold = v_th, v_reset = v_reset in volts. The inverse is
-:func:`engine_from_lif` / :func:`engine_from_cuba`. The engine fires at ``v >= v_th`` where NIR
-says ``v > v_threshold``: the two differ only on exact ties.
+:func:`engine_from_lif` / :func:`engine_from_cuba`. A NIR IF imports as an engine LIF without leak:
+τ_m = 2^60 dt makes P_vv = exp(-dt/τ_m) exactly 1 (:func:`no_leak_tau`), v_rest = 0 (an IF starts
+at 0) and weights times g = dt r (:func:`if_gain`). A NIR bias b (an Affine's) adds g b per step,
+which the engine adds as the constant current i_bias = g b / P_vI. The engine fires at
+``v >= v_th`` where NIR says ``v > v_threshold``: the two differ only on exact ties.
 
 Floating point: β -> τ = dt/(1-β) is not injective for β < 1/2, so the exporters also record
 the exact β, α (training) or τ_m, τ_syn, c_m (engine) in each node's ``metadata``; the importers
@@ -46,10 +49,13 @@ everything from the NIR parameters.
 
 from __future__ import annotations
 
+import nir
 import numpy as np
 
 from neurosim.neurons.propagators import synapse_to_membrane
 
+#: τ_m / dt of the engine LIF that stands for a NIR IF (:func:`no_leak_tau`)
+NO_LEAK_STEPS = 2.0 ** 60
 #: graph metadata keys written by the exporters
 META_DT = "dt"
 #: how a spike resets (and the reset order): the same for every neuron node
@@ -145,6 +151,30 @@ def engine_from_lif(tau: np.ndarray, r: np.ndarray, dt: float) -> tuple[np.ndarr
     g = dt * r.astype(np.float64) / tau.astype(np.float64)
     factor = g / p_vv
     return tau_m, np.where(np.abs(factor - 1.0) <= tolerance(tau, r), 1.0, factor)
+
+
+def no_leak_tau(dt: float) -> float:
+    """τ_m = 2^60 dt: an engine LIF's P_vv = exp(-dt/τ_m) is then exactly 1 (float64 and float32) and
+    P_vI = dt/c_m, so it integrates without leak, as a NIR IF does."""
+    return float(dt) * NO_LEAK_STEPS
+
+
+def if_gain(r: np.ndarray, dt: float, stored=None) -> np.ndarray:
+    """The input gain g = dt r of a NIR IF; exactly 1 where ``r`` is 1/dt or g is 1 within the rounding
+    of ``stored`` (the node's r as written, default ``r``)."""
+    r = as_array(r).astype(np.float64)
+    g = dt * r
+    return np.where((np.abs(g - 1.0) <= tolerance(as_array(r if stored is None else stored))) | (r == 1.0 / dt), 1.0, g)
+
+
+def lif_gain(node, dt: float, tau_scale: float = 1.0) -> np.ndarray:
+    """The input gain of a NIR LIF or LI (dt r/τ) or CubaLIF ((dt w_in/τ_syn)(dt r/τ_mem)) whose stored
+    τ times ``tau_scale`` is in seconds; exactly 1 where the exporter wrote r = τ/dt (see :func:`gain`)."""
+    if isinstance(node, nir.CubaLIF):
+        tau_syn, tau_mem = as_array(node.tau_syn) * tau_scale, as_array(node.tau_mem) * tau_scale
+        return (gain(node.w_in, tau_syn, dt, unit_r=tau_syn / dt) * gain(node.r, tau_mem, dt, unit_r=tau_mem / dt))
+    tau = as_array(node.tau) * tau_scale
+    return gain(node.r, tau, dt, unit_r=tau / dt)
 
 
 def engine_from_cuba(tau_syn: np.ndarray, w_in: np.ndarray, tau_mem: np.ndarray, r: np.ndarray,

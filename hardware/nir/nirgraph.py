@@ -40,6 +40,29 @@ def metadata(node: nir.NIRNode) -> dict:
     return {k: _plain(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
 
 
+#: reset metadata values (snnTorch's ``reset_mechanism`` names and neurosim's) -> reset
+RESETS = {"zero": "hard", "hard": "hard", "subtract": "soft", "soft": "soft"}
+RESET_KEYS = ("reset_mechanism", "reset")
+
+
+def reset(node: nir.NIRNode, graph_meta: dict, where: str) -> tuple[str, bool | None]:
+    """(reset, reset_delay) of a neuron node from its metadata, else the graph's: ``reset_mechanism`` or
+    ``reset`` ("zero"/"hard": v <- v_reset; "subtract"/"soft": v -= v_threshold - v_reset) and
+    ``reset_delay`` (None when not stated). NIR itself has no reset field: "hard" by default."""
+    sources = ((metadata(node), f"{where}.metadata"), (graph_meta, "graph.metadata"))
+    for meta, at in sources:
+        key = next((k for k in RESET_KEYS if k in meta), None)
+        if key is None:
+            continue
+        kind = RESETS.get(str(meta[key]).lower())
+        if kind is None:
+            raise ValueError(f"{at}[{key!r}]: {meta[key]!r} is not a reset the importers know; use 'zero' / 'hard' "
+                             f"(v <- v_reset) or 'subtract' / 'soft' (v -= v_threshold - v_reset)")
+        delay = next((m["reset_delay"] for m, _ in sources if "reset_delay" in m), None)
+        return kind, None if delay is None else bool(delay)
+    return "hard", None
+
+
 def resolve_dt(dt: float | None, graph: nir.NIRGraph) -> float:
     """The time step: ``dt`` if given (it must agree with ``metadata["dt"]`` when the graph has one),
     else the graph's ``metadata["dt"]``; a ``ValueError`` naming ``dt`` if neither is there."""
