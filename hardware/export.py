@@ -46,10 +46,21 @@ def _scenario_source(path: Path) -> tuple[str, Any]:
 
 
 def graph_of(source: str | Path) -> LayerGraph:
-    """The layer graph of a trained model file or a ``train`` results file."""
+    """The layer graph of a trained model file or a ``train`` results file (a results file that
+    cannot be read, being truncated, foreign or locked, is a ValueError naming it)."""
+    from neurosim.io.reader import open_h5
+    from neurosim.io.summary import readable
+
+    path = Path(source)
+    results = path.suffix in (".h5", ".hdf5")
+    if results:
+        open_h5(path).close()  # before importing torch: not HDF5, truncated or locked says so at once
     from neurosim.train.model_io import load_model
 
-    model, description = load_model(source)
+    if not results:
+        return from_model(*load_model(path))
+    with readable(path):
+        model, description = load_model(path)
     return from_model(model, description)
 
 

@@ -6,24 +6,57 @@
     neurosim inspect RESULTS.h5 [--json]
     neurosim plot RESULTS.h5 [--out DIR]
     neurosim export SOURCE --target nir|loihi|onnx|c [--profile NAME|PATH] --out PATH
+    neurosim data fetch NAME [--dir FOLDER]
     neurosim info
     neurosim --version
 
 Exit status: 0 on success, 2 on bad input (a one-paragraph message naming the field, no
-traceback), 1 on a runtime failure (details in the run's log file).
+traceback; also a damaged results file, or an output another run is writing), 1 on a runtime
+failure (details in the run's log file; a full disk says "no space left on device: PATH"),
+128 + the signal on SIGINT (130) or SIGTERM (143), after cleaning up, and 141 when stdout's
+reader has gone (``| head``).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
+import re
+import signal
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from neurosim import __version__
 
+if TYPE_CHECKING:
+    from neurosim.scenario.runner import RunOptions
+
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+#: a Dask scheduler address: [tcp|tls|ucx|ws|wss://]host:port, host a name, an IPv4 or an [IPv6] address
+SCHEDULER_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):"
+                               r"(\d{1,5})")
+
+
+def _workers(text: str) -> int:
+    """``--workers``: a whole number of at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of workers, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _address(text: str) -> str:
+    """``--scheduler``: a Dask scheduler address such as tcp://10.0.0.5:8786."""
+    match = SCHEDULER_ADDRESS.fullmatch(text.strip())
+    if not match or not 0 < int(match.group(1)) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Dask scheduler address like tcp://host:8786")
+    return text.strip()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,8 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="results path (overrides output.path)")
     run.add_argument("--backend", help="simulation backend (overrides simulation.backend)")
     where = run.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, help="run sweep points on a local Dask cluster of N workers")
-    where.add_argument("--scheduler", help="run sweep points on the Dask cluster at ADDRESS (tcp://host:port)")
+    where.add_argument("--workers", type=_workers, help="run sweep points on a local Dask cluster of N workers")
+    where.add_argument("--scheduler", type=_address,
+                       help="run sweep points on the Dask cluster at ADDRESS (tcp://host:port)")
     run.add_argument("--resume", action="store_true", help="skip points whose complete results have the same config")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -63,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", required=True, help="output file (nir, loihi .net, onnx) or folder (c)")
     exp.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
+    data = sub.add_parser("data", help="datasets ($NEUROSIM_DATA or the user cache; see neurosim.datasets.store)")
+    fetch = data.add_subparsers(dest="data_command", required=True).add_parser(
+        "fetch", help="download a dataset and check its checksums")
+    fetch.add_argument("name", choices=("mnist",))
+    fetch.add_argument("--dir", help="folder to fill (default: $NEUROSIM_DATA/NAME or the user cache)")
+
     sub.add_parser("info", help="versions, backends, threads, CUDA")
     return p
 
@@ -84,11 +124,13 @@ def _scenario(args: argparse.Namespace) -> tuple[dict, dict]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from neurosim.scenario.runner import check_output
     from neurosim.scenario.spec import output_path
     from neurosim.scenario.sweep import expand
     from neurosim.scenario.tasks import tasks
 
     raw, config = _scenario(args)
+    check_output(output_path(config), sweep="sweep" in config)
     points = [p.config for p in expand(raw, output_path(config))] if "sweep" in config else [config]
     for cfg in points:
         tasks()[cfg["task"]].prepare(cfg)
@@ -97,13 +139,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from neurosim.scenario.runner import RunOptions, run_point
+    from neurosim.scenario.runner import RunOptions, check_output, run_point
     from neurosim.scenario.spec import output_path
-    from neurosim.scenario.sweep import expand, run_sweep, write_index
-    from neurosim.scenario.tasks import tasks
 
     raw, config = _scenario(args)
     out = output_path(config)
+    check_output(out, sweep="sweep" in config)
     overwrite = config.get("output", {}).get("overwrite", "error")
     options = RunOptions(resume=args.resume, quiet=args.quiet, argv=tuple(sys.argv))
     if "sweep" not in config:
@@ -113,13 +154,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         metrics = run_point(config, str(out), overwrite, options)
         _report(out, metrics, args.quiet)
         return EXIT_OK
+    return _run_sweep(args, raw, out, overwrite, options)
+
+
+def _run_sweep(args: argparse.Namespace, raw: dict, out: Path, overwrite: str, options: RunOptions) -> int:
+    """Validate every point, refuse existing results up front, run them holding the index's lock."""
+    from neurosim.io.lock import OutputLock
+    from neurosim.scenario.runner import check_existing
+    from neurosim.scenario.spec import config_hash
+    from neurosim.scenario.sweep import expand, run_sweep, write_index
+    from neurosim.scenario.tasks import tasks
+
     points = expand(raw, out)
     for p in points:  # complete validation of every point before anything runs
         tasks()[p.config["task"]].prepare(p.config)
-        if not args.resume and overwrite == "error" and p.path.exists():
-            raise FileExistsError(str(p.path))
-    metrics = run_sweep(points, overwrite, options, args.workers, args.scheduler)
-    write_index(out, raw, points, metrics)
+        check_existing(p.path, config_hash(p.config), overwrite, args.resume)
+    with OutputLock(out):
+        metrics = run_sweep(points, overwrite, options, args.workers, args.scheduler)
+        write_index(out, raw, points, metrics)
     skipped = sum(bool(m.get("_skipped")) for m in metrics)
     print(f"sweep of {len(points)} points ({skipped} resumed) -> {out}")
     return EXIT_OK
@@ -145,6 +197,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     print(json.dumps(summary) if args.json else format_summary(summary))
+    problems = summary.get("problems", [])
+    if problems:  # the summary shows them (CORRUPT: lines); the status and stderr say so too
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        return _fail(EXIT_BAD_INPUT, f"{args.results}: corrupt: {problems[0]}{more}")
     return EXIT_OK
 
 
@@ -153,6 +209,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     try:
         paths = plot_results(args.results, args.out)
+    except NotADirectoryError as exc:
+        raise BadInput(f"{'--out' if args.out else 'the plots folder'}: {exc.filename} is a file, not a folder; "
+                       f"give a folder{'' if args.out else ' with --out'}") from None
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     for path in paths:
@@ -186,8 +245,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from neurosim.datasets import store
+
+    try:
+        where = store.fetch(args.name, args.dir)
+    except (OSError, ValueError) as exc:
+        return _fail(EXIT_FAILURE, f"data fetch {args.name}: {exc}")
+    print(f"{args.name} -> {where}")
+    return EXIT_OK
+
+
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "inspect": cmd_inspect, "plot": cmd_plot, "export": cmd_export,
-            "info": cmd_info}
+            "info": cmd_info, "data": cmd_data}
 
 
 def _fail(code: int, message: str) -> int:
@@ -195,27 +265,132 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
+def _warn(message: Warning | str, category: type[Warning], filename: str, lineno: int, file=None, line=None) -> None:
+    """Warnings in the user's terms: one line, no source location."""
+    print(f"neurosim: warning: {message}", file=sys.stderr)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, batch schedulers, ``docker stop``), raised in the main thread like
+    Ctrl-C's KeyboardInterrupt, so that a run cleans up as it unwinds."""
+
+    signal_name = "SIGTERM"
+
+
+#: signals received while the current command ran
+_SIGNALS: list[int] = []
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    _SIGNALS.append(signum)
+    signal.signal(signum, signal.SIG_DFL)  # a second one stops the process at once
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _catch_signals() -> Callable[[], None]:
+    """Route SIGINT and SIGTERM (unless ignored) to :func:`_on_signal`; return what restores
+    the previous handlers."""
+    _SIGNALS.clear()
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, _on_signal)
+        except ValueError:  # not the main thread: leave the signals alone
+            break
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return restore
+
+
+def _interrupted(exc: BaseException, command: str) -> int:
+    """Exit status 128 + signal and one line: what was kept, what was discarded."""
+    name = getattr(exc, "signal_name", "SIGTERM" if signal.SIGTERM in _SIGNALS else "SIGINT")
+    finished = getattr(exc, "finished", None)
+    if finished is not None:
+        message = (f"interrupted ({name}) after {finished} of {exc.total} sweep points: the finished points are "
+                   "kept and the unfinished ones discarded; run the same command with --resume to continue")
+    elif command in ("run", "export"):
+        message = f"interrupted ({name}); the partial results were discarded"
+    else:
+        message = f"interrupted ({name})"
+    return _fail(128 + signal.Signals[name].value, message)
+
+
+def _stdout_gone() -> int:
+    """The reader of stdout went away (``neurosim inspect f.h5 | head``): stop quietly, as Unix
+    tools do (status 128 + SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # what is still buffered goes nowhere at exit
+        os.close(devnull)
+    except (OSError, ValueError):  # not a real file (captured output)
+        pass
+    return 128 + getattr(signal, "SIGPIPE", 13)
+
+
+def _exists(exc: FileExistsError) -> str:
+    """``output.path: PATH exists; what to do``, saying "exists" once."""
+    reason = exc.strerror if exc.filename and exc.strerror != os.strerror(errno.EEXIST) else "exists"
+    if reason == "exists":
+        hint = '; set output.overwrite = "overwrite", choose another --out, or use --resume'
+    elif reason.startswith("exists"):
+        hint = '; set output.overwrite = "overwrite" or choose another --out'
+    else:
+        hint = ""
+    return f"output.path: {exc.filename or exc} {reason}{hint}"
+
+
+def _runtime_failure(exc: Exception, command: str) -> int:
+    """A failure while running: another run writing the output (2), a full disk (1, one line),
+    an interruption that surfaced as another error, anything else (1; the log has the traceback)."""
+    from neurosim.io.lock import OutputBusy
+    from neurosim.io.writer import disk_full
+
+    if isinstance(exc, OutputBusy):
+        return _fail(EXIT_BAD_INPUT, str(exc))
+    if _SIGNALS:  # e.g. a compiler interrupted half way raising its own error
+        return _interrupted(exc, command)
+    if disk_full(exc):
+        where = exc.filename if isinstance(exc, OSError) and exc.filename else "the output's disk (see the log)"
+        return _fail(EXIT_FAILURE, f"no space left on device: {where}")
+    return _fail(EXIT_FAILURE, f"run failed: {type(exc).__name__}: {exc}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
     from neurosim.scenario.schema import ScenarioError
 
+    warnings.showwarning = _warn
     args = _parser().parse_args(argv)
+    restore_signals = _catch_signals()
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a reader that went away (`| head`) shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _stdout_gone()
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
+        return _interrupted(exc, args.command)
     except ScenarioError as exc:
         problems = exc.problems
         detail = "; ".join(str(p) for p in problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
         return _fail(EXIT_BAD_INPUT, f"invalid scenario: {detail}")
     except FileExistsError as exc:
-        return _fail(EXIT_BAD_INPUT, f"output.path: {exc.filename or exc} exists; set output.overwrite = \"overwrite\", "
-                                     "choose another --out, or use --resume")
+        return _fail(EXIT_BAD_INPUT, _exists(exc))
     except FileNotFoundError as exc:
         return _fail(EXIT_BAD_INPUT, f"{exc.filename or exc}: no such file")
+    except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        return _fail(EXIT_BAD_INPUT, f"{exc.filename or exc}: {(exc.strerror or str(exc)).lower()}")
     except BadInput as exc:
         return _fail(EXIT_BAD_INPUT, str(exc))
-    except KeyboardInterrupt:
-        return _fail(130, "interrupted; the partial results were discarded")
     except Exception as exc:  # a runtime failure: say what, the log has the traceback
-        return _fail(EXIT_FAILURE, f"run failed: {type(exc).__name__}: {exc}")
+        return _runtime_failure(exc, args.command)
+    finally:
+        restore_signals()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ no window ever opens and the caller's pyplot backend is left alone.
 
 from __future__ import annotations
 
+import errno
 import math
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from matplotlib.figure import Figure
 
 from neurosim.io.reader import Results, load
 from neurosim.io.sonata import MS_PER_S
-from neurosim.io.summary import SWEEP, identify, iter_chunks, si_units
+from neurosim.io.summary import SWEEP, identify, iter_chunks, readable, si_units
 
 MAX_RASTER_SPIKES = 200_000
 MAX_HISTOGRAM_VALUES = 1_000_000
@@ -220,23 +221,31 @@ def _sweep(path: Path) -> Figure | None:
     return fig
 
 
+def _figures(path: Path, kind: str) -> dict[str, Figure | None]:
+    """File name -> figure (None: no data for it) of a results file or a sweep index."""
+    if kind == SWEEP:
+        return {"sweep.png": _sweep(path)}
+    res = load(path)
+    with h5py.File(path, "r") as f:
+        return {
+            "raster.png": _raster(f, res, f"{path.name}: spikes"),
+            "traces.png": _traces(f, res, f"{path.name}: state reports"),
+            "weights.png": _weights(f, res, f"{path.name}: synaptic weights"),
+            "metrics.png": _metrics(res, f"{path.name}: metric curves"),
+        }
+
+
 def plot_results(path: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     """Draw the results file or sweep index at ``path`` as PNGs in ``out_dir`` (default: the
     folder ``<stem>_plots`` beside the file); return the paths written. Errors: see
-    :func:`neurosim.io.summary.identify` (FileNotFoundError, ValueError)."""
+    :func:`neurosim.io.summary.identify` (FileNotFoundError, ValueError); a folder ``out_dir``
+    that is a file is a NotADirectoryError."""
     path, kind = identify(path)
     out = Path(out_dir) if out_dir else path.with_name(f"{path.stem}_plots")
-    if kind == SWEEP:
-        figures = {"sweep.png": _sweep(path)}
-    else:
-        res = load(path)
-        with h5py.File(path, "r") as f:
-            figures = {
-                "raster.png": _raster(f, res, f"{path.name}: spikes"),
-                "traces.png": _traces(f, res, f"{path.name}: state reports"),
-                "weights.png": _weights(f, res, f"{path.name}: synaptic weights"),
-                "metrics.png": _metrics(res, f"{path.name}: metric curves"),
-            }
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is a file, not a folder", str(out))
+    with readable(path):
+        figures = _figures(path, kind)
     written = []
     for name, fig in figures.items():
         if fig is not None:

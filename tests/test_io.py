@@ -199,10 +199,12 @@ def test_killed_run_leaves_no_file_and_a_rerun_succeeds(tmp_path):
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert not path.exists()
-    assert [p.name for p in tmp_path.iterdir()] == [f".run.h5.partial-{proc.pid}"]
+    # the partial file does not look complete; the lock file is no longer locked
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.h5.lock", f".run.h5.partial-{proc.pid}"]
 
-    recorded_run(path, duration="5 ms")
+    recorded_run(path, duration="5 ms")  # takes the lock over and removes the stale partial file
     assert load(path).complete
+    assert [p.name for p in tmp_path.iterdir()] == ["run.h5"]
 
 
 def test_overwrite_policy(tmp_path):

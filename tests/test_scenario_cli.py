@@ -286,7 +286,11 @@ def test_resume_skips_points_with_the_same_config(tmp_path, capsys):
     capsys.readouterr()
     assert run_cli("run", path, "--out", out, "--quiet", "--resume") == 0
     assert "4 resumed" in capsys.readouterr().out and point.stat().st_mtime_ns == stamp
-    assert run_cli("run", path, "--out", out, "--quiet", "--resume", "--set", 'simulation.duration="10 ms"') == 0
+    # another config: --resume obeys output.overwrite ("error" refuses before anything runs)
+    assert run_cli("run", path, "--out", out, "--quiet", "--resume", "--set", 'simulation.duration="10 ms"') == 2
+    assert "exists with other results" in capsys.readouterr().err and point.stat().st_mtime_ns == stamp
+    assert run_cli("run", path, "--out", out, "--quiet", "--resume", "--set", 'simulation.duration="10 ms"',
+                   "--set", 'output.overwrite="overwrite"') == 0
     assert "0 resumed" in capsys.readouterr().out and point.stat().st_mtime_ns != stamp
 
 

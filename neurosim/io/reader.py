@@ -12,6 +12,7 @@ Files of other SONATA writers load too (their spikes and reports).
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterator, Mapping, NamedTuple, TypeVar
@@ -166,6 +167,33 @@ def _read_weights(group: h5py.Group) -> Weights:
         delay=group["delay"][()] * delay_factor,
         units=units,
     )
+
+
+def _open_failure(exc: OSError) -> str:
+    """Why HDF5 could not open a file, in a few words."""
+    text = str(exc)
+    if "unable to lock file" in text:
+        return "locked by another process (a run still writing it?); try again when it has finished"
+    if "truncated file" in text:
+        return "truncated (an incomplete copy or download?)"
+    if "signature not found" in text:
+        return "not an HDF5 file"
+    return f"cannot be opened as HDF5 ({text.split('(')[-1].rstrip(')') or type(exc).__name__})"
+
+
+def open_h5(path: str | Path) -> h5py.File:
+    """``h5py.File(path, "r")``, raising :class:`FileNotFoundError` for a missing file and
+    :class:`ValueError` ("PATH: reason") for one HDF5 cannot open: not HDF5, truncated, or locked
+    by a process writing it."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
+    if not path.is_file():
+        raise ValueError(f"{path}: not a file")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(f"{path}: {_open_failure(exc)}") from None
 
 
 def _names(f: h5py.File, group: str) -> list[str]:

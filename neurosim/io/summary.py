@@ -13,20 +13,24 @@ from __future__ import annotations
 import errno
 import json
 import math
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import h5py
 import numpy as np
 
-from neurosim.io.reader import load
-from neurosim.io.sonata import to_si
+from neurosim.io.reader import load, open_h5
+from neurosim.io.sonata import BY_TIME, MS_PER_S, to_si
 
 #: the two kinds of file :func:`identify` accepts
 RESULTS, SWEEP = "results", "sweep"
 
 #: elements read at a time when a dataset is reduced chunk by chunk
 CHUNK_ELEMENTS = 1 << 20
+
+#: spike times may lie this far (ms) outside the run's span (rounding)
+SLACK_MS = 1e-6
 
 #: engineering prefixes used by :func:`format_summary`
 PREFIXES = ((1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1.0, ""), (1e3, "k"), (1e6, "M"))
@@ -37,19 +41,33 @@ def identify(path: str | Path) -> tuple[Path, str]:
     SONATA writer's) and :data:`SWEEP` for a sweep index file.
 
     Raises :class:`FileNotFoundError` if ``path`` does not exist and :class:`ValueError`
-    (message starting with the path) if it is neither kind of file.
+    (message starting with the path) if it is neither kind of file or cannot be opened
+    (truncated, locked by a writer).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
     if not path.is_file() or not h5py.is_hdf5(path):
         raise ValueError(f"{path}: not a neurosim results file (not an HDF5 file)")
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f, readable(path):
         if "n_points" in f.attrs and "table" in f:
             return path, SWEEP
         if {"magic", "complete"} & set(f.attrs) or {"spikes", "report"} & set(f):
             return path, RESULTS
     raise ValueError(f"{path}: not a neurosim results file (an HDF5 file without results or a sweep table)")
+
+
+@contextmanager
+def readable(path: Path) -> Iterator[None]:
+    """Turn the errors of reading a damaged or foreign file (a member missing, a dataset that
+    cannot be read) into ``ValueError("PATH: ...")``."""
+    try:
+        yield
+    except (KeyError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        reason = str(exc).strip("'\"").splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path}: damaged, or not laid out as a neurosim results file ({reason})") from None
 
 
 def iter_chunks(ds: h5py.Dataset) -> Iterator[np.ndarray]:
@@ -123,6 +141,65 @@ def _weights(group: h5py.Group) -> dict[str, Any]:
     }
 
 
+def _first(mask: np.ndarray) -> int | None:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if hits.size else None
+
+
+def _check_times(ds: h5py.Dataset, span_ms: tuple[float, float] | None, sorted_by_time: bool) -> list[str]:
+    """Problems of spike times: not sorted (when the file says they are), NaN, outside the run."""
+    factor_ms = si_units(ds)[0] * MS_PER_S
+    unsorted = outside = None
+    last, start = -math.inf, 0
+    for chunk in iter_chunks(ds):
+        t = chunk.astype(np.float64) * factor_ms
+        if unsorted is None and sorted_by_time:
+            k = _first(~(np.diff(t, prepend=last) >= 0))  # NaN counts as unsorted
+            unsorted = None if k is None else start + k
+        if outside is None and span_ms:
+            k = _first(~((t >= span_ms[0] - SLACK_MS) & (t <= span_ms[1] + SLACK_MS)))
+            outside = None if k is None else start + k
+        last = t[-1] if t.size else last
+        start += t.size
+    problems = []
+    if unsorted is not None:
+        problems.append(f"{ds.name}: not sorted by time (from index {unsorted})")
+    if outside is not None:
+        problems.append(f"{ds.name}: a spike time outside the run's [{span_ms[0]:g}, {span_ms[1]:g}] ms "
+                        f"(index {outside})")
+    return problems
+
+
+def _check_ids(ds: h5py.Dataset, size: int | None) -> list[str]:
+    """Problems of spike node ids: beyond the population's size."""
+    if not size:
+        return []
+    start = 0
+    for chunk in iter_chunks(ds):
+        k = _first((chunk < 0) | (chunk >= size))
+        if k is not None:
+            return [f"{ds.name}: node id {chunk[k]} at index {start + k} is outside the population "
+                    f"of {size} neurons"]
+        start += chunk.size
+    return []
+
+
+def _check_spikes(group: h5py.Group, size: int | None, span_ms: tuple[float, float] | None) -> list[str]:
+    """Cheap integrity checks of one ``/spikes/<pop>`` group (read in chunks)."""
+    t, ids = group["timestamps"], group["node_ids"]
+    if t.shape != ids.shape:
+        return [f"{group.name}: {t.shape[0]} timestamps but {ids.shape[0]} node_ids"]
+    sorted_by_time = int(group.attrs.get("sorting", BY_TIME)) == BY_TIME
+    return _check_times(t, span_ms, sorted_by_time) + _check_ids(ids, size)
+
+
+def _span_ms(attrs: h5py.AttributeManager) -> tuple[float, float] | None:
+    """The run's time span (ms), when the file records it."""
+    if "t_start_ms" not in attrs or "t_stop_ms" not in attrs:
+        return None
+    return float(attrs["t_start_ms"]), float(attrs["t_stop_ms"])
+
+
 def _summarize_results(path: Path) -> dict[str, Any]:
     res = load(path)
     with h5py.File(path, "r") as f:
@@ -130,6 +207,8 @@ def _summarize_results(path: Path) -> dict[str, Any]:
         spikes = {pop: int(f["spikes"][pop]["timestamps"].shape[0]) for pop in res.spikes}
         reports = {name: _report(name, f["report"][name]) for name in res.reports}
         weights = {name: _weights(f["weights"][name]) for name in res.weights}
+        problems = [problem for pop in res.spikes
+                    for problem in _check_spikes(f["spikes"][pop], res.populations.get(pop), _span_ms(f.attrs))]
     populations = {}
     for pop in [*res.populations, *(p for p in spikes if p not in res.populations)]:
         size, count = res.populations.get(pop), spikes.get(pop)
@@ -148,6 +227,7 @@ def _summarize_results(path: Path) -> dict[str, Any]:
         "metrics": {name: _jsonable(value) for name, value in res.metrics.items()},
         "metric_attrs": {name: attrs for name, attrs in res.metric_attrs.items() if attrs},
         "provenance": provenance,
+        "problems": problems,
     }
 
 
@@ -184,14 +264,17 @@ def summarize(path: str | Path) -> dict[str, Any]:
     ``rate_hz``: recorded spikes per neuron of the population and second), ``reports`` (name ->
     ``population``, ``variable``, SI ``units``, ``n_nodes``, ``n_samples``, ``dt_s``),
     ``weights`` (name -> ``pre``, ``post``, ``n_synapses``, ``mean`` (SI), ``units``),
-    ``metrics`` (name -> number or list), ``metric_attrs`` (name -> ``x``, ``units``) and
-    ``provenance`` (root attributes). A sweep index gives ``path``, ``kind`` ("sweep"),
+    ``metrics`` (name -> number or list), ``metric_attrs`` (name -> ``x``, ``units``),
+    ``provenance`` (root attributes) and ``problems`` (what the cheap integrity checks found:
+    spike times unsorted or outside the run, node ids outside the population; one line each,
+    naming the dataset). A sweep index gives ``path``, ``kind`` ("sweep"),
     ``complete`` (every point file complete), ``config_sha256`` and ``sweep``: ``n_points``
     and per point (lists in point order) ``params``, ``seeds``, ``metrics``, ``paths``,
     ``complete``. Errors: see :func:`identify`.
     """
     path, kind = identify(path)
-    return _summarize_sweep(path) if kind == SWEEP else _summarize_results(path)
+    with readable(path):
+        return _summarize_sweep(path) if kind == SWEEP else _summarize_results(path)
 
 
 # ------------------------------------------------------------------------------- text
@@ -233,6 +316,7 @@ def _format_results(s: dict[str, Any]) -> str:
     prov = s["provenance"]
     lines = [f"{s['path']}: {'complete' if s['complete'] else 'INCOMPLETE'} results, "
              f"{_quantity(s['duration_s'], 's')} simulated, dt = {_quantity(s['dt_s'], 's')}"]
+    lines += [f"CORRUPT: {problem}" for problem in s.get("problems", [])]
     if "neurosim_version" in prov:
         git = f"git {prov.get('git_commit', '')[:12] or '-'}{' (dirty)' if prov.get('git_dirty') else ''}"
         lines.append(f"  neurosim {prov['neurosim_version']}, {git}, task {prov.get('task', '-')}, "

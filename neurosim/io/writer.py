@@ -18,23 +18,30 @@ Layout (a superset of SONATA, see :mod:`neurosim.io.sonata`)::
     /populations           attrs: population name -> size
     /config                attrs toml, sha256
 
-The file is written as ``.<name>.partial-<pid>`` next to the final path; :meth:`ResultsWriter.close`
-marks it complete, fsyncs it and renames it to the final path with :func:`os.replace`, so a
-killed run never leaves a file at the final path.
+The file is written as ``.<name>.partial-<pid>`` next to the final path, holding the output's
+lock (:mod:`neurosim.io.lock`); :meth:`ResultsWriter.close` marks it complete, flushes and fsyncs
+it and moves it to the final path (a hard link that fails if the path exists, or
+:func:`os.replace` with ``overwrite``), so a killed run never leaves a file at the final path.
+A failed run's partial file is closed without writing more (a full disk must not crash h5py)
+and deleted; partial files of runs that were killed are deleted by the next writer of the path.
 """
 
 from __future__ import annotations
 
+import errno
+import glob
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import h5py
 import numpy as np
 
 from neurosim.io import provenance
+from neurosim.io.lock import OutputLock
 from neurosim.io.sonata import (
     BY_TIME,
     MS_PER_S,
@@ -43,6 +50,7 @@ from neurosim.io.sonata import (
     create_stream,
     report_name,
     report_units,
+    result_groups,
     write_root_attrs,
 )
 from neurosim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor
@@ -68,6 +76,134 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+#: errors a full disk (or quota) gives, as errno values and in HDF5's messages
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded", f"errno = {errno.ENOSPC},")
+#: os.link errors of file systems without hard links (then the final move checks, then replaces)
+_NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK)
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """True if ``exc``, or an exception it was raised from, says the disk (or quota) is full."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if (isinstance(exc, OSError) and exc.errno in _DISK_FULL) or any(t in str(exc) for t in _DISK_FULL_TEXT):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def raise_if_disk_full(exc: BaseException, path: Path) -> None:
+    """Raise ``OSError(ENOSPC, ..., path)`` from ``exc`` if ``exc`` is a full disk: the one error a run
+    that filled the disk ends with (the CLI says "no space left on device: PATH")."""
+    if disk_full(exc):
+        raise OSError(errno.ENOSPC, "no space left on device", str(path)) from exc
+
+
+def partial_path(path: Path, pid: int | None = None) -> Path:
+    """``.<name>.partial-<pid>`` beside ``path``: where a run writes before the file is complete."""
+    return path.with_name(f".{path.name}.partial-{os.getpid() if pid is None else pid}")
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_partials(path: Path) -> list[Path]:
+    """Delete the partial files of ``path`` whose process is gone (runs that were killed);
+    return them. Call it holding the output's lock."""
+    prefix = f".{path.name}.partial-"
+    stale = []
+    for partial in path.parent.glob(glob.escape(prefix) + "*"):
+        pid = partial.name[len(prefix):]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and partial.is_file():
+            partial.unlink(missing_ok=True)
+            stale.append(partial)
+    return stale
+
+
+def _discard_and_close(f: h5py.File) -> None:
+    """Close ``f``, whose file is about to be deleted, without writing to that file again.
+
+    HDF5 writes its caches out on close; where that fails (a full disk) h5py's objects are left
+    half closed and the interpreter crashes later. So the file's descriptor is first pointed at
+    a scratch file in memory (``/dev/null`` where there is no ``memfd``), then closed once."""
+    try:
+        fd = f.id.get_vfd_handle()
+        scratch = os.memfd_create("neurosim-discard") if hasattr(os, "memfd_create") else \
+            os.open(os.devnull, os.O_RDWR)
+        try:
+            os.dup2(scratch, fd)
+        finally:
+            os.close(scratch)
+    except Exception:  # noqa: BLE001 - best effort: close it as it is
+        pass
+    try:
+        f.close()
+    except Exception:  # noqa: BLE001 - the file is deleted next; the caller reports the first error
+        pass
+
+
+def _move_into_place(temp: Path, path: Path, overwrite: str) -> None:
+    """Move the complete ``temp`` to ``path``. Without ``overwrite`` a hard link puts it there
+    only if ``path`` does not exist, atomically; a file that appeared meanwhile is kept and
+    these results are moved to a visible name that the error gives."""
+    if overwrite == "overwrite":
+        os.replace(temp, path)
+        return
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        if not path.exists():
+            os.replace(temp, path)
+            return
+    else:
+        temp.unlink()
+        return
+    kept = path.with_name(f"{path.stem}.{os.getpid()}{path.suffix}")
+    os.replace(temp, kept)
+    raise FileExistsError(errno.EEXIST, f"appeared during the run; its results were kept as {kept}", str(path))
+
+
+@contextmanager
+def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
+    """A new HDF5 file for ``path`` (replaced if it exists), written as its partial file and moved
+    into place when the block succeeds; deleted, without writing more, when it fails."""
+    path = Path(path)
+    temp = partial_path(path)
+    f = None
+    try:
+        f = h5py.File(temp, "w")
+        yield f
+        f.flush()  # every write happens here, where a failure can still be discarded cleanly
+    except BaseException as exc:
+        if f is not None:
+            _discard_and_close(f)
+        temp.unlink(missing_ok=True)
+        raise_if_disk_full(exc, path)
+        raise
+    try:
+        f.close()
+        os.replace(temp, path)
+    except BaseException as exc:
+        temp.unlink(missing_ok=True)
+        raise_if_disk_full(exc, path)
+        raise
 
 
 class _SpikeStream:
@@ -136,7 +272,8 @@ class _Report:
             self.time[0] = self.start_ms
         expected = self.start_ms + self.n * self.dt_ms
         if abs(t_ms[0] - expected) > 1e-6 * self.dt_ms:
-            raise ValueError(f"report {self.name}: a sample at {t_ms[0]} ms breaks the grid (expected {expected} ms)")
+            raise ValueError(f"report {self.name}: a sample at {t_ms[0]:g} ms breaks the grid "
+                             f"(expected {expected:g} ms)")
         append(self.data, (np.asarray(values, np.float64) * self.factor).astype(np.float32))
         self.n += t_ms.size
         self.time[1] = self.start_ms + self.n * self.dt_ms
@@ -186,31 +323,36 @@ class ResultsWriter:
     ``root_seed`` the run's root seed, ``argv`` the command line (default ``sys.argv``) and
     ``attrs`` extra root attributes. Use it as a context manager: a normal exit calls
     :meth:`close` (finalise and rename), an exception :meth:`abort` (delete the partial file).
+    The writer holds the output's lock (:class:`~neurosim.io.lock.OutputBusy` if another run
+    writes ``path``) until then. A full disk ends in ``OSError(ENOSPC, ..., path)``.
     """
 
     def __init__(self, path: str | os.PathLike, *, overwrite: str = "error", config_toml: str | None = None,
                  root_seed: int | None = None, argv: Sequence[str] | None = None,
                  attrs: Mapping[str, Any] | None = None):
         if overwrite not in OVERWRITE:
-            raise ValueError(f"output.overwrite: must be one of {OVERWRITE}, got {overwrite!r}")
+            raise ValueError(f"output.overwrite: must be one of {', '.join(OVERWRITE)}, got {overwrite!r}")
         if root_seed is not None and (isinstance(root_seed, bool) or not isinstance(root_seed, (int, np.integer))
                                       or not 0 <= root_seed < 2**64):
-            raise ValueError(f"root_seed: must be an integer in [0, 2**64), got {root_seed!r}")
+            raise ValueError(f"root_seed: must be an integer in [0, 2**64), got {root_seed}")
         self.path = Path(path)
         self.overwrite = overwrite
-        self._check_target()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.temp_path = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        self.temp_path = partial_path(self.path)
         self._sink = ResultsSink(self)
         self._streams: dict[Monitor, _Stream] = {}
         self._claimed: dict[str, str] = {}
         self._network: Network | None = None
-        self._file: h5py.File | None = h5py.File(self.temp_path, "w", rdcc_nbytes=CHUNK_CACHE_BYTES)
-        try:
+        self._file: h5py.File | None = None
+        self._created = False
+        self._lock = OutputLock(self.path)
+        with self._aborting():
+            self._lock.acquire()
+            self._check_target()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_partials(self.path)
+            self._created = True
+            self._file = h5py.File(self.temp_path, "w", rdcc_nbytes=CHUNK_CACHE_BYTES)
             self._write_header(config_toml, root_seed, argv, attrs)
-        except BaseException:
-            self.abort()
-            raise
 
     # ----------------------------------------------------------------- lifecycle
     def __enter__(self) -> "ResultsWriter":
@@ -219,8 +361,19 @@ class ResultsWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.close()
-        else:
+            return
+        self.abort()
+        raise_if_disk_full(exc, self.path)
+
+    @contextmanager
+    def _aborting(self) -> Iterator[None]:
+        """Abort (delete the partial file) if the block fails; a full disk becomes one clear OSError."""
+        try:
+            yield
+        except BaseException as exc:
             self.abort()
+            raise_if_disk_full(exc, self.path)
+            raise
 
     @property
     def closed(self) -> bool:
@@ -234,8 +387,10 @@ class ResultsWriter:
         return self._file
 
     def _check_target(self) -> None:
+        if self.path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(self.path))
         if self.overwrite == "error" and self.path.exists():
-            raise FileExistsError(f"output: {self.path} exists (set overwrite to 'overwrite' to replace it)")
+            raise FileExistsError(errno.EEXIST, "exists", str(self.path))
 
     def _write_header(self, config_toml: str | None, root_seed: int | None, argv: Sequence[str] | None,
                       attrs: Mapping[str, Any] | None) -> None:
@@ -256,35 +411,43 @@ class ResultsWriter:
         self.h5.flush()
 
     def close(self) -> None:
-        """Finalise: mark complete, fsync and atomically rename to :attr:`path` (idempotent)."""
+        """Finalise: mark complete, flush, fsync and move to :attr:`path` (idempotent)."""
         if self._file is None:
             return
         f = self._file
-        try:
+        with self._aborting():
             if self._network is not None:
                 f.attrs["t_stop_ms"] = self._network.t * MS_PER_S
             f.attrs["end_time_utc"] = provenance.utc_now()
             f.attrs["complete"] = True
+            f.flush()  # every write happens here, where a failure can still be discarded cleanly
+        self._file = None  # from here on never closed twice
+        try:
             f.close()
-        except BaseException:
-            self.abort()
+            _fsync(self.temp_path)
+            _move_into_place(self.temp_path, self.path, self.overwrite)
+            if os.name == "posix":
+                _fsync(self.path.parent)
+        except BaseException as exc:
+            self.temp_path.unlink(missing_ok=True)
+            raise_if_disk_full(exc, self.path)
             raise
-        self._file = None
-        _fsync(self.temp_path)
-        if self.overwrite == "error" and self.path.exists():
-            raise FileExistsError(f"output: {self.path} appeared during the run; the results are in {self.temp_path}")
-        os.replace(self.temp_path, self.path)
-        if os.name == "posix":
-            _fsync(self.path.parent)
+        finally:
+            self._created = False
+            self._streams.clear()
+            self._lock.release()
 
     def abort(self) -> None:
-        """Close and delete the partial file without touching :attr:`path` (idempotent)."""
-        if self._file is not None:
-            try:
-                self._file.close()
-            finally:
-                self._file = None
-                self.temp_path.unlink(missing_ok=True)
+        """Close and delete the partial file without touching :attr:`path` or writing more to
+        the partial file (idempotent)."""
+        f, self._file = self._file, None
+        if f is not None:
+            _discard_and_close(f)
+        self._streams.clear()  # after the close: their datasets are closed already
+        if self._created:
+            self._created = False
+            self.temp_path.unlink(missing_ok=True)
+        self._lock.release()
 
     # ----------------------------------------------------------------- monitors
     def sink(self) -> ResultsSink:
@@ -319,12 +482,12 @@ class ResultsWriter:
         self.write_network(net)
         root, pop = self.h5, monitor.target.name
         if isinstance(monitor, SpikeMonitor):
-            self._claim([f"/spikes/{pop}"], monitor)
+            self._claim(result_groups("spikes", pop), monitor)
             return _SpikeStream(root, monitor)
         if isinstance(monitor, RateMonitor):
-            self._claim([f"/rates/{pop}"], monitor)
+            self._claim(result_groups("rate", pop), monitor)
             return _RateStream(root, monitor)
-        self._claim([f"/report/{report_name(pop, var, monitor.variables)}" for var in monitor.variables], monitor)
+        self._claim(result_groups("state", pop, monitor.variables), monitor)
         return _StateStream(root, monitor, net.dt, net.t)
 
     def _append(self, monitor: object, block: dict[str, np.ndarray]) -> None:
@@ -340,7 +503,7 @@ class ResultsWriter:
         _check_name(name, "metric")
         data = np.asarray(value)
         if data.dtype.kind not in "biuf":
-            raise ValueError(f"metric {name}: must be numeric, got {value!r}")
+            raise ValueError(f"metric {name}: must be numeric, got {type(value).__name__}")
         metrics = self.h5.require_group("metrics")
         if name in metrics:
             raise ValueError(f"metric {name}: written already")

@@ -1,12 +1,16 @@
 """Running one scenario point: prepare, write results under a temporary name, log, progress.
 
 ``run_point`` is a plain top-level function of picklable arguments so that sweeps can
-send it to Dask workers; it returns the point's metrics.
+send it to Dask workers; it returns the point's metrics. It holds the output's lock
+(:mod:`neurosim.io.lock`) from its checks to the final rename, so two runs never write one
+output or one log; a run refused by a check writes nothing, not even a log.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,8 +20,40 @@ from typing import Any, Callable, Iterator
 from tqdm import tqdm
 
 from neurosim.io import ResultsWriter, load
+from neurosim.io.lock import OutputLock
+from neurosim.scenario.schema import Problem, ScenarioError
 from neurosim.scenario.spec import config_hash, config_toml
 from neurosim.scenario.tasks import tasks
+
+
+def signal_name(exc: BaseException) -> str:
+    """The signal behind a KeyboardInterrupt: SIGINT, or SIGTERM as the CLI raises it."""
+    return getattr(exc, "signal_name", "SIGINT")
+
+
+def check_output(path: Path, sweep: bool = False) -> None:
+    """Refuse, before anything runs, an output path that cannot work (ScenarioError on output.path)."""
+    problem = _output_problem(Path(path), sweep)
+    if problem:
+        raise ScenarioError([Problem("output.path", problem)])
+
+
+def _output_problem(path: Path, sweep: bool) -> str | None:
+    if path.is_dir():
+        return f"{path} is a directory; give a file path such as {path / 'results.h5'}"
+    if path.suffix == ".log":
+        return f"{path} ends in .log, the suffix of the run's log file; use .h5"
+    if sweep and not path.suffix:
+        return f"{path}: a sweep's index file needs a suffix such as .h5 (its points go in the folder {path})"
+    folder = path.with_suffix("")
+    if sweep and folder.exists() and not folder.is_dir():
+        return f"{folder} is a file, but the sweep's points go in a folder of that name"
+    existing = next(p for p in (path.parent, *path.parent.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write in {existing} (permission denied)"
+    return None
 
 
 @dataclass
@@ -51,6 +87,19 @@ def progress_bar(quiet: bool) -> Callable[[int, str], Any]:
     return bar
 
 
+class _LogFile(logging.FileHandler):
+    """A log file that a full disk silences instead of printing tracebacks on stderr."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:
+            pass
+
+
 @contextmanager
 def run_log(path: Path) -> Iterator[logging.Logger]:
     """A logger writing to ``path`` (the log file beside the results) for one run."""
@@ -58,7 +107,7 @@ def run_log(path: Path) -> Iterator[logging.Logger]:
     logger = logging.getLogger(f"neurosim.run.{path}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+    handler = _LogFile(path, mode="a", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     try:
@@ -79,25 +128,44 @@ def completed_with_hash(path: Path, digest: str) -> bool:
     return bool(results.provenance.get("complete")) and results.config_sha256 == digest
 
 
+def check_existing(path: Path, digest: str, overwrite: str, resume: bool) -> bool:
+    """True if ``--resume`` may skip ``path`` (a complete result of the same config); else raise
+    FileExistsError if ``path`` exists and ``overwrite`` is "error"."""
+    if resume and completed_with_hash(path, digest):
+        return True
+    if overwrite == "error" and path.exists():
+        reason = "exists with other results (another config, or incomplete)" if resume else "exists"
+        raise FileExistsError(errno.EEXIST, reason, str(path))
+    return False
+
+
 def run_point(config: dict, out_path: str, overwrite: str, options: RunOptions,
               attrs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run one resolved scenario into ``out_path``; return its metrics (skipped if resumable)."""
+    """Run one resolved scenario into ``out_path``; return its metrics (skipped if resumable).
+
+    ``--resume`` skips a complete result of the same config and otherwise obeys ``overwrite``
+    (a task may also continue from its own checkpoint, e.g. ``train``)."""
     path = Path(out_path)
     kind = tasks()[config["task"]]
     digest = config_hash(config)
-    if options.resume and completed_with_hash(path, digest):
+    if check_existing(path, digest, overwrite, options.resume):
         return {**load(path).metrics, "_skipped": True}
     prepared = kind.prepare(config)
-    with run_log(path.with_suffix(".log")) as log:
-        log.info("scenario %s (task %s, sha256 %s) -> %s", config.get("name"), kind.name, digest, path)
-        try:
-            overwrite_now = "overwrite" if options.resume else overwrite
-            with ResultsWriter(path, overwrite=overwrite_now, config_toml=config_toml(config),
-                               root_seed=kind.root_seed(config), argv=list(options.argv),
-                               attrs={"task": kind.name, **(attrs or {})}) as writer:
-                kind.run(config, prepared, RunContext(writer, log, progress_bar(options.quiet), options.resume))
-        except Exception:
-            log.exception("run failed")
-            raise
-        log.info("done")
-    return dict(load(path).metrics)
+    with OutputLock(path):
+        if check_existing(path, digest, overwrite, options.resume):  # another run may have finished it meanwhile
+            return {**load(path).metrics, "_skipped": True}
+        with run_log(path.with_suffix(".log")) as log:
+            log.info("scenario %s (task %s, sha256 %s) -> %s", config.get("name"), kind.name, digest, path)
+            try:
+                with ResultsWriter(path, overwrite=overwrite, config_toml=config_toml(config),
+                                   root_seed=kind.root_seed(config), argv=list(options.argv),
+                                   attrs={"task": kind.name, **(attrs or {})}) as writer:
+                    kind.run(config, prepared, RunContext(writer, log, progress_bar(options.quiet), options.resume))
+            except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as the CLI raises it
+                log.warning("interrupted (%s); the partial results were discarded", signal_name(exc))
+                raise
+            except Exception:
+                log.exception("run failed")
+                raise
+            log.info("done")
+        return dict(load(path).metrics)

@@ -31,6 +31,10 @@ from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, qua
 from neurosim.scenario.tasks import tasks
 
 SCHEMA_VERSION = 1
+#: tables and lists may nest this deep in a scenario or a --set value (real scenarios use about 6)
+MAX_DEPTH = 32
+#: TOML type names of the values a --set path may run into
+TOML_TYPES = {str: "string", int: "integer", float: "float", bool: "boolean"}
 
 
 def _model_form(model: dict) -> str | None:
@@ -53,6 +57,8 @@ SIMULATION = table({
     "seed": Field("int", default=0, minimum=0, maximum=2**63 - 1),
     "threads": Field("int", default=1, minimum=1, maximum=4096),
     "precision": Field("str", default="float64", choices=("float64", "float32")),
+    "max_memory_gib": Field("float", minimum=0.0, exclusive_minimum=True,
+                            doc="memory the network may take (default: what the machine has available)"),
 })
 
 RECORD = table({
@@ -91,6 +97,34 @@ COMMON: dict[str, Field] = {
 }
 
 
+def _too_deep(value: Any) -> str | None:
+    """The dotted path of a value nested deeper than :data:`MAX_DEPTH`, if any (no recursion)."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
+    while stack:
+        node, where = stack.pop()
+        if len(where) > MAX_DEPTH:
+            return ".".join(where[:4]) + "..."
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        stack.extend((v, (*where, str(k))) for k, v in items)
+    return None
+
+
+class _TooDeep(ValueError):
+    """TOML nested deeper than :data:`MAX_DEPTH` (or than the parser's recursion allows)."""
+
+
+def _parse(text: str) -> Any:
+    """``tomllib.loads(text)``, raising :class:`_TooDeep` for nesting deeper than :data:`MAX_DEPTH`."""
+    try:
+        data = tomllib.loads(text)
+    except RecursionError:
+        raise _TooDeep(f"nested more than {MAX_DEPTH} levels deep") from None
+    where = _too_deep(data)
+    if where:
+        raise _TooDeep(f"nested more than {MAX_DEPTH} levels deep (at {where})")
+    return data
+
+
 def read_toml(path: str | Path) -> dict:
     """Parse a scenario file; problems (missing, empty, not TOML) become :class:`ScenarioError`."""
     p = Path(path)
@@ -98,7 +132,9 @@ def read_toml(path: str | Path) -> dict:
         raise ScenarioError(f"{p}: no such scenario file")
     text = p.read_text(encoding="utf-8", errors="replace")
     try:
-        data = tomllib.loads(text)
+        data = _parse(text)
+    except _TooDeep as exc:
+        raise ScenarioError(f"{p}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{p}: not valid TOML ({exc})") from None
     if not data:
@@ -114,8 +150,12 @@ def parse_override(assignment: str) -> tuple[list[str], Any]:
     keys = key.strip().split(".")
     if not all(keys):
         raise ScenarioError(f"--set {assignment!r}: empty component in {key!r}")
+    if len(keys) > MAX_DEPTH:
+        raise ScenarioError(f"--set {assignment!r}: the path is more than {MAX_DEPTH} keys deep")
     try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        value = _parse(f"v = {raw.strip()}")["v"]
+    except _TooDeep:
+        raise ScenarioError(f"--set {key}: the value is nested more than {MAX_DEPTH} levels deep") from None
     except tomllib.TOMLDecodeError:
         value = raw.strip()
     return keys, value
@@ -130,10 +170,12 @@ def set_path(config: dict, keys: list[str], value: Any, label: str) -> None:
             if not k.isdigit() or int(k) >= len(node):
                 raise ScenarioError(f"{label}: {'.'.join(keys[:depth + 1])} is not an index of the list")
             node = node[int(k)]
-        else:
+        elif isinstance(node, dict):
             if k not in node:
                 node[k] = [] if nxt.isdigit() else {}
             node = node[k]
+        else:
+            _not_a_table(label, keys[:depth], node)
     last = keys[-1]
     if isinstance(node, list):
         if not last.isdigit() or int(last) > len(node):
@@ -145,7 +187,12 @@ def set_path(config: dict, keys: list[str], value: Any, label: str) -> None:
     elif isinstance(node, dict):
         node[last] = value
     else:
-        raise ScenarioError(f"{label}: {'.'.join(keys[:-1])} is not a table or list")
+        _not_a_table(label, keys[:-1], node)
+
+
+def _not_a_table(label: str, keys: list[str], node: Any) -> None:
+    kind = TOML_TYPES.get(type(node), type(node).__name__)
+    raise ScenarioError(f"{label}: {'.'.join(keys)} is a {kind} ({node!r}), not a table or list")
 
 
 def root_spec() -> Field:

@@ -17,18 +17,29 @@ from __future__ import annotations
 
 import copy
 import itertools
+import logging
 import os
+import signal
+import sys
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import h5py
 import numpy as np
 
-from neurosim.scenario.runner import RunOptions, run_point
+from neurosim.io.lock import OutputBusy, OutputLock
+from neurosim.io.writer import atomic_h5, remove_stale_partials
+from neurosim.scenario.runner import RunOptions, completed_with_hash, run_point, signal_name
 from neurosim.scenario.schema import Problem, ScenarioError
 from neurosim.scenario.spec import config_hash, config_toml, resolve, set_path
 from neurosim.scenario.tasks import tasks
+
+
+#: seconds between looks at the points running on Dask
+POLL_S = 0.2
 
 
 @dataclass
@@ -37,6 +48,18 @@ class Point:
     values: dict[str, Any]
     config: dict
     path: Path
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a sweep: ``finished`` of ``total`` points are complete and kept."""
+
+    def __init__(self, finished: int, total: int, by: str = "SIGINT"):
+        super().__init__(finished, total, by)
+        self.finished, self.total, self.signal_name = finished, total, by
+
+
+def _value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _random_values(spec: Any, n: int, rng: np.random.Generator, path: str) -> list:
@@ -90,7 +113,8 @@ def expand(raw: dict, out_path: Path) -> list[Point]:
         try:
             resolved = resolve(cfg)
         except ScenarioError as exc:
-            raise ScenarioError([Problem(f"sweep point {i} ({values})", str(p)) for p in exc.problems]) from None
+            where = ", ".join(f"{k} = {_value(v)}" for k, v in values.items())
+            raise ScenarioError([Problem(f"sweep point {i} ({where})", str(p)) for p in exc.problems]) from None
         points.append(Point(i, values, resolved, folder / f"point_{i:04d}.h5"))
     return points
 
@@ -106,32 +130,102 @@ def warm_numba_cache(precision: str) -> None:
 
 def run_sweep(points: list[Point], overwrite: str, options: RunOptions, workers: int | None = None,
               scheduler: str | None = None) -> list[dict[str, Any]]:
-    """Run the points in order, or on Dask; return their metrics in point order."""
+    """Run the points in order, or on Dask; return their metrics in point order. Ctrl-C or
+    SIGTERM raise :class:`SweepInterrupted`; the points finished by then are kept."""
     args = [(p.config, str(p.path), overwrite, options, {"sweep_index": p.index}) for p in points]
-    if not workers and not scheduler:
-        return [run_point(*a) for a in args]
+    try:
+        if not workers and not scheduler:
+            return [run_point(*a) for a in args]
+        return _run_on_dask(points, args, workers, scheduler)
+    except KeyboardInterrupt as exc:  # the workers have stopped: the files are what is kept
+        finished = sum(completed_with_hash(p.path, config_hash(p.config)) for p in points)
+        raise SweepInterrupted(finished, len(points), signal_name(exc)) from None
+
+
+def _run_on_dask(points: list[Point], args: list[tuple], workers: int | None,
+                 scheduler: str | None) -> list[dict[str, Any]]:
     from dask.distributed import Client, LocalCluster
 
     if "simulation" in points[0].config:
         warm_numba_cache(points[0].config["simulation"]["precision"])
-    if scheduler:
-        client, cluster = Client(scheduler), None
-    else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
+    with _quiet("distributed"):
+        _quiet_resource_tracker()
+        if scheduler:
+            client, cluster = Client(scheduler), None
+        else:
+            with _sigint_ignored():  # inherited by the workers: Ctrl-C is for this process to handle
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.CRITICAL)
+            client = Client(cluster)  # failed points raise in gather, their logs have the details
+        try:
+            futures = [client.submit(run_point, *a, pure=False) for a in args]
+            _wait(futures)
+            return client.gather(futures)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+                clear_leftovers(points)
+
+
+@contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Only errors from the logger ``name`` (Dask's warnings while it stops workers are noise here)."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     try:
-        futures = [client.submit(run_point, *a, pure=False) for a in args]
-        return client.gather(futures)
+        yield
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        logger.setLevel(level)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while worker processes start, so that they keep ignoring it."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _quiet_resource_tracker() -> None:
+    """Workers stopped half way (Ctrl-C) leave semaphores that multiprocessing's resource
+    tracker frees with a warning; it is a process started with our warning options."""
+    option = "ignore::UserWarning:multiprocessing.resource_tracker"
+    if option not in sys.warnoptions:
+        sys.warnoptions.append(option)
+
+
+def _wait(futures: list) -> None:
+    """Wait in this thread, so that Ctrl-C interrupts a sleep rather than Dask's event loop; stop
+    at the first failed point."""
+    while not all(f.done() for f in futures):
+        if any(f.status == "error" for f in futures):
+            return
+        time.sleep(POLL_S)
+
+
+def clear_leftovers(points: list[Point]) -> None:
+    """Remove the partial and lock files that killed local workers left beside the points."""
+    for p in points:
+        if not p.path.parent.is_dir():
+            continue
+        try:
+            with OutputLock(p.path):
+                remove_stale_partials(p.path)
+        except (OutputBusy, OSError):
+            pass
 
 
 def write_index(path: Path, raw: dict, points: list[Point], metrics: list[dict[str, Any]]) -> None:
     """Index file: external links to every point and a table of parameters -> metrics."""
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    with h5py.File(tmp, "w") as f:
+    with atomic_h5(path) as f:
         f.attrs["config_toml"] = config_toml(raw)
         f.attrs["config_sha256"] = config_hash(raw)
         f.attrs["n_points"] = len(points)
@@ -150,4 +244,3 @@ def write_index(path: Path, raw: dict, points: list[Point], metrics: list[dict[s
         names = sorted({k for m in metrics for k, v in m.items() if not k.startswith("_") and np.ndim(v) == 0})
         for name in names:
             out[name] = np.array([float(m.get(name, np.nan)) for m in metrics])
-    os.replace(tmp, path)
