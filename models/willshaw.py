@@ -22,6 +22,11 @@ Closed forms (independent edges, erasures only, one iteration):
   it is linked to all c_k of them, so P_ok = (1 − d^{c_k})^{n−c} (unclustered) and
   P_ok = (1 − d^{c_k})^{(χ−c_k)(ℓ−1)} (clustered, χ − c_k erased clusters).
 Insertions lower the effective c_k: they have no closed form here.
+
+The success formula is exact only for independent edges. In a stored network the links of one
+unit are positively correlated (a unit in many messages has many links), so it underestimates
+the error: n = 1024, c = 10, c_k = 5, M = 2000 gives 0.095 where simulation gives 0.13 (see
+docs/memory.md for a per-unit calculation that reproduces the simulation).
 """
 
 from __future__ import annotations
@@ -139,7 +144,9 @@ def retrieve(w: np.ndarray, cues: np.ndarray, layout: Layout, iterations: int = 
 
 def success_theory(layout: Layout, count: int, known: int) -> float:
     """P_ok = (1 − d^{c_k})^{n−c}, or (1 − d^{c_k})^{(χ−c_k)(ℓ−1)} when clustered, with
-    d = :func:`density_theory` and c_k = ``known`` units of the message in the cue."""
+    d = :func:`density_theory` and c_k = ``known`` units of the message in the cue. Exact for
+    independent edges of density d; an overestimate of the success of a stored network (module
+    docstring)."""
     d = density_theory(layout, count)
     outside = (layout.clusters - known) * (layout.size - 1) if layout.clusters else layout.n - layout.c
     return (1.0 - d**known) ** outside

@@ -3,7 +3,9 @@ bound, energy descent, and the PyTorch layers against the NumPy implementation."
 
 from __future__ import annotations
 
+import decimal
 import math
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -68,10 +70,15 @@ def test_glauber_on_couplings_equals_the_overlap_kernel():
     np.testing.assert_array_equal(a[2], b[2])
 
 
-def test_ags_theory_gives_the_textbook_capacity():
-    assert classical.ags_overlap(0.137) > classical.M_C > 0.967
-    assert math.isnan(classical.ags_overlap(0.139))
-    assert classical.ags_overlap(0.05) > 0.9999
+def test_ags_theory_gives_the_published_capacity():
+    """Amit, Gutfreund & Sompolinsky, Phys. Rev. Lett. 55, 1530 (1985): at T = 0 the retrieval
+    solution disappears at α_c ≈ 0.138 with m ≈ 0.967 (published numbers, not the module's
+    constants). A variant with r = 1/(1 − C) (no square) or without the √2 moves α_c outside
+    0.1375-0.1385."""
+    assert not math.isnan(classical.ags_overlap(0.1375)) and math.isnan(classical.ags_overlap(0.1385))
+    assert classical.ags_overlap(0.1379) == pytest.approx(0.967, abs=0.003)  # just below α_c
+    assert classical.ags_overlap(0.05) > 0.9999  # ~erf(1/√(2α)) = 1 − 8e-6 at low load
+    assert classical.ALPHA_C == pytest.approx(0.138, abs=0.0005) and classical.M_C == pytest.approx(0.967, abs=0.001)
 
 
 def test_retrieval_below_and_breakdown_above_capacity():
@@ -92,18 +99,70 @@ def test_small_beta_returns_the_mean_pattern():
     np.testing.assert_allclose(out, np.broadcast_to(x.mean(axis=0), out.shape), atol=1e-7)
 
 
+def by_hand_update(x, xi, beta, digits=None):
+    """One modern-Hopfield update ξ_new = Σ_j p_j x_j, p_j = exp(β x_j·ξ) / Σ_k exp(β x_k·ξ)
+    (Ramsauer et al. 2020), written as plain loops over the rows of ``xi``: floats with
+    math.exp, or, with ``digits``, exact decimal arithmetic (returns the Decimal softmax weights
+    and states)."""
+    if digits is None:
+        out = np.zeros_like(xi, dtype=float)
+        for b, state in enumerate(xi):
+            scores = [beta * sum(float(a) * float(c) for a, c in zip(row, state)) for row in x]
+            top = max(scores)
+            weights = [math.exp(v - top) for v in scores]
+            total = sum(weights)
+            for w, row in zip(weights, x):
+                out[b] += (w / total) * row
+        return out
+    with decimal.localcontext() as ctx:
+        ctx.prec = digits
+        big_x = [[Decimal(float(v)) for v in row] for row in x]
+        weights = []
+        for state in xi:
+            s = [Decimal(float(v)) for v in state]
+            w = [(Decimal(beta) * sum((a * c for a, c in zip(row, s)), Decimal(0))).exp() for row in big_x]
+            total = sum(w, Decimal(0))
+            weights.append([v / total for v in w])
+        return weights, big_x
+
+
+def test_update_is_the_softmax_of_the_similarities_by_hand():
+    rng = np.random.default_rng(15)
+    x, xi = rng.standard_normal((9, 5)), rng.standard_normal((3, 5))
+    for beta in (0.3, 2.0):
+        np.testing.assert_allclose(modern.update(x, xi, beta), by_hand_update(x, xi, beta), rtol=1e-12, atol=1e-13)
+
+
 def test_one_step_error_is_within_the_published_bound_and_tiny_at_large_beta():
+    """The error after one update, computed here as ‖f(ξ) − x_i‖ in 200-digit decimal
+    arithmetic (it reaches 1e-137 at β = 8, far below float cancellation), against the module's
+    value, and the retrieval bound of Ramsauer et al. 2020,
+    ‖f(ξ) − x_i‖ ≤ 2(N − 1) exp(−β(Δ_i − 2M‖ξ − x_i‖)) M, evaluated plainly (Δ_i and M by brute
+    force; ‖ξ − x_i‖ in place of the paper's max{‖ξ − x_i‖, ‖x_i* − x_i‖}, a bound at least as
+    tight: see hopfield.modern)."""
     rng = np.random.default_rng(8)
     x = rng.standard_normal((200, 64))
-    target = np.arange(50)
-    xi = x[target] + 0.02 * rng.standard_normal((50, 64))
+    target = np.arange(6)
+    xi = x[target] + 0.02 * rng.standard_normal((6, 64))
+    big_m = max(math.sqrt(sum(v * v for v in row)) for row in x)
+    gram = x @ x.T
     for beta in (0.5, 1.0, 2.0, 8.0):
-        err = np.linalg.norm(modern.update(x, xi, beta) - x[target], axis=1)
-        exact = modern.retrieval_error(x, xi, target, beta)
-        bound = modern.retrieval_error_bound(x, xi, target, beta)
-        np.testing.assert_allclose(exact, err, atol=1e-12)
-        assert np.all(exact <= bound)
-    assert np.all(bound < 1e-30)
+        weights, big_x = by_hand_update(x, xi, beta, digits=200)
+        for b, i in enumerate(target):
+            with decimal.localcontext() as ctx:
+                ctx.prec = 200
+                f = [sum((w * row[k] for w, row in zip(weights[b], big_x)), Decimal(0)) for k in range(64)]
+                exact = float(sum(((f[k] - big_x[i][k]) ** 2 for k in range(64)), Decimal(0)).sqrt())
+            delta = gram[i, i] - max(gram[i, j] for j in range(200) if j != i)
+            dist = math.sqrt(sum((a - c) ** 2 for a, c in zip(xi[b], x[i])))
+            bound = 2 * 199 * math.exp(-beta * (delta - 2 * big_m * dist)) * big_m
+            assert modern.retrieval_error(x, xi[b], i, beta)[0] == pytest.approx(exact, rel=1e-9, abs=0)
+            assert modern.retrieval_error_bound(x, xi[b], i, beta)[0] == pytest.approx(bound, rel=1e-9, abs=0)
+            assert exact <= bound
+            if beta == 8.0:
+                assert exact < 1e-30 and bound < 1e-30
+    err = np.linalg.norm(modern.update(x, xi, 0.5) - x[target], axis=1)  # float path: cancellation ~1e-15
+    np.testing.assert_allclose(err, modern.retrieval_error(x, xi, target, 0.5), rtol=0, atol=1e-13)
 
 
 def test_energy_never_increases_along_the_iteration():
@@ -176,7 +235,7 @@ def test_torch_module_equals_numpy_one_step_and_iterated():
     x, xi = rng.standard_normal((25, 8)), rng.standard_normal((4, 8))
     inputs = (torch.tensor(x)[None], torch.tensor(xi)[None], torch.tensor(x)[None])
     out = bare(scaling=0.8)(inputs)[0].detach().numpy()
-    np.testing.assert_allclose(out, modern.update(x, xi, 0.8), atol=1e-12)
+    np.testing.assert_allclose(out, by_hand_update(x, xi, 0.8), atol=1e-12)
     iterated, steps = modern.retrieve(x, xi, 0.8, max_updates=None, eps=1e-4)
     out = bare(scaling=0.8, update_steps_max=None, update_steps_eps=1e-4)(inputs)[0].detach().numpy()
     assert steps > 1

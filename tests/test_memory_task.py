@@ -133,12 +133,26 @@ def test_experiments_run_end_to_end_and_plot(tmp_path, experiment, capsys):
             np.testing.assert_array_equal(load(again).metrics[name], value)
 
 
-def test_small_runs_show_the_physics(tmp_path):
-    """The tiny runs above already separate retrieval from failure."""
+def test_hopfield_capacity_experiment_finds_the_ags_capacity(tmp_path):
+    """The experiment's alpha_c (first load where the mean final overlap from stored patterns
+    falls below m_c = 0.967) must sit at the AGS capacity α_c = 0.138 (Amit, Gutfreund &
+    Sompolinsky 1985) up to finite-size effects. Measured at N = 2000 (6 seeds): alpha_c
+    0.129-0.136, alpha_half 0.154-0.162 (a start at a stored pattern stays retrieved a little
+    past α_c at finite N). The band α_c ± 0.015 rejects a capacity of 0.05 or 0.3: clipped
+    couplings sign(J) give alpha_c = 0.104, and couplings that keep the diagonal J_ii = K/N
+    never drop below m_c up to α = 0.2 (alpha_c NaN)."""
+    alphas = [0.08, 0.1, 0.11, 0.12, 0.125, 0.13, 0.135, 0.14, 0.145, 0.15, 0.16, 0.18, 0.2]
+    config = scenario("hopfield_capacity", n=2000, alphas=alphas, networks=3, probes=8)
     out = tmp_path / "hc.h5"
-    assert main(["run", str(write(tmp_path, scenario("hopfield_capacity"))), "--out", str(out), "--quiet"]) == 0
+    assert main(["run", str(write(tmp_path, config)), "--out", str(out), "--quiet"]) == 0
     m = load(out).metrics
-    assert m["overlap"][0] > 0.99 and m["overlap"][-1] < 0.6
+    assert abs(m["alpha_c"] - 0.138) < 0.015, m["alpha_c"]
+    assert m["alpha_c"] < m["alpha_half"] < 0.18, (m["alpha_c"], m["alpha_half"])
+    assert m["overlap"][0] > 0.99 and m["overlap"][-1] < 0.5  # retrieved at 0.08, lost at 0.2
+
+
+def test_small_modern_hopfield_run_shows_the_physics(tmp_path):
+    """The tiny run above already separates modern retrieval from classical failure."""
     out = tmp_path / "mh.h5"
     assert main(["run", str(write(tmp_path, scenario("modern_hopfield"))), "--out", str(out), "--quiet"]) == 0
     m = load(out).metrics

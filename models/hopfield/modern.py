@@ -98,11 +98,18 @@ def separation(patterns: np.ndarray) -> np.ndarray:
 
 def retrieval_error(patterns: np.ndarray, state: np.ndarray, index: np.ndarray, beta: float) -> np.ndarray:
     """‖f(ξ) − x_i‖ after one update of every state ξ towards its target pattern ``index[b]``,
-    computed as ‖Σ_j p_j (x_j − x_i)‖ (no cancellation when the error is tiny): (B,)."""
+    computed as ‖Σ_j p_j (x_j − x_i)‖ (no cancellation when the error is tiny; the norm is
+    taken of the vector scaled by its largest entry, so errors below 1e-154 do not underflow
+    to 0 when squared): (B,)."""
     x, xi = _check(patterns, state, beta)
     idx = np.broadcast_to(np.asarray(index), (xi.shape[0],))
     p = softmax(beta * xi @ x.T)
-    return np.array([np.linalg.norm(p[b] @ (x - x[i])) for b, i in enumerate(idx)])
+    out = np.zeros(xi.shape[0])
+    for b, i in enumerate(idx):
+        v = p[b] @ (x - x[i])
+        scale = np.abs(v).max()
+        out[b] = scale * np.linalg.norm(v / scale) if scale > 0 else 0.0
+    return out
 
 
 def retrieval_error_bound(patterns: np.ndarray, state: np.ndarray, index: np.ndarray, beta: float) -> np.ndarray:
