@@ -2,17 +2,21 @@
 
     python benchmarks/train_lif.py                              # T in {100, 500} x N = N_in in {1024, 4096}
     python benchmarks/train_lif.py --configs 100:1024 --reps 3  # a subset
+    python benchmarks/train_lif.py --impls floor,neurosim,neurosim_events,neurosim_dense,snntorch_batched --no-memory
     python benchmarks/train_lif.py --device cuda                # GPU: CUDA kernel vs CPU op, then timings
 
 Every implementation computes the same thing on the same data: batch 16, input 10 % Bernoulli
-spikes (no gradient), one ``Linear`` layer, LIF with β = 0.9375 (τ = 16 steps), θ = 1, hard reset
+spikes (``--density``; no gradient), one ``Linear`` layer, LIF with β = 0.9375 (τ = 16 steps), θ = 1, hard reset
 (to zero, detached), ATan surrogate (α = 2), loss = sum of the output spikes, then ``backward``:
 
 - ``floor``: the two matrix products any implementation needs, the forward product over
   all T·B rows and the weight gradient (the matrix-multiply floor);
-- ``neurosim``: ``neurosim.train.synapses.SparseLinear`` (an ``nn.Linear`` that multiplies the
-  spike input event by event: cost in proportion to the spikes) over all T·B rows +
-  ``neurosim.train.LIF`` (one fused op); this is what the ``train`` task builds;
+- ``neurosim``: ``neurosim.train.synapses.SparseLinear`` with its default ``max_density="auto"``
+  over all T·B rows + ``neurosim.train.LIF`` (one fused op); this is what the ``train`` task
+  builds. SparseLinear takes the event path (cost in proportion to the spikes) when the input
+  density is below the crossover it calibrated on this machine for this shape, else the
+  dense products; ``choice`` in the output says which it took (path, density, threshold);
+- ``neurosim_events``: the same, the event path forced (``max_density=1``);
 - ``neurosim_dense``: the same with a plain ``nn.Linear`` (dense matrix products);
 - ``snntorch_tutorial``: ``snn.Leaky(reset_mechanism="zero")`` with ``fc(x[t])`` inside the
   Python time loop, as the snnTorch tutorials teach;
@@ -29,11 +33,19 @@ neurosim's fused op configured with that framework's dynamics (snnTorch, Spiking
 LIF above; Norse: CubaLIF, α = 0.8, reset not detached, fast-sigmoid surrogate of slope 1),
 to 1e-5 relative; and every timed variant's weight gradient is compared with neurosim's
 (``weight_grad_rel_diff``: the relative max difference; different rounding of the matrix
-products or of the framework's arithmetic can flip a rare spike at this size).
+products or of the framework's arithmetic can flip a rare spike at this size). For neurosim's
+variants ``spikes_differing`` counts the output spikes that differ from the reference's: a
+membrane within float32 rounding of the threshold flips, that neuron's later trajectory and
+its weight-gradient row change (``weight_grad_rel_diff`` ~1e-2 at T = 500, N = 4096 from 13
+flipped spikes of one neuron; the other rows agree to 2e-6, and in float64 nothing flips:
+``tests/test_train_synapses.py``).
 
-Timings are medians over ``--reps`` runs after a warm-up run (fewer runs once the runs took
-``--budget`` seconds), with one torch thread and one numba thread, as in the reference
-measurements. Memory: ``peak_mib`` is the growth of the peak resident set during one
+Timing is interleaved: after a warm-up run of every implementation, rounds run each
+implementation once in turn (floor, neurosim, ..., floor, neurosim, ...) until each has
+``--reps`` runs (fewer once its runs took ``--budget`` seconds), with one torch thread and one
+numba thread. ``ms`` is the median; ``ratio_to_floor`` and ``speedup_vs_snntorch`` are medians
+of the ratios within each round, so that a change of the machine's speed during the run hits
+both sides of a ratio alike. Memory: ``peak_mib`` is the growth of the peak resident set during one
 forward+backward after a warm-up, measured in a fresh process (``/proc/self/clear_refs``;
 allocations from 4 KiB up mmapped, so that freed tensors leave the resident set);
 ``saved_bytes_per_neuron_step`` is what autograd keeps for the backward pass (the Linear's
@@ -42,13 +54,14 @@ saved input included), per neuron-step. On a GPU the peak is
 
 The last line of the output is one JSON object: per configuration the milliseconds of every
 implementation, ``ratio_to_floor`` (ms / floor ms) and ``speedup_vs_snntorch`` (snnTorch ms /
-neurosim ms, for both snnTorch styles; ``speedup_vs_snntorch_dense`` for ``neurosim_dense``).
+neurosim ms, for both snnTorch styles; ``_events`` / ``_dense`` for those variants).
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
 import importlib.metadata
 import importlib.util
 import json
@@ -68,6 +81,7 @@ from neurosim.train import functional as F  # noqa: E402
 from neurosim.train.fused import cuba_lif_scan, lif_scan  # noqa: E402
 from neurosim.train.modules import LIF  # noqa: E402
 from neurosim.train.surrogates import ATan, FastSigmoid  # noqa: E402
+from neurosim.train import synapses  # noqa: E402
 from neurosim.train.synapses import SparseLinear  # noqa: E402
 
 #: β = 1 - 1/16: SpikingJelly's ``v - v/τ`` with τ = 16 then rounds exactly like ``β v``
@@ -96,8 +110,8 @@ def peak_mib(name: str, T: int, n: int, device: torch.device, run: Callable[[], 
         run()
         torch.cuda.synchronize()
         return (torch.cuda.max_memory_allocated() - base) / 2**20
-    done = subprocess.run([sys.executable, __file__, "--memory-child", name, str(T), str(n)], capture_output=True,
-                          text=True)
+    done = subprocess.run([sys.executable, __file__, "--density", str(DENSITY), "--memory-child", name, str(T), str(n)],
+                          capture_output=True, text=True)
     return float(done.stdout.split()[-1]) if done.returncode == 0 and done.stdout.split() else float("nan")
 
 
@@ -129,8 +143,8 @@ def saved_bytes(fn: Callable[[], None]) -> int:
 
 
 # ------------------------------------------------------------------------------ implementations
-def _linear(w: torch.Tensor, scale: float = 1.0, cls: type[nn.Linear] = nn.Linear) -> nn.Linear:
-    fc = cls(w.shape[1], w.shape[0], bias=False).to(w.device)
+def _linear(w: torch.Tensor, scale: float = 1.0, cls: type[nn.Linear] = nn.Linear, **kw) -> nn.Linear:
+    fc = cls(w.shape[1], w.shape[0], bias=False, **kw).to(w.device)
     with torch.no_grad():
         fc.weight.copy_(w * scale)
     return fc
@@ -177,19 +191,28 @@ class Floor(Impl):
 class Neurosim(Impl):
     name = "neurosim"
     linear: type[nn.Linear] = SparseLinear
+    linear_kw: dict = {}
 
     def __init__(self, x, w):
         super().__init__(x, w)
-        self.fc = _linear(w, cls=self.linear)
+        self.fc = _linear(w, cls=self.linear, **self.linear_kw)
         self.lif = LIF(BETA, 1.0, reset="hard", surrogate=ATan(2.0)).to(x.device)
+        self.spikes: torch.Tensor | None = None
 
     def run(self):
         self.fc.zero_grad(set_to_none=True)
-        self.lif(self.fc(self.x)).out.sum().backward()
+        out = self.lif(self.fc(self.x)).out
+        out.sum().backward()
+        self.spikes = out.detach()
         return self.fc.weight.grad
 
     def neuron(self, cur):
         return self.lif(cur).out
+
+
+class NeurosimEvents(Neurosim):
+    name = "neurosim_events"
+    linear_kw = {"max_density": 1.0}
 
 
 class NeurosimDense(Neurosim):
@@ -288,7 +311,8 @@ class SpikingJelly(Impl):
 
 
 IMPLS: dict[str, tuple[type[Impl], str | None]] = {
-    "floor": (Floor, None), "neurosim": (Neurosim, None), "neurosim_dense": (NeurosimDense, None),
+    "floor": (Floor, None), "neurosim": (Neurosim, None), "neurosim_events": (NeurosimEvents, None),
+    "neurosim_dense": (NeurosimDense, None),
     "snntorch_tutorial": (SnnTorchTutorial, "snntorch"),
     "snntorch_batched": (SnnTorchBatched, "snntorch"), "norse": (Norse, "norse"),
     "spikingjelly": (SpikingJelly, "spikingjelly"),
@@ -323,17 +347,11 @@ def reference_weight_grad(impl: Impl, x: torch.Tensor, w: torch.Tensor) -> torch
     return w.grad
 
 
-def timed(impl: Impl, device: torch.device, reps: int, budget: float) -> tuple[list[float], torch.Tensor, int]:
-    """(run times in s, the warm-up's weight gradient, autograd-saved bytes)."""
+def warm_up(impl: Impl) -> tuple[torch.Tensor, int]:
+    """One untimed run: (its weight gradient, the bytes autograd saved)."""
     grads: list[torch.Tensor] = []
     saved = saved_bytes(lambda: grads.append(impl.run().detach().clone()))
-    times: list[float] = []
-    while len(times) < reps and sum(times) < budget:
-        t0 = time.perf_counter()
-        impl.run()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return times, grads[0], saved
+    return grads[0], saved
 
 
 def data(T: int, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -344,48 +362,96 @@ def data(T: int, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tens
     return x, w, (x.reshape(-1, n) @ w.T).view(T, BATCH, n)
 
 
-def measure(name: str, x: torch.Tensor, w: torch.Tensor, cur: torch.Tensor, device: torch.device, reps: int,
-            budget: float, out: dict) -> None:
+def prepare(name: str, x: torch.Tensor, w: torch.Tensor, cur: torch.Tensor, ref_spikes: torch.Tensor,
+            device: torch.device, memory: bool, out: dict) -> Impl:
+    """Build one implementation, check its neuron's gradient, warm it up, compare its weight gradient
+    (and, for neurosim's variants, its spikes) with the reference, measure its memory."""
     T, n = x.shape[0], x.shape[-1]
     impl = IMPLS[name][0](x, w)
     if name != "floor":
         out["neuron_grad_rel_diff"][name] = check_neuron(impl, cur[:50, :4, :256])
         if out["neuron_grad_rel_diff"][name] > 1e-5:
             raise SystemExit(f"{name}: neuron gradient differs from neurosim's by {out['neuron_grad_rel_diff'][name]}")
-    times, grad, saved = timed(impl, device, reps, budget)
-    peak = peak_mib(name, T, n, device, impl.run)
+    t0 = time.perf_counter()
+    grad, saved = warm_up(impl)
+    out["warm_up_s"][name] = time.perf_counter() - t0
+    if memory:
+        out["peak_mib"][name] = peak_mib(name, T, n, device, impl.run)
     if name != "floor":
         out["saved_bytes_per_neuron_step"][name] = saved / (T * BATCH * n)
         out["weight_grad_rel_diff"][name] = _rel(grad / impl.grad_scale, reference_weight_grad(impl, x, w))
-    if name == "neurosim":
-        with torch.no_grad():
-            out["spike_rate"] = float(impl.lif(impl.fc(x)).out.mean())
-    out["ms"][name] = 1e3 * statistics.median(times)
-    out["ms_min"][name] = 1e3 * min(times)
-    out["runs"][name] = len(times)
-    out["peak_mib"][name] = peak
-    print(f"  T={T} N={n} {name:18s} {out['ms'][name]:10.1f} ms (median of {len(times)}, min "
-          f"{out['ms_min'][name]:.1f})  peak +{peak:.0f} MiB", flush=True)
+    if isinstance(impl, Neurosim):
+        out["spikes_differing"][name] = int((impl.spikes != ref_spikes).sum())
+        if name == "neurosim":
+            out["spike_rate"] = float(impl.spikes.mean())
+            path, density, threshold = impl.fc.last_choice
+            out["choice"] = {"path": path, "density": density, "threshold": threshold}
+            print(f"  T={T} N={n} neurosim (SparseLinear, auto): {path} path (input density {density:.4f}, "
+                  f"crossover {threshold:.4f}; warm-up run, calibration included, {out['warm_up_s'][name]:.2f} s)",
+                  flush=True)
+    return impl
 
 
-def bench_config(T: int, n: int, names: list[str], device: torch.device, reps: int, budget: float) -> dict:
+def interleaved(impls: dict[str, Impl], device: torch.device, reps: int, budget: float) -> dict[str, list[float]]:
+    """Rounds of one timed run of each implementation in turn; one leaves once it has ``reps`` runs or
+    its runs took ``budget`` s. Round i's times are ``times[name][i]`` (a ``nan`` once one has left)."""
+    times: dict[str, list[float]] = {name: [] for name in impls}
+    spent = dict.fromkeys(impls, 0.0)
+    for _ in range(reps):
+        active = [name for name in impls if spent[name] < budget]
+        if not active:
+            break
+        for name in impls:
+            if name not in active:
+                times[name].append(float("nan"))
+                continue
+            t0 = time.perf_counter()
+            impls[name].run()
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+            spent[name] += times[name][-1]
+    return times
+
+
+def _median_ratio(a: list[float], b: list[float]) -> float | None:
+    """Median over rounds of a[i] / b[i] (rounds where both ran)."""
+    ratios = [p / q for p, q in zip(a, b) if p == p and q == q]
+    return statistics.median(ratios) if ratios else None
+
+
+def bench_config(T: int, n: int, names: list[str], device: torch.device, reps: int, budget: float,
+                 memory: bool = True) -> dict:
     x, w, cur = data(T, n, device)
+    with torch.no_grad():
+        ref_spikes = lif_scan(cur, None, _lif_params())[0]
     out: dict = {"T": T, "N": n, "N_in": n, "batch": BATCH, "ms": {}, "ms_min": {}, "runs": {}, "peak_mib": {},
-                 "saved_bytes_per_neuron_step": {}, "neuron_grad_rel_diff": {}, "weight_grad_rel_diff": {}}
+                 "saved_bytes_per_neuron_step": {}, "neuron_grad_rel_diff": {}, "weight_grad_rel_diff": {},
+                 "spikes_differing": {}, "warm_up_s": {}}
+    impls: dict[str, Impl] = {}
     for name in names:
         try:
-            measure(name, x, w, cur, device, reps, budget, out)
+            impls[name] = prepare(name, x, w, cur, ref_spikes, device, memory, out)
         except (RuntimeError, ImportError, NotImplementedError, ValueError) as exc:  # a framework that cannot run here
             out.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"[:300]
             print(f"  T={T} N={n} {name:18s} failed: {out['errors'][name]}", flush=True)
-    floor = out["ms"].get("floor")
-    if floor:
-        out["ratio_to_floor"] = {k: v / floor for k, v in out["ms"].items() if k != "floor"}
-    for ours in ("neurosim", "neurosim_dense"):
-        if ours in out["ms"]:
-            key = "speedup_vs_snntorch" + ("" if ours == "neurosim" else "_dense")
-            out[key] = {k.removeprefix("snntorch_"): out["ms"][k] / out["ms"][ours]
-                        for k in ("snntorch_tutorial", "snntorch_batched") if k in out["ms"]}
+    times = interleaved(impls, device, reps, budget)
+    for name, ts in times.items():
+        done = [t for t in ts if t == t]
+        out["ms"][name] = 1e3 * statistics.median(done)
+        out["ms_min"][name] = 1e3 * min(done)
+        out["runs"][name] = len(done)
+        peak = f"  peak +{out['peak_mib'][name]:.0f} MiB" if name in out["peak_mib"] else ""
+        print(f"  T={T} N={n} {name:18s} {out['ms'][name]:10.1f} ms (median of {len(done)}, min "
+              f"{out['ms_min'][name]:.1f}){peak}", flush=True)
+    if "floor" in times:
+        out["ratio_to_floor"] = {k: _median_ratio(v, times["floor"]) for k, v in times.items() if k != "floor"}
+    for ours, suffix in (("neurosim", ""), ("neurosim_events", "_events"), ("neurosim_dense", "_dense")):
+        if ours in times:
+            out["speedup_vs_snntorch" + suffix] = {k.removeprefix("snntorch_"): _median_ratio(times[k], times[ours])
+                                                   for k in ("snntorch_tutorial", "snntorch_batched") if k in times}
+    if "ratio_to_floor" in out:
+        line = ", ".join(f"{k} {v:.2f}" for k, v in out["ratio_to_floor"].items() if v is not None)
+        print(f"  T={T} N={n} ratio to the floor (median of paired rounds): {line}", flush=True)
     return out
 
 
@@ -430,7 +496,19 @@ def check_cuda_kernel() -> dict:
             "worst_rel_diff": max(v["max_rel_diff"] for v in results.values())}
 
 
+def _cpu_model() -> str:
+    import llvmlite.binding
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = "unknown CPU"
+    return f"{model}, LLVM: {llvmlite.binding.get_host_cpu_name()}"
+
+
 def main(argv: list[str] | None = None) -> dict:
+    global DENSITY
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--configs", default="100:1024,500:1024,100:4096,500:4096", help="T:N pairs")
     p.add_argument("--impls", default=",".join(IMPLS), help="implementations to run (those installed)")
@@ -438,8 +516,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--budget", type=float, default=60.0, help="stop repeating once the runs took this many s")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--density", type=float, default=DENSITY, help="input spike density (default 0.1)")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement (a process per run)")
     p.add_argument("--memory-child", nargs=3, metavar=("IMPL", "T", "N"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    DENSITY = args.density
     if args.memory_child:
         name, T, n = args.memory_child
         memory_child(name, int(T), int(n))
@@ -450,16 +531,22 @@ def main(argv: list[str] | None = None) -> dict:
     skipped = sorted(set(args.impls.split(",")) - set(names))
     versions = {m: importlib.metadata.version(m) for m in ("torch", "snntorch", "norse", "spikingjelly", "numba")
                 if importlib.util.find_spec(m)}
-    print(f"device {device}, torch threads {torch.get_num_threads()}, versions {versions}"
+    cpu = _cpu_model()
+    print(f"device {device} ({cpu}, L2 {synapses._l2_bytes() >> 10} KiB per core), torch threads "
+          f"{torch.get_num_threads()}, versions {versions}"
           + (f", not installed: {', '.join(skipped)}" if skipped else ""), flush=True)
-    result: dict = {"device": str(device), "threads": torch.get_num_threads(), "versions": versions,
+    result: dict = {"device": str(device), "cpu": cpu, "threads": torch.get_num_threads(), "density": DENSITY,
+                    "versions": versions,
                     "not_installed": skipped, "configs": {}}
     if device.type == "cuda":
         result["device_name"] = torch.cuda.get_device_name(device)
         result["cuda_kernel_check"] = check_cuda_kernel()
     for pair in args.configs.split(","):
         T, n = (int(v) for v in pair.split(":"))
-        result["configs"][f"T{T}_N{n}"] = bench_config(T, n, names, device, args.reps, args.budget)
+        result["configs"][f"T{T}_N{n}"] = bench_config(T, n, names, device, args.reps, args.budget,
+                                                       memory=not args.no_memory)
+    result["sparse_linear"] = {"block_bytes": synapses.BLOCK_BYTES,
+                               "calibrations": [dataclasses.asdict(c) for c in synapses._CALIBRATIONS.values()]}
     print(json.dumps(result))
     return result
 

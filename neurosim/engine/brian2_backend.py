@@ -6,8 +6,7 @@ modulators) give the same spikes as neurosim's own backends, and the same learne
 ``backend="brian2"`` runs a network on `Brian2 <https://brian2.readthedocs.io>`_ (runtime mode,
 codegen target of Brian's preferences or the one given) and fills ``layout.rec`` and
 ``layout.state`` exactly as the engine contract asks, so ``Network._hand_out``, monitors and
-sinks work unchanged. :func:`translate` builds the Brian2 objects from a layout; it is also
-what ``benchmarks/cuba.py`` runs in ``cpp_standalone`` mode.
+sinks work unchanged. :func:`translate` builds the Brian2 objects from a layout.
 
 Translation (``N`` neurons, ``S`` sources, see :mod:`neurosim.engine.layout`)
 ---------------------------------------------------------------------------
@@ -131,9 +130,8 @@ from typing import Any
 
 import numpy as np
 
-from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout
+from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout, column_sets
 from neurosim.engine.rng import _S11, _STEP_KEY, _TO_UNIT, splitmix64
-from neurosim.plasticity.build import column_sets
 
 #: Brian's clock step in runtime mode: only a time axis (the dynamics live in the propagators,
 #: delays are whole steps, and every time is converted back to steps)
