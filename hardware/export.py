@@ -1,9 +1,8 @@
 """One entry point for every target: ``export(source, target, out, profile)``.
 
-``source`` is a trained model file (``.model.pt``), a ``train`` results file holding one
-(``.h5``), or a scenario (``.toml``): a ``train`` scenario exports the model of its results
-file (run first when the file does not exist yet); a ``simulate`` scenario's network exports
-to NIR. Each target module (``neurosim.hardware.<target>``) has
+``source`` is a layer graph, a trained model file (``.model.pt``) or a ``train`` results file
+holding one (``.h5``); :func:`export_network` exports an engine network (to NIR). Scenarios
+(``.toml``) are the scenario layer's business (:mod:`neurosim.scenario.export`). Each target module (``neurosim.hardware.<target>``) has
 ``export(graph: LayerGraph, out: Path, profile: Profile | None) -> dict`` and checks the model
 against the profile (its default when ``profile`` is None); the returned report is JSON-able.
 """
@@ -28,23 +27,6 @@ def target_module(target: str):
     return importlib.import_module(TARGETS[target])
 
 
-def _scenario_source(path: Path) -> tuple[str, Any]:
-    """("graph", LayerGraph) of a train scenario's results, or ("network", Network) of a simulate scenario."""
-    from neurosim.scenario.runner import RunOptions, run_point
-    from neurosim.scenario.spec import output_path, read_toml, resolve
-
-    config = resolve(read_toml(path))
-    if config["task"] == "simulate":
-        from neurosim.scenario.simulate import build_network
-        return "network", (build_network(config), config["simulation"]["dt"])
-    if config["task"] != "train":
-        raise ValueError(f"{path}: task {config['task']!r} has nothing to export (train or simulate scenarios do)")
-    results = output_path(config)
-    if not results.is_file():
-        run_point(config, str(results), config.get("output", {}).get("overwrite", "error"), RunOptions(quiet=True))
-    return "graph", graph_of(results)
-
-
 def graph_of(source: str | Path) -> LayerGraph:
     """The layer graph of a trained model file or a ``train`` results file (a results file that
     cannot be read, being truncated, foreign or locked, is a ValueError naming it)."""
@@ -64,25 +46,29 @@ def graph_of(source: str | Path) -> LayerGraph:
     return from_model(model, description)
 
 
-def export(source: str | Path | LayerGraph, target: str, out: str | Path,
-           profile: str | Path | _profiles.Profile | None = None) -> dict:
+Profile = str | Path | _profiles.Profile | None
+
+
+def export(source: str | Path | LayerGraph, target: str, out: str | Path, profile: Profile = None) -> dict:
     """Export ``source`` to ``target`` at ``out``; returns the target's report (plus target, profile)."""
     module = target_module(target)
     prof = _profiles.resolve(profile, target)
-    out = Path(out)
     if isinstance(source, LayerGraph):
-        kind, obj = "graph", source
+        graph = source
     else:
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(2, "no such file", str(path))
-        kind, obj = _scenario_source(path) if path.suffix == ".toml" else ("graph", graph_of(path))
-    if kind == "network":
-        if target != "nir":
-            raise ValueError(f"target: a simulate scenario's network exports to nir only, not {target!r}")
-        if prof is not None:
-            raise ValueError(f"profile: an engine network's NIR export checks no profile, got {prof.name!r}")
-        report = module.export_network(*obj, out)
-    else:
-        report = module.export(obj, out, prof)
-    return {"target": target, "profile": None if prof is None else prof.name, **report}
+        graph = graph_of(path)
+    return {"target": target, "profile": None if prof is None else prof.name, **module.export(graph, Path(out), prof)}
+
+
+def export_network(network: Any, dt: float, target: str, out: str | Path, profile: Profile = None) -> dict:
+    """Export an engine network (time step ``dt``) to ``target`` (nir only, with no profile)."""
+    module = target_module(target)
+    prof = _profiles.resolve(profile, target)
+    if target != "nir":
+        raise ValueError(f"target: a simulate scenario's network exports to nir only, not {target!r}")
+    if prof is not None:
+        raise ValueError(f"profile: an engine network's NIR export checks no profile, got {prof.name!r}")
+    return {"target": target, "profile": None, **module.export_network(network, dt, Path(out))}

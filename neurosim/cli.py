@@ -220,11 +220,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from neurosim.hardware.export import export
+    from neurosim.scenario.export import export_source
     from neurosim.scenario.schema import ScenarioError
 
     try:
-        report = export(args.source, args.target, args.out, args.profile)
+        report = export_source(args.source, args.target, args.out, args.profile)
     except ScenarioError:
         raise
     except ValueError as exc:

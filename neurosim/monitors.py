@@ -31,6 +31,10 @@ class Monitor:
     target: Group
     sink: Sink = field(default_factory=MemorySink)
 
+    def recorded_bytes(self, n_steps: int, dt: float) -> float:
+        """Bytes ``n_steps`` steps of this monitor write (spikes are not counted)."""
+        return 0.0
+
     def _memory(self) -> MemorySink:
         if not isinstance(self.sink, MemorySink):
             raise RuntimeError(f"monitor {self.name!r} streams to {type(self.sink).__name__}; read the data from there")
@@ -91,6 +95,10 @@ class StateMonitor(Monitor):
         interval = parse_quantity(self.interval, "time", f"record.{self.name}.interval")
         return steps(interval, dt, f"record.{self.name}.interval", allow_zero=False)
 
+    def recorded_bytes(self, n_steps: int, dt: float) -> float:
+        """float32 samples: one row per interval, plus the initial state."""
+        return float((n_steps // self.interval_steps(dt) + 1) * self.indices.size * len(self.variables) * 4)
+
     @property
     def t(self) -> np.ndarray:
         return self._memory().get("t", np.zeros(0))
@@ -103,6 +111,10 @@ class StateMonitor(Monitor):
 class RateMonitor(Monitor):
     """Population rate (Hz) in every step: spikes emitted during the step / (size · dt).
     Blocks: ``t`` (start of the step, s) and ``rate`` (Hz)."""
+
+    def recorded_bytes(self, n_steps: int, dt: float) -> float:
+        """One ``(t, rate)`` pair of float64 per step."""
+        return float(n_steps * 16)
 
     @property
     def t(self) -> np.ndarray:

@@ -16,18 +16,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from neurosim.connectivity.connectors import Connector
-from neurosim.engine.build import block_steps_for, build_layout
+from neurosim.connectivity.connectors import Connector, grid_positions
 from neurosim.engine.footprint import check_fits
 from neurosim.engine.layout import N_ROWS, N_SPIKES, Layout
 from neurosim.engine.registry import Backend, get_backend, resolve_backend_name
+from neurosim.flatten import block_steps_for, build_layout
 from neurosim.inputs import CurrentInput
+from neurosim.modulator import Modulator
 from neurosim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor
 from neurosim.neurons.base import NeuronModel
-from neurosim.plasticity import Modulator
 from neurosim.population import Group, PoissonSource, Population, SpikeSource
 from neurosim.projection import Projection
-from neurosim.connectivity.connectors import grid_positions
 from neurosim.sinks import MemorySink, Sink
 from neurosim.units import parse_quantity, show, steps
 
@@ -137,7 +136,7 @@ class Network:
     def modulator(self, name: str, tau: Any, weight: Any, bias: Any, targets: Any, drive: Any = (),
                   acts_on: str = "depression", initial: Any = None) -> Modulator:
         """Add a learning-rate modulator: ``A <- A + (weight * sum_g c_g n_g + bias - A) / (tau/dt)``
-        each step, ``A`` the learning-rate factor of ``targets``; see :class:`~neurosim.plasticity.Modulator`."""
+        each step, ``A`` the learning-rate factor of ``targets``; see :class:`~neurosim.modulator.Modulator`."""
         self._check_mutable()
         if any(m.name == name for m in self.modulators):
             raise ValueError(f"modulator.{name}: a modulator of that name exists already")

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from neurosim.connectivity.initializers import Initializer
 from neurosim.neurons.base import NeuronModel
 from neurosim.units import parse_array, parse_quantity, show, steps_array
-
-if TYPE_CHECKING:
-    from neurosim.network import Network
 
 
 def _check_name(name: str, field_name: str) -> str:
@@ -32,7 +29,7 @@ def _check_size(size: int, field_name: str) -> int:
 class Group:
     """Anything that emits spikes: a neuron population or a spike source."""
 
-    network: "Network"
+    network: Any  # the owning Network
     name: str
     size: int
     #: offset of neuron 0 in the network's global spiking index (set at build)

@@ -11,8 +11,9 @@ import numpy as np
 from neurosim.connectivity.connectors import ConnectContext, Connector
 from neurosim.connectivity.csr import CSR
 from neurosim.connectivity.initializers import Constant, Initializer, as_initializer
-from neurosim.population import Group, Population
-from neurosim.units import show
+from neurosim.plasticity.stdp import STDP
+from neurosim.population import Group, Population, SpikeSource
+from neurosim.units import show, steps
 
 RECEPTORS = ("auto", "exc", "inh")
 
@@ -61,8 +62,6 @@ class Projection:
         #: merged-CSR positions of the synapses in the engine's layout (set when it is built)
         self._layout_positions: np.ndarray | None = None
         if self.plasticity is not None:
-            from neurosim.plasticity import STDP
-
             if not isinstance(self.plasticity, STDP):
                 raise ValueError(f"{f}.plasticity: expected a plasticity rule such as STDP(...), "
                                  f"got {self.plasticity!r}")
@@ -87,9 +86,35 @@ class Projection:
         if isinstance(self.delay, Constant):
             delays_in_steps(self.delay.sample(1, np.random.default_rng(0), "time", f"{f}.delay"), self.dt, f"{f}.delay")
         if self.plasticity is not None:
-            from neurosim.plasticity.build import check_plastic_projection
+            self._check_plastic()
 
-            check_plastic_projection(self, self.dt)
+    def _check_plastic(self) -> None:
+        """What can be checked before synapses exist: a spike source that drives plastic synapses
+        spikes at most once per step (one pairing per step), and constant initial weights lie
+        within the rule's bounds (random ones are checked when the layout is built)."""
+        g, dt = self.pre, self.dt
+        if isinstance(g, SpikeSource) and g.indices.size:
+            where = f"population.{g.name}.times"
+            at = np.array([steps(t, dt, where) for t in g.times], dtype=np.int64)
+            uniq, counts = np.unique(at * g.size + g.indices, return_counts=True)
+            if np.any(counts > 1):
+                twice = uniq[np.argmax(counts > 1)]
+                raise ValueError(f"{where}: source {int(twice % g.size)} spikes more than once at "
+                                 f"{int(twice // g.size) * dt!r} s; a source that drives plastic synapses "
+                                 f"(connection.{self.name}) may spike at most once per step")
+        if isinstance(self.weight, Constant):
+            w = self.weight.sample(1, np.random.default_rng(0), self.post.model.weight_dimension,
+                                   f"connection.{self.name}.weight")
+            self.check_weight_bounds(np.asarray(w, self.precision))
+
+    def check_weight_bounds(self, w: np.ndarray) -> None:
+        """``ValueError`` unless the weights ``w`` lie within the plasticity rule's bounds."""
+        rule = self.plasticity
+        lo, hi = np.asarray(rule.w_min, w.dtype), np.asarray(rule.w_max, w.dtype)
+        outside = (w < lo) | (w > hi)
+        if np.any(outside):
+            raise ValueError(f"connection.{self.name}.weight: initial weights must lie within the plasticity "
+                             f"bounds [w_min, w_max] = [{rule.w_min!r}, {rule.w_max!r}], got {float(w[outside][0])!r}")
 
     @cached_property
     def synapses(self) -> CSR:

@@ -18,7 +18,8 @@ from neurosim.cli import main
 from neurosim.io import load
 from neurosim.scenario.runner import RunOptions, run_point
 from neurosim.scenario.spec import load as load_scenario, resolve
-from neurosim.train import data, losses, task
+from neurosim.scenario import train as task
+from neurosim.train import data, losses
 from neurosim.train.functional import MPR
 from neurosim.train.model_io import build, build_layer, load_model
 from neurosim.train.modules import LIF

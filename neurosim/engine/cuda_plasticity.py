@@ -44,9 +44,8 @@ from numba import cuda
 
 from neurosim.engine.cuda_kernels import FIRED
 from neurosim.engine.device_sync import SyncedCopies
-from neurosim.engine.layout import Plasticity
+from neurosim.engine.layout import Plasticity, column_sets
 from neurosim.plasticity import rules
-from neurosim.plasticity.build import column_sets
 
 #: per-run constants of the layout's Plasticity, uploaded once
 STATIC = ("a_plus", "a_minus", "w_min", "w_max", "mult", "skip", "row_grp", "grp_ptr", "grp_pos", "grp_col",

@@ -10,6 +10,8 @@ networks (``tests/test_footprint.py`` checks that it bounds the measured peak):
   two slots, ``3 · itemsize`` bytes per neuron and slot.
 
 Synapse counts are the connectors' expected counts (:meth:`Connector.expected_synapses`).
+The network is read duck-typed (its ``projections``, ``populations``, ``groups``, ``monitors``,
+``dt`` and ``precision``): the engine imports no network module.
 """
 
 from __future__ import annotations
@@ -17,16 +19,12 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from neurosim.connectivity.initializers import Constant, Normal, Uniform
 from neurosim.units import parse_quantity
-
-if TYPE_CHECKING:
-    from neurosim.network import Network
-    from neurosim.projection import Projection
 
 BYTES_PER_SYNAPSE = 104
 BYTES_PER_PLASTIC_SYNAPSE = 120
@@ -54,7 +52,7 @@ class Footprint:
                 "GiB of neuron state and delay buffer)")
 
 
-def max_delay_s(projection: "Projection") -> float:
+def max_delay_s(projection: Any) -> float:
     """The largest delay (s) a projection can draw."""
     given = getattr(projection.connector, "delay", None)
     if given is not None:
@@ -73,7 +71,7 @@ def _seconds(value: object) -> float:
     return parse_quantity(value, "time", "delay")
 
 
-def estimate(net: "Network") -> Footprint:
+def estimate(net: Any) -> Footprint:
     """The estimated peak memory of ``net``'s layout."""
     per_projection = {}
     plastic = 0.0
@@ -122,20 +120,12 @@ def available_memory() -> float:
     return min(limits)
 
 
-def recorded_bytes(net: "Network", n_steps: int) -> float:
+def recorded_bytes(net: Any, n_steps: int) -> float:
     """Bytes the state and rate recordings of ``n_steps`` steps will write (spikes not counted)."""
-    from neurosim.monitors import RateMonitor, StateMonitor
-
-    total = 0.0
-    for m in net.monitors:
-        if isinstance(m, StateMonitor):
-            total += (n_steps // m.interval_steps(net.dt) + 1) * m.indices.size * len(m.variables) * 4
-        elif isinstance(m, RateMonitor):
-            total += n_steps * 16
-    return total
+    return float(sum(m.recorded_bytes(n_steps, net.dt) for m in net.monitors))
 
 
-def check_fits(net: "Network", limit_bytes: float | None, override: str) -> Footprint:
+def check_fits(net: Any, limit_bytes: float | None, override: str) -> Footprint:
     """The footprint of ``net``; ``ValueError`` if it exceeds ``limit_bytes`` (default: what is available)."""
     fp = estimate(net)
     limit = available_memory() if limit_bytes is None else limit_bytes

@@ -208,3 +208,30 @@ class Layout(NamedTuple):
 def ring_length(max_delay: int) -> int:
     """Smallest power of two that holds slots ``m .. m + 1 + max_delay``."""
     return 1 << int(max_delay + 2 - 1).bit_length()
+
+
+def empty_plasticity(n_groups: int, ring: int, dtype: np.dtype) -> Plasticity:
+    """The arrays of a network without plasticity (typed like the real ones, never read)."""
+    i32, i64, f64 = np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.float64)
+    w, u8 = np.zeros(0, dtype), np.zeros(0, np.uint8)
+    return NoPlasticity(
+        flags=np.zeros(1, np.uint8), counters=np.zeros(1, np.int64),
+        a_plus=w, a_minus=w, w_min=w, w_max=w, mult=u8, lr=np.zeros((0, 2), dtype), skip=u8,
+        row_grp=np.zeros(1, np.int64), grp_ptr=np.zeros(1, np.int64), grp_pos=i64, grp_col=i64, grp_proj=i32,
+        grp_delay=i32, pend=np.zeros((ring, 0), np.int32), pend_n=np.zeros(ring, np.int64),
+        csc_ptr=np.zeros(1, np.int64), csc_pos=i64, csc_col=i64, csc_proj=i32, csc_delay=i32,
+        watch=u8, fired=i32, last=i64,
+        gcount=np.zeros(n_groups, np.int64),
+        trace=np.zeros((ring, 0), dtype), tset=np.zeros((0, 3), np.int64), t_inc=w, t_decay=w, t_nearest=u8,
+        mod_state=f64, mod_tau=f64, mod_weight=f64, mod_bias=f64, mod_drive_ptr=np.zeros(1, np.int64),
+        mod_group=i32, mod_coef=f64, mod_target_ptr=np.zeros(1, np.int64), mod_proj=i32, mod_kind=i32,
+    )
+
+
+def column_sets(pl: Plasticity) -> np.ndarray:
+    """The trace set (row of ``pl.tset``: first element, size, first column) of every trace column."""
+    sets = pl.tset.astype(np.int64)
+    col_set = np.zeros(pl.trace.shape[1], np.int64)
+    for t, (_, size, col) in enumerate(sets):
+        col_set[col:col + size] = t
+    return col_set

@@ -25,7 +25,7 @@ with the weight dependence
 
 and hard bounds ``clip(w) = min(max(w, w_min), w_max)``. ``eta_+`` and ``eta_-`` are the
 projection's learning-rate factors (1, or set each step by a
-:class:`~neurosim.plasticity.Modulator`).
+:class:`~neurosim.modulator.Modulator`).
 
 So a post spike at ``t_post`` after a pre arrival at ``t_arr`` changes ``w`` by
 ``a_plus c e^{-(t_post - t_arr)/tau_pre}``, a pre arrival after a post spike by

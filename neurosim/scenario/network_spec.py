@@ -24,7 +24,7 @@
                    a_minus = "0.6 pA", w_min = "0 pA", w_max = "40 pA", traces = "all_to_all",
                    dependence = "additive" }     # optional: see neurosim.plasticity.STDP
 
-    [[model.modulators]]      # optional: learning-rate factors set each step (neurosim.plasticity.Modulator)
+    [[model.modulators]]      # optional: learning-rate factors set each step (neurosim.modulator.Modulator)
     name = "astro"
     tau = "100 ms"
     weight = 0.015
@@ -51,7 +51,7 @@ from neurosim import connectivity as conn
 from neurosim.network import Network
 from neurosim.neurons import LIF, CubaLIF, NeuronModel
 from neurosim.plasticity import STDP
-from neurosim.plasticity.modulator import ACTS_ON
+from neurosim.modulator import ACTS_ON
 from neurosim.plasticity.stdp import DEPENDENCES, TRACES
 from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, quantity, suggest, table, validate_table
 

@@ -1,5 +1,5 @@
-"""Registry of task kinds: what a scenario does (``simulate`` here; ``train``, ``memory``,
-``export`` and others register themselves from their own modules).
+"""Registry of task kinds: what a scenario does. The task adapters of this package
+(``simulate``, ``lsm``, ``memory``, ``train``) register themselves when imported.
 
 A task kind declares the top-level tables it adds to the scenario schema, which of the
 tables it needs, a ``prepare`` step (complete semantic validation, e.g. building the
@@ -42,8 +42,8 @@ class TaskKind:
 
 _TASKS: dict[str, TaskKind] = {}
 #: modules that register task kinds when imported (kept lazy so the CLI starts fast)
-TASK_MODULES = ["neurosim.scenario.simulate", "neurosim.models.lsm.task", "neurosim.models.memory.task",
-                "neurosim.train.task"]
+TASK_MODULES = ["neurosim.scenario.simulate", "neurosim.scenario.lsm", "neurosim.scenario.memory.task",
+                "neurosim.scenario.train"]
 
 
 def register_task(task: TaskKind) -> TaskKind:

@@ -66,7 +66,7 @@ def neuron_from_dict(d: dict) -> neurosim.LIF:
 def build_layer(spec: dict, dt: float) -> nn.Module:
     """The module of one resolved layer description."""
     kind = spec["type"]
-    if kind == "linear":  # an nn.Linear that runs event by event on spike inputs
+    if kind == "linear":  # an nn.Linear that runs event by event where measured faster (max_density="auto")
         return SparseLinear(spec["in_features"], spec["out_features"], bias=spec["bias"])
     if kind == "conv2d":
         return nn.Conv2d(spec["in_channels"], spec["out_channels"], spec["kernel"], stride=spec["stride"],

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
-from neurosim.engine.layout import NoPlasticity, Plasticity, Synapses
-from neurosim.population import SpikeSource
-from neurosim.units import steps
+from neurosim.engine.layout import Plasticity, Synapses, empty_plasticity
 
-if TYPE_CHECKING:
-    from neurosim.network import Network
-
+#: column of ``Plasticity.lr`` a modulator sets, by what it acts on
 ACTS_ON_INDEX = {"potentiation": 0, "depression": 1}
 
 
@@ -23,56 +19,7 @@ def _ptr(keys: np.ndarray, n: int) -> np.ndarray:
     return ptr
 
 
-def empty_plasticity(n_groups: int, ring: int, dtype: np.dtype) -> Plasticity:
-    """The arrays of a network without plasticity (typed like the real ones, never read)."""
-    i32, i64, f64 = np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.float64)
-    w, u8 = np.zeros(0, dtype), np.zeros(0, np.uint8)
-    return NoPlasticity(
-        flags=np.zeros(1, np.uint8), counters=np.zeros(1, np.int64),
-        a_plus=w, a_minus=w, w_min=w, w_max=w, mult=u8, lr=np.zeros((0, 2), dtype), skip=u8,
-        row_grp=np.zeros(1, np.int64), grp_ptr=np.zeros(1, np.int64), grp_pos=i64, grp_col=i64, grp_proj=i32,
-        grp_delay=i32, pend=np.zeros((ring, 0), np.int32), pend_n=np.zeros(ring, np.int64),
-        csc_ptr=np.zeros(1, np.int64), csc_pos=i64, csc_col=i64, csc_proj=i32, csc_delay=i32,
-        watch=u8, fired=i32, last=i64,
-        gcount=np.zeros(n_groups, np.int64),
-        trace=np.zeros((ring, 0), dtype), tset=np.zeros((0, 3), np.int64), t_inc=w, t_decay=w, t_nearest=u8,
-        mod_state=f64, mod_tau=f64, mod_weight=f64, mod_bias=f64, mod_drive_ptr=np.zeros(1, np.int64),
-        mod_group=i32, mod_coef=f64, mod_target_ptr=np.zeros(1, np.int64), mod_proj=i32, mod_kind=i32,
-    )
-
-
-def check_plastic_projection(proj, dt: float) -> None:
-    """What can be checked before synapses exist: a spike source that drives plastic synapses
-    spikes at most once per step (one pairing per step), and constant initial weights lie
-    within the rule's bounds (random ones are checked when the layout is built)."""
-    from neurosim.connectivity.initializers import Constant
-
-    g, rule = proj.pre, proj.plasticity
-    if isinstance(g, SpikeSource) and g.indices.size:
-        field = f"population.{g.name}.times"
-        at = np.array([steps(t, dt, field) for t in g.times], dtype=np.int64)
-        uniq, counts = np.unique(at * g.size + g.indices, return_counts=True)
-        if np.any(counts > 1):
-            twice = uniq[np.argmax(counts > 1)]
-            raise ValueError(f"{field}: source {int(twice % g.size)} spikes more than once at "
-                             f"{int(twice // g.size) * dt!r} s; a source that drives plastic synapses "
-                             f"(connection.{proj.name}) may spike at most once per step")
-    if isinstance(proj.weight, Constant):
-        w = proj.weight.sample(1, np.random.default_rng(0), proj.post.model.weight_dimension,
-                               f"connection.{proj.name}.weight")
-        _check_bounds(proj, np.asarray(w, proj.precision))
-
-
-def _check_bounds(proj, w: np.ndarray) -> None:
-    rule = proj.plasticity
-    lo, hi = np.asarray(rule.w_min, w.dtype), np.asarray(rule.w_max, w.dtype)
-    outside = (w < lo) | (w > hi)
-    if np.any(outside):
-        raise ValueError(f"connection.{proj.name}.weight: initial weights must lie within the plasticity "
-                         f"bounds [w_min, w_max] = [{rule.w_min!r}, {rule.w_max!r}], got {float(w[outside][0])!r}")
-
-
-def build_plasticity(net: "Network", syn: Synapses, positions: list[np.ndarray], n_neurons: int,
+def build_plasticity(net: Any, syn: Synapses, positions: list[np.ndarray], n_neurons: int,
                      n_elements: int, dtype: np.dtype) -> Plasticity:
     """Plasticity arrays for ``net``; marks the rows with plastic synapses in ``syn.row_delay``:
     -3 if all their synapses are plastic and delayed (nothing to deliver when the spike is
@@ -111,7 +58,7 @@ def build_plasticity(net: "Network", syn: Synapses, positions: list[np.ndarray],
         nearest = rule.traces == "nearest"
         pre_tr[q] = trace_column(proj.pre, rule.decay(net.dt, "pre"), nearest, rule.trace_increment)
         post_tr[q] = trace_column(proj.post, rule.decay(net.dt, "post"), nearest, rule.trace_increment)
-        _check_bounds(proj, proj.synapses.weight)
+        proj.check_weight_bounds(proj.synapses.weight)
 
     # plastic synapses, in merged-CSR order
     pos_all = np.concatenate([positions[net.projections.index(p)] for p in plastic])
@@ -187,12 +134,3 @@ def build_plasticity(net: "Network", syn: Synapses, positions: list[np.ndarray],
         mod_target_ptr=np.array(target_ptr, np.int64), mod_proj=np.array(mod_proj, np.int32),
         mod_kind=np.array(mod_kind, np.int32),
     )
-
-
-def column_sets(pl: Plasticity) -> np.ndarray:
-    """The trace set (row of ``pl.tset``: first element, size, first column) of every trace column."""
-    sets = pl.tset.astype(np.int64)
-    col_set = np.zeros(pl.trace.shape[1], np.int64)
-    for t, (_, size, col) in enumerate(sets):
-        col_set[col:col + size] = t
-    return col_set

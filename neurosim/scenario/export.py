@@ -1,4 +1,5 @@
-"""The ``[export]`` table of ``train`` scenarios: export the trained model and measure each target.
+"""Export from scenarios: the ``[export]`` table of ``train`` scenarios, and ``neurosim export``
+of a scenario file (:func:`export_source`).
 
     [export]
     targets = ["nir", "loihi", "onnx", "c"]
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.hardware import profiles
-from neurosim.hardware.export import TARGETS, export
+from neurosim.hardware.export import TARGETS, export, export_network, target_module
 from neurosim.hardware.graph import LayerGraph, float_outputs
 from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, table
 
@@ -128,3 +129,30 @@ EVALUATORS = {"nir": _nir_outputs, "loihi": _loihi_outputs, "onnx": _onnx_output
 
 def _accuracy(outputs: np.ndarray, y: np.ndarray, readout: str) -> float:
     return float(np.mean(classify(np.asarray(outputs), readout) == y))
+
+
+def export_source(source: str | Path | LayerGraph, target: str, out: str | Path,
+                  profile: str | Path | profiles.Profile | None = None) -> dict:
+    """``neurosim export``: like :func:`neurosim.hardware.export.export`, and ``source`` may be a
+    scenario (``.toml``): a ``train`` scenario exports the model of its results file (run first
+    when the file does not exist yet); a ``simulate`` scenario's network exports to NIR."""
+    if isinstance(source, LayerGraph) or Path(source).suffix != ".toml":
+        return export(source, target, out, profile)
+    from neurosim.scenario.runner import RunOptions, run_point
+    from neurosim.scenario.spec import output_path, read_toml, resolve
+
+    target_module(target)
+    profiles.resolve(profile, target)  # a bad target or profile is refused before anything runs
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(2, "no such file", str(path))
+    config = resolve(read_toml(path))
+    if config["task"] == "simulate":
+        from neurosim.scenario.simulate import build_network
+        return export_network(build_network(config), config["simulation"]["dt"], target, out, profile)
+    if config["task"] != "train":
+        raise ValueError(f"{path}: task {config['task']!r} has nothing to export (train or simulate scenarios do)")
+    results = output_path(config)
+    if not results.is_file():
+        run_point(config, str(results), config.get("output", {}).get("overwrite", "error"), RunOptions(quiet=True))
+    return export(results, target, out, profile)

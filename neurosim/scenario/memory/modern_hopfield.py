@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim.models.memory.common import increasing
+from neurosim.scenario.memory.common import increasing
 from neurosim.scenario.schema import Field, list_of
 
 FIELDS = {

@@ -1,9 +1,13 @@
-"""Flatten a :class:`~neurosim.network.Network` into the arrays of :mod:`neurosim.engine.layout`."""
+"""Flatten a :class:`~neurosim.network.Network` into the arrays of :mod:`neurosim.engine.layout`.
+
+The network asks this compiler for its layout; the engine below never sees a network object.
+``net`` is the calling network (this module cannot import :mod:`neurosim.network`, which imports it).
+"""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -17,18 +21,18 @@ from neurosim.engine.layout import (
     Synapses,
     ring_length,
 )
+from neurosim.flatten_plasticity import build_plasticity
 from neurosim.monitors import SpikeMonitor, StateMonitor
-from neurosim.plasticity.build import build_plasticity
 from neurosim.population import PoissonSource, Population, SpikeSource
 
-if TYPE_CHECKING:
-    from neurosim.network import Network
+#: the network being flattened (a :class:`~neurosim.network.Network`)
+Net = Any
 
 #: upper bound on the memory of the state-recording buffer of one block (bytes)
 STATE_BUFFER_BYTES = 64 << 20
 
 
-def _neurons(net: "Network", dtype: np.dtype) -> tuple[NeuronTable, NeuronState]:
+def _neurons(net: Net, dtype: np.dtype) -> tuple[NeuronTable, NeuronState]:
     """Per-neuron constants and the initial state of all populations (there is at least one)."""
     pops = net.populations
     tables = [p.model.kernel_table(p.size, net.dt, p.name) for p in pops]
@@ -45,7 +49,7 @@ def _neurons(net: "Network", dtype: np.dtype) -> tuple[NeuronTable, NeuronState]
     return table, state
 
 
-def _segments(net: "Network", table: NeuronTable, state: NeuronState) -> np.ndarray:
+def _segments(net: Net, table: NeuronTable, state: NeuronState) -> np.ndarray:
     """One segment per population: ``(start, stop, shared parameters, constant external current)``.
 
     The external current is constant when no current input targets the population and its
@@ -61,7 +65,7 @@ def _segments(net: "Network", table: NeuronTable, state: NeuronState) -> np.ndar
     return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
 
-def _synapses(net: "Network", n_neurons: int, n_elements: int, dtype: np.dtype) -> tuple[Synapses, list[np.ndarray]]:
+def _synapses(net: Net, n_neurons: int, n_elements: int, dtype: np.dtype) -> tuple[Synapses, list[np.ndarray]]:
     """The merged CSR, and for every projection the merged positions of its synapses (in its CSR order)."""
     pre, target, weight, delay = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, dtype)], [np.zeros(0, np.int32)]
     for proj in net.projections:
@@ -119,7 +123,7 @@ def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
 
-def _drive(net: "Network") -> Drive:
+def _drive(net: Net) -> Drive:
     dt = net.dt
     poisson = [g for g in net.groups if isinstance(g, PoissonSource)]
     ids, prob, start, stop = [], [], [], []
@@ -154,7 +158,7 @@ def _drive(net: "Network") -> Drive:
     )
 
 
-def _recording(net: "Network", n_neurons: int, n_elements: int, dtype: np.dtype) -> Recording:
+def _recording(net: Net, n_neurons: int, n_elements: int, dtype: np.dtype) -> Recording:
     mask = np.zeros(n_elements, np.uint8)
     for m in net.monitors:
         if isinstance(m, SpikeMonitor):
@@ -187,7 +191,7 @@ def _recording(net: "Network", n_neurons: int, n_elements: int, dtype: np.dtype)
     )
 
 
-def block_steps_for(net: "Network", requested: int) -> int:
+def block_steps_for(net: Net, requested: int) -> int:
     """Largest block (steps) whose state-recording buffer stays within :data:`STATE_BUFFER_BYTES`."""
     cols = sum(m.indices.size * len(m.variables) for m in net.monitors if isinstance(m, StateMonitor))
     if cols == 0:
@@ -196,7 +200,7 @@ def block_steps_for(net: "Network", requested: int) -> int:
     return max(1, min(requested, STATE_BUFFER_BYTES // row_bytes))
 
 
-def build_layout(net: "Network") -> Layout:
+def build_layout(net: Net) -> Layout:
     """Assign global offsets to every group and build all arrays."""
     offset = 0
     for g in net.populations:

@@ -28,7 +28,7 @@ EXPERIMENTS = ("hopfield_capacity", "modern_hopfield", "dense_capacity", "dense_
 
 
 def experiment_module(name: str) -> ModuleType:
-    return importlib.import_module(f"neurosim.models.memory.{name}")
+    return importlib.import_module(f"neurosim.scenario.memory.{name}")
 
 
 MEMORY = table({

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim.models.memory.common import crossing, increasing
+from neurosim.scenario.memory.common import crossing, increasing
 from neurosim.scenario.schema import Field, list_of
 
 DEFAULT_ALPHAS = [round(0.06 + 0.01 * k, 2) for k in range(13)]

@@ -18,14 +18,11 @@ which scales the depression of liquid synapses by the excess of liquid over inpu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from neurosim.population import Group
+from neurosim.projection import Projection
 from neurosim.units import parse_quantity, show
-
-if TYPE_CHECKING:
-    from neurosim.network import Network
-    from neurosim.projection import Projection
 
 ACTS_ON = ("potentiation", "depression")
 
@@ -48,7 +45,7 @@ class Modulator:
     (a bare group counts +1); ``tau``: time constant (s or unit string, >= dt).
     """
 
-    network: "Network" = field(repr=False)
+    network: Any = field(repr=False)  # the owning Network
     name: str
     tau: Any
     weight: Any
@@ -61,8 +58,6 @@ class Modulator:
     index: int = field(default=-1, init=False)
 
     def __post_init__(self):
-        from neurosim.projection import Projection
-
         f = f"modulator.{self.name}"
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ValueError(f"modulator.name: must be an identifier-like string, got {self.name!r}")

@@ -54,7 +54,7 @@ from neurosim.scenario.network_spec import _neuron_spec
 from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, quantity, table, validate_table
 from neurosim.scenario.spec import config_hash
 from neurosim.scenario.tasks import TaskKind, register_task
-from neurosim.hardware.scenario import EXPORT, check as check_export
+from neurosim.scenario.export import EXPORT, check as check_export
 from neurosim.train.data import DATASETS, MNIST_SPLITS, SHAPES
 
 ENCODERS = ("direct", "rate", "latency", "delta")
@@ -491,7 +491,7 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
                  path)
     if "export" in cfg:
         from neurosim.hardware.graph import from_model
-        from neurosim.hardware.scenario import run_exports
+        from neurosim.scenario.export import run_exports
 
         run_exports(cfg, from_model(model.eval(), description), dataset.test,
                     c["readout"] if c["loss"] == "membrane_ce" else "spikes", ctx)
