@@ -89,6 +89,7 @@ def test_resume_from_a_checkpoint_gives_the_weights_of_an_uninterrupted_run(tmp_
     monkeypatch.setattr(task, "_lr", real_lr)
     run_point(resolved, str(cut), "overwrite", RunOptions(resume=True, quiet=True))
     assert "resumed from" in cut.with_suffix(".log").read_text()
+    assert "synapses layers.1: calls {'events': " in full.with_suffix(".log").read_text()  # the path taken
     a = torch.load(full.with_suffix(".model.pt"), weights_only=True)["state_dict"]
     b = torch.load(cut.with_suffix(".model.pt"), weights_only=True)["state_dict"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -489,12 +489,24 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
         weights.create_dataset(key, data=tensor.detach().cpu().numpy())
     ctx.log.info("test accuracy %.4f after %d epochs (%.1f s training); model -> %s", test_acc, c["epochs"], elapsed,
                  path)
+    _log_synapse_paths(model, ctx.log)
     if "export" in cfg:
         from neurosim.hardware.graph import from_model
         from neurosim.scenario.export import run_exports
 
         run_exports(cfg, from_model(model.eval(), description), dataset.test,
                     c["readout"] if c["loss"] == "membrane_ce" else "spikes", ctx)
+
+
+def _log_synapse_paths(model: Any, log: Any) -> None:
+    """Which path (events or dense products) each event-driven synapse layer took, and how often."""
+    from neurosim.train.synapses import SparseLinear
+
+    for name, layer in model.named_modules():
+        if isinstance(layer, SparseLinear) and layer.last_choice is not None:
+            path, density, limit = layer.last_choice
+            log.info("synapses %s: calls %s; last %s (input density %.3f, threshold %.3f)", name,
+                     layer.path_counts, path, density, limit)
 
 
 TRAIN_TASK = register_task(TaskKind(
