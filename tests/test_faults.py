@@ -36,6 +36,9 @@ TINY = {
 SPIKY = {**TINY, "name": "spiky", "simulation": {"duration": "600 s", "dt": "0.1 ms", "seed": 1},
          "model": {"populations": [{"name": "exc", "size": 1000, "neuron": {
              "model": "CubaLIF", "v_rest": "0 mV", "v_th": "-50 mV", "v_reset": "-60 mV"}}]}}
+#: runs for hours unless stopped, writing next to nothing: for the tests that stop a run
+LONG = {**SPIKY, "name": "long", "simulation": {"duration": "100000 s", "dt": "0.1 ms", "seed": 1},
+        "model": {"populations": [{"name": "exc", "size": 1000, "neuron": {"model": "CubaLIF"}}]}}
 
 
 def scenario(folder: Path, config: dict = TINY, name: str = "scenario.toml", **changes) -> Path:
@@ -151,7 +154,7 @@ def test_exists_is_said_once(tmp_path, capsys):
 # ------------------------------------------------------------------------------------- signals, locks
 def test_sigterm_cleans_up_like_ctrl_c_and_a_second_run_is_refused(tmp_path, capsys):
     out = tmp_path / "out.h5"
-    proc = start("run", str(scenario(tmp_path, SPIKY)), "--out", str(out), "--quiet")
+    proc = start("run", str(scenario(tmp_path, LONG)), "--out", str(out), "--quiet")
     try:
         wait_for(".out.h5.partial-*", tmp_path, proc)
         # a second run of the same output, even with overwrite, is refused before it writes anything
@@ -225,9 +228,9 @@ def test_stale_partial_and_lock_files_are_removed_by_the_next_run(tmp_path):
 
 
 def test_ctrl_c_in_a_sweep_keeps_the_finished_points(tmp_path):
-    durations = {"mode": "zip", "params": {"simulation.duration": ["5 ms", "5 ms", "600 s"]}}
+    durations = {"mode": "zip", "params": {"simulation.duration": ["5 ms", "5 ms", "100000 s"]}}
     out, folder = tmp_path / "sweep.h5", tmp_path / "sweep"
-    proc = start("run", str(scenario(tmp_path, SPIKY, sweep=durations)), "--out", str(out), "--quiet")
+    proc = start("run", str(scenario(tmp_path, LONG, sweep=durations)), "--out", str(out), "--quiet")
     try:
         wait_for(".point_0002.h5.partial-*", folder, proc)
     finally:
@@ -242,9 +245,9 @@ def test_ctrl_c_in_a_sweep_keeps_the_finished_points(tmp_path):
 
 def test_ctrl_c_in_a_dask_sweep_stops_the_workers_and_cleans_up(tmp_path):
     """Ctrl-C at a terminal signals the whole process group, Dask's workers too."""
-    durations = {"mode": "zip", "params": {"simulation.duration": ["5 ms", "5 ms", "600 s", "600 s"]}}
+    durations = {"mode": "zip", "params": {"simulation.duration": ["5 ms", "5 ms", "100000 s", "100000 s"]}}
     out, folder = tmp_path / "sweep.h5", tmp_path / "sweep"
-    proc = subprocess.Popen([sys.executable, "-m", "neurosim.cli", "run", str(scenario(tmp_path, SPIKY, sweep=durations)),
+    proc = subprocess.Popen([sys.executable, "-m", "neurosim.cli", "run", str(scenario(tmp_path, LONG, sweep=durations)),
                              "--out", str(out), "--quiet", "--workers", "2"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
