@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from neurosim import __version__
+from neurosim import __version__, signals
 
 if TYPE_CHECKING:
     from neurosim.scenario.runner import RunOptions
@@ -216,6 +216,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise BadInput(str(exc)) from None
     for path in paths:
         print(path)
+    if not paths:
+        print(f"{args.results}: nothing to plot (no spikes, traces, rates, weights or metric curves)")
     return EXIT_OK
 
 
@@ -270,27 +272,16 @@ def _warn(message: Warning | str, category: type[Warning], filename: str, lineno
     print(f"neurosim: warning: {message}", file=sys.stderr)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (``timeout``, batch schedulers, ``docker stop``), raised in the main thread like
-    Ctrl-C's KeyboardInterrupt, so that a run cleans up as it unwinds."""
-
-    signal_name = "SIGTERM"
-
-
-#: signals received while the current command ran
-_SIGNALS: list[int] = []
-
-
 def _on_signal(signum: int, frame: object) -> None:
-    _SIGNALS.append(signum)
+    signals.received.append(signum)
     signal.signal(signum, signal.SIG_DFL)  # a second one stops the process at once
-    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    raise signals.interrupt()
 
 
 def _catch_signals() -> Callable[[], None]:
     """Route SIGINT and SIGTERM (unless ignored) to :func:`_on_signal`; return what restores
     the previous handlers."""
-    _SIGNALS.clear()
+    signals.received.clear()
     previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -307,7 +298,7 @@ def _catch_signals() -> Callable[[], None]:
 
 def _interrupted(exc: BaseException, command: str) -> int:
     """Exit status 128 + signal and one line: what was kept, what was discarded."""
-    name = getattr(exc, "signal_name", "SIGTERM" if signal.SIGTERM in _SIGNALS else "SIGINT")
+    name = getattr(exc, "signal_name", "SIGTERM" if signal.SIGTERM in signals.received else "SIGINT")
     finished = getattr(exc, "finished", None)
     if finished is not None:
         message = (f"interrupted ({name}) after {finished} of {exc.total} sweep points: the finished points are "
@@ -351,7 +342,7 @@ def _runtime_failure(exc: Exception, command: str) -> int:
 
     if isinstance(exc, OutputBusy):
         return _fail(EXIT_BAD_INPUT, str(exc))
-    if _SIGNALS:  # e.g. a compiler interrupted half way raising its own error
+    if signals.received:  # e.g. a compiler interrupted half way raising its own error
         return _interrupted(exc, command)
     if disk_full(exc):
         where = exc.filename if isinstance(exc, OSError) and exc.filename else "the output's disk (see the log)"
@@ -370,6 +361,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # a reader that went away (`| head`) shows here, not at exit
+        if signals.received:  # the signal's exception was swallowed and the command finished anyway
+            name = signal.Signals(signals.received[0]).name
+            return _fail(128 + signals.received[0], f"interrupted ({name}) after the command had finished; "
+                                                    "its results were kept")
         return code
     except BrokenPipeError:
         return _stdout_gone()

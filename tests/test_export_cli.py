@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,32 @@ def test_export_digits_scenario_exports_every_target_and_measures_it(tmp_path):
         reports = {k: json.loads(v) for k, v in f["export"].attrs.items() if k != "dir"}
     assert set(reports) == {"nir", "loihi", "onnx", "c"}
     assert reports["loihi"]["profile"] == "loihi2" and reports["c"]["profile"] == "cortex_m4"
+
+
+@pytest.mark.parametrize("target", ["nir", "onnx", "loihi", "c"])
+def test_export_never_replaces_a_folder_or_a_foreign_file(trained, tmp_path, capsys, target):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "keep.h5").write_bytes(b"precious")
+    assert main(["export", str(trained / "tiny.model.pt"), "--target", target, "--out", str(folder)]) == 2
+    assert "out: " in capsys.readouterr().err
+    assert (folder / "keep.h5").read_bytes() == b"precious" and sorted(p.name for p in tmp_path.iterdir()) == ["results"]
+    if target != "c":  # a file of another kind is refused by its suffix
+        notes = tmp_path / "notes.txt"
+        notes.write_bytes(b"mine")
+        assert main(["export", str(trained / "tiny.model.pt"), "--target", target, "--out", str(notes)]) == 2
+        assert re.search(r"out: the \w+ export writes a (netx )?\.\w+ file", capsys.readouterr().err)
+        assert notes.read_bytes() == b"mine"
+
+
+def test_c_export_replaces_only_its_own_earlier_folder(trained, tmp_path, capsys):
+    out = tmp_path / "c"
+    args = ["export", str(trained / "tiny.model.pt"), "--target", "c", "--out", str(out)]
+    assert main(args) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert main(args) == 0 and sorted(p.name for p in out.iterdir()) == written  # its own earlier export
+    (out / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "holds files this export does not write (notes.txt)" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text() == "mine" and sorted(p.name for p in out.iterdir()) == sorted(written + ["notes.txt"])

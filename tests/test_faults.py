@@ -413,3 +413,35 @@ def test_writer_messages_show_plain_numbers(tmp_path):
         with pytest.raises(ValueError, match="^metric x: must be numeric, got str$"):
             w.write_metric("x", "high")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.h5"]
+
+
+# ------------------------------------------------------------------------------------- nothing of the user's is replaced
+def test_run_never_replaces_a_file_that_is_not_its_results(tmp_path, capsys):
+    path = scenario(tmp_path)
+    original = path.read_bytes()
+    for target in (path, tmp_path / "notes.txt"):
+        target.write_bytes(original)
+        assert run("run", path, "--out", target, "--quiet", "--set", 'output.overwrite="overwrite"') == 2
+        assert f"output.path: {target} exists and is not a neurosim results file" in one_line(capsys.readouterr().err)
+        assert target.read_bytes() == original
+    out = tmp_path / "out.h5"
+    assert run("run", path, "--out", out, "--quiet") == 0  # its own results it replaces when asked
+    assert run("run", path, "--out", out, "--quiet", "--set", 'output.overwrite="overwrite"') == 0
+
+
+def test_a_signal_whose_exception_was_swallowed_still_stops_the_run(tmp_path, capsys, monkeypatch):
+    """Python drops an exception raised in a weakref callback; the run checks between blocks."""
+    from neurosim import signals
+    from neurosim.network import Network
+
+    warm_up = Network.warm_up
+
+    def swallowed(self, backend="auto"):
+        warm_up(self, backend)
+        signals.received.append(signal.SIGINT)  # the handler ran, its KeyboardInterrupt was lost
+
+    monkeypatch.setattr(Network, "warm_up", swallowed)
+    out = tmp_path / "out.h5"
+    assert run("run", scenario(tmp_path, LONG), "--out", out, "--quiet") == 130
+    assert one_line(capsys.readouterr().err) == "neurosim: interrupted (SIGINT); the partial results were discarded"
+    assert not out.exists() and hidden(tmp_path) == []

@@ -198,7 +198,9 @@ def _same(a: nir.NIRGraph, b: nir.NIRGraph) -> bool:
 
 
 def write_checked(g: nir.NIRGraph, out: pathlib.Path) -> None:
-    """``nir.write`` ``g`` to ``out`` (whole or not at all) after reading it back unchanged."""
+    """``nir.write`` ``g`` to ``out`` (a ``.nir`` path; whole or not at all) after reading it back unchanged."""
+    if out.suffix != ".nir":
+        raise ValueError(f"out: the NIR export writes a .nir file, got {str(out)!r}")
     with atomic_output(out) as tmp:
         nir.write(tmp, g)
         if not _same(g, nir.read(tmp)):

@@ -196,6 +196,16 @@ def open_h5(path: str | Path) -> h5py.File:
         raise ValueError(f"{path}: {_open_failure(exc)}") from None
 
 
+def is_results_file(path: str | Path) -> bool:
+    """True if ``path`` is a file neurosim wrote: a run's results (provenance attributes) or a
+    sweep's index; False for anything else (other HDF5 files, text, unreadable files)."""
+    try:
+        with open_h5(path) as f:
+            return "neurosim_version" in f.attrs or "n_points" in f.attrs
+    except (OSError, ValueError):
+        return False
+
+
 def _names(f: h5py.File, group: str) -> list[str]:
     return list(f[group].keys()) if group in f else []
 

@@ -142,8 +142,9 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
         lsm = LiquidStateMachine.build(liquid, NeuronParams(), prepared.plasticity, c["seed"])
         results.append(_evaluate(lsm, parts, c, ctx))
     best = max(range(len(results)), key=lambda k: results[k]["val_accuracy"])
+    units = {"init_s": "s", "feature_s": "s", "samples_per_s": "1/s"}
     for name in ("test_accuracy", "val_accuracy", "branching_factor", "init_s", "feature_s", "samples_per_s"):
-        ctx.writer.write_metric(name, results[best][name], units="s" if name.endswith("_s") else None)
+        ctx.writer.write_metric(name, results[best][name], units=units.get(name))
     ctx.writer.write_metric("best_weight", c["weights"][best])
     if len(results) > 1:
         ctx.writer.write_metric("weight", np.array(c["weights"], dtype=float))

@@ -19,7 +19,9 @@ from typing import Any, Callable, Iterator
 
 from tqdm import tqdm
 
+from neurosim import signals
 from neurosim.io import ResultsWriter, load
+from neurosim.io.reader import is_results_file
 from neurosim.io.lock import OutputLock
 from neurosim.scenario.schema import Problem, ScenarioError
 from neurosim.scenario.spec import config_hash, config_toml
@@ -41,6 +43,8 @@ def check_output(path: Path, sweep: bool = False) -> None:
 def _output_problem(path: Path, sweep: bool) -> str | None:
     if path.is_dir():
         return f"{path} is a directory; give a file path such as {path / 'results.h5'}"
+    if path.is_file() and not is_results_file(path):
+        return f"{path} exists and is not a neurosim results file; neurosim replaces only its own results"
     if path.suffix == ".log":
         return f"{path} ends in .log, the suffix of the run's log file; use .h5"
     if sweep and not path.suffix:
@@ -82,6 +86,7 @@ def progress_bar(quiet: bool) -> Callable[[int, str], Any]:
         with tqdm(total=total, desc=desc, unit="step", unit_scale=True, dynamic_ncols=True,
                   disable=True if quiet else None, file=sys.stderr) as t:
             def update(done: int, _total: int) -> None:
+                signals.check()  # a signal whose exception was swallowed stops the run here
                 t.update(done - t.n)
             yield update
     return bar
