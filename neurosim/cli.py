@@ -59,6 +59,11 @@ def _address(text: str) -> str:
     return text.strip()
 
 
+SCENARIO_HELP = "a scenario file (.toml); see scenarios/ for examples"
+SET_HELP = ("override a value, e.g. simulation.duration='\"2 s\"'; VALUE is read as TOML (1, 0.5, \"x\", [1, 2]); "
+            "list indices allowed (model.connections.0.weight=...); numbers without a unit are SI")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="neurosim", description="Spiking networks, associative memories, "
                                 "neuromorphic export: run scenarios and read their results.")
@@ -66,9 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a scenario (TOML) and write its results (HDF5)")
-    run.add_argument("scenario")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                     help="override a value; VALUE is read as TOML (1, 0.5, \"x\", [1, 2]); list indices allowed")
+    run.add_argument("scenario", help=SCENARIO_HELP)
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE", help=SET_HELP)
     run.add_argument("--out", help="results path (overrides output.path)")
     run.add_argument("--backend", help="simulation backend (overrides simulation.backend)")
     where = run.add_mutually_exclusive_group()
@@ -79,15 +83,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
     val = sub.add_parser("validate", help="check a scenario completely without running it")
-    val.add_argument("scenario")
-    val.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    val.add_argument("scenario", help=SCENARIO_HELP)
+    val.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE", help=SET_HELP)
 
     ins = sub.add_parser("inspect", help="summarise a results file")
-    ins.add_argument("results")
+    ins.add_argument("results", help="a results file (.h5) written by neurosim run")
     ins.add_argument("--json", action="store_true", help="print one JSON object")
 
     plot = sub.add_parser("plot", help="draw a results file as PNG figures")
-    plot.add_argument("results")
+    plot.add_argument("results", help="a results file (.h5) written by neurosim run")
     plot.add_argument("--out", help="folder for the PNG files (default: beside the results)")
 
     exp = sub.add_parser("export", help="export a trained model (or a scenario's) to a hardware target")
@@ -98,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     data = sub.add_parser("data", help="datasets ($NEUROSIM_DATA or the user cache; see neurosim.datasets.store)")
-    fetch = data.add_subparsers(dest="data_command", required=True).add_parser(
+    fetch = data.add_subparsers(dest="data_command", required=True, metavar="fetch").add_parser(
         "fetch", help="download a dataset and check its checksums")
     fetch.add_argument("name", choices=("mnist",))
     fetch.add_argument("--dir", help="folder to fill (default: $NEUROSIM_DATA/NAME or the user cache)")

@@ -46,10 +46,15 @@ for _dim, _symbols in _BASE_UNITS.items():
         if len(_sym) <= 3:  # prefixes only on short symbols (ms, mV, pA ...), not on "second"
             for _p, _f in _PREFIXES.items():
                 _UNIT_TABLE.setdefault(_p + _sym, (_f, _dim))
+#: Brian2's spelled-out names take prefixes too (msecond, mvolt, pamp, nsiemens, khertz)
+for _sym in ("second", "volt", "amp", "farad", "ohm", "siemens", "hertz"):
+    for _p, _f in _PREFIXES.items():
+        _UNIT_TABLE.setdefault(_p + _sym, (_f, _UNIT_TABLE[_sym][1]))
 _UNIT_TABLE["min"] = (60.0, "time")
 _UNIT_TABLE["h"] = (3600.0, "time")
 
-_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\s\d].*?)?\s*$")
+#: a number, then optionally a unit, separated by spaces or by Brian2's ``*`` ("20 ms", "20*ms")
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?:\*\s*)?([^\s\d*].*?)?\s*$")
 
 
 def show(value: Any) -> str:

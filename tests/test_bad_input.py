@@ -151,6 +151,7 @@ CASES = [
     ('model.sources.0.rate="-5 Hz"', "model.sources.0.rate: must be >= 0"),
     ('model.connections.0.weight=true', "model.connections.0.weight: true is not valid here"),
     ('model.populations.0.neuron.tau_m="0 ms"', "CubaLIF.tau_m: must be > 0"),
+    ('record.1.populations=["noise"]', "record.1.populations: 'noise' is a spike source"),
 ]
 
 
@@ -210,3 +211,21 @@ def test_large_recordings_are_announced(tmp_path, monkeypatch, capsys):
     assert err.startswith("neurosim: warning: the state and rate recordings will take 2.24 GiB"), err
     assert main(["validate", str(scenario), "--set", "simulation.duration=30"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_brian2_spellings_of_units_are_read(tmp_path, monkeypatch, capsys):
+    from neurosim.units import parse_quantity
+
+    assert parse_quantity("20*ms", "time") == parse_quantity("20 msecond", "time") == 0.02
+    assert parse_quantity("5 * nS", "conductance") == 5e-9 and parse_quantity("-65*mvolt", "voltage") == -0.065
+    for bad in ("20**ms", "*ms", "20 * 3 ms"):
+        with pytest.raises(ValueError, match="cannot read"):
+            parse_quantity(bad, "time")
+
+
+def test_a_byte_order_mark_and_a_folder_as_the_scenario(tmp_path, capsys):
+    scenario = _write(tmp_path)
+    scenario.write_bytes(b"\xef\xbb\xbf" + scenario.read_bytes())  # saved by an editor that writes a BOM
+    assert main(["validate", str(scenario)]) == 0
+    assert main(["validate", str(tmp_path)]) == 2
+    assert f"{tmp_path}: is a folder; give a scenario file (.toml)" in capsys.readouterr().err

@@ -61,7 +61,7 @@ def _neuron(index: int, layer: Spiking | Leaky, shape: tuple[int, ...], dt: floa
         return f"li{index}", nir.LI(tau=p["tau"], r=r, v_leak=zeros, metadata={"beta": beta}), p["r"] / r
     if layer.reset != "hard":
         raise ValueError(f"{where}.reset: {layer.reset!r} (u -= θ after a spike) has no NIR equivalent; NIR neurons "
-                         f"reset to v_reset (hard reset): train or export with reset='hard'")
+                         f"reset to v_reset (hard reset): train the model with reset = \"hard\" (train.neuron.reset in a scenario)")
     theta = _shaped(layer.threshold, shape)
     if layer.cuba:
         alpha = _shaped(layer.alpha, shape)

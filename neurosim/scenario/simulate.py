@@ -51,7 +51,10 @@ def _groups(net: Network, names: list[str] | None, path: str, neurons_only: bool
     known = {g.name: g for g in net.groups if isinstance(g, Population) or not neurons_only}
     if names is None:
         return list(known.values())
+    sources = {g.name for g in net.groups if not isinstance(g, Population)}
     for name in names:
+        if name in sources and name not in known:
+            raise ScenarioError([Problem(path, f"{name!r} is a spike source: only neuron populations have a state")])
         if name not in known:
             raise ScenarioError([Problem(path, f"unknown population {name!r}{suggest(name, list(known))}")])
     return [known[n] for n in names]

@@ -128,9 +128,11 @@ def _parse(text: str) -> Any:
 def read_toml(path: str | Path) -> dict:
     """Parse a scenario file; problems (missing, empty, not TOML) become :class:`ScenarioError`."""
     p = Path(path)
+    if p.is_dir():
+        raise ScenarioError(f"{p}: is a folder; give a scenario file (.toml)")
     if not p.is_file():
         raise ScenarioError(f"{p}: no such scenario file")
-    text = p.read_text(encoding="utf-8", errors="replace")
+    text = p.read_text(encoding="utf-8-sig", errors="replace")  # -sig: a byte-order mark is not TOML
     try:
         data = _parse(text)
     except _TooDeep as exc:
