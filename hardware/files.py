@@ -16,40 +16,33 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _check_replaceable(path: Path, staged: Path) -> None:
-    """``ValueError`` unless ``staged`` may replace ``path``: a file replaces a file; a folder replaces
-    an empty folder or one that holds only names the new folder has (an earlier export's)."""
-    if not path.exists():
-        return
-    if staged.is_dir() != path.is_dir():
-        want, found = ("folder", "file") if staged.is_dir() else ("file", "folder")
+def _check_kind(path: Path, folder: bool) -> None:
+    """``ValueError`` when ``path`` exists as the other kind (a folder where a file goes, or the reverse)."""
+    if path.exists() and path.is_dir() != folder:
+        want, found = ("folder", "file") if folder else ("file", "folder")
         raise ValueError(f"out: {path} is a {found}, but this export writes a {want}; give another --out")
-    if path.is_dir():
-        foreign = sorted(set(os.listdir(path)) - set(os.listdir(staged)))
-        if foreign:
-            raise ValueError(f"out: the folder {path} holds files this export does not write ({', '.join(foreign[:3])}"
-                             f"{', ...' if len(foreign) > 3 else ''}); give a new or empty folder")
 
 
 @contextmanager
-def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path`` to write (a file or a folder); when the block
-    succeeds it replaces ``path`` (see :func:`_check_replaceable`), otherwise it is removed and
-    ``path`` is left as it was."""
+def atomic_output(path: str | Path, folder: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` to write: a file, or a ``folder`` of files. When the block
+    succeeds, a file replaces ``path``; a folder's files replace their namesakes in ``path`` one by
+    one, each whole, and other files already there are kept (a Makefile, objects, notes).
+    Otherwise the temporary is removed and ``path`` is left as it was."""
     path = Path(path)
+    _check_kind(path, folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
     _remove(tmp)
     try:
         yield tmp
-        _check_replaceable(path, tmp)
+        _check_kind(path, folder)
     except BaseException:
         _remove(tmp)
         raise
-    if path.is_dir():  # os.replace cannot overwrite a folder
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
-        os.replace(path, old)
-        os.replace(tmp, path)
-        _remove(old)
+    if folder and path.is_dir():
+        for entry in sorted(os.listdir(tmp)):
+            os.replace(tmp / entry, path / entry)
+        tmp.rmdir()
     else:
         os.replace(tmp, path)

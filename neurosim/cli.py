@@ -166,13 +166,15 @@ def _run_sweep(args: argparse.Namespace, raw: dict, out: Path, overwrite: str, o
     from neurosim.io.lock import OutputLock
     from neurosim.scenario.runner import check_existing
     from neurosim.scenario.spec import config_hash
-    from neurosim.scenario.sweep import expand, run_sweep, write_index
+    from neurosim.scenario.sweep import expand, index_hash, run_sweep, write_index
     from neurosim.scenario.tasks import tasks
 
     points = expand(raw, out)
     for p in points:  # complete validation of every point before anything runs
         tasks()[p.config["task"]].prepare(p.config)
         check_existing(p.path, config_hash(p.config), overwrite, args.resume)
+    if overwrite == "error" and out.exists() and not (args.resume and index_hash(out) == config_hash(raw)):
+        raise FileExistsError(errno.EEXIST, "exists", str(out))  # the index of another sweep
     with OutputLock(out):
         metrics = run_sweep(points, overwrite, options, args.workers, args.scheduler)
         write_index(out, raw, points, metrics)

@@ -118,7 +118,7 @@ class PoissonSource(Group):
         if np.ndim(self.rate) and np.shape(self.rate) != (self.size,):
             raise ValueError(f"population.{self.name}.rate: has {np.size(self.rate)} values but size is {self.size}")
         self.start = parse_quantity(self.start, "time", f"population.{self.name}.start")
-        self.stop = np.inf if self.stop is None else parse_quantity(self.stop, "time", f"population.{self.name}.stop")
+        self.stop = np.inf if self.stop is None else parse_quantity(self.stop, "time", f"population.{self.name}.stop", allow_inf=True)
 
 
 @dataclass(eq=False, repr=False)

@@ -13,7 +13,7 @@ from neurosim.connectivity.csr import CSR
 from neurosim.connectivity.initializers import Constant, Initializer, as_initializer
 from neurosim.plasticity.stdp import STDP
 from neurosim.population import Group, Population, SpikeSource
-from neurosim.units import show, steps
+from neurosim.units import show
 
 RECEPTORS = ("auto", "exc", "inh")
 
@@ -95,7 +95,7 @@ class Projection:
         g, dt = self.pre, self.dt
         if isinstance(g, SpikeSource) and g.indices.size:
             where = f"population.{g.name}.times"
-            at = np.array([steps(t, dt, where) for t in g.times], dtype=np.int64)
+            at = g.steps
             uniq, counts = np.unique(at * g.size + g.indices, return_counts=True)
             if np.any(counts > 1):
                 twice = uniq[np.argmax(counts > 1)]

@@ -156,30 +156,33 @@ def test_export_digits_scenario_exports_every_target_and_measures_it(tmp_path):
     assert reports["loihi"]["profile"] == "loihi2" and reports["c"]["profile"] == "cortex_m4"
 
 
-@pytest.mark.parametrize("target", ["nir", "onnx", "loihi", "c"])
-def test_export_never_replaces_a_folder_or_a_foreign_file(trained, tmp_path, capsys, target):
+@pytest.mark.parametrize("target", ["nir", "onnx", "loihi"])
+def test_file_exports_never_replace_a_folder_or_a_foreign_file(trained, tmp_path, capsys, target):
     folder = tmp_path / "results"
     folder.mkdir()
     (folder / "keep.h5").write_bytes(b"precious")
     assert main(["export", str(trained / "tiny.model.pt"), "--target", target, "--out", str(folder)]) == 2
     assert "out: " in capsys.readouterr().err
     assert (folder / "keep.h5").read_bytes() == b"precious" and sorted(p.name for p in tmp_path.iterdir()) == ["results"]
-    if target != "c":  # a file of another kind is refused by its suffix
-        notes = tmp_path / "notes.txt"
-        notes.write_bytes(b"mine")
-        assert main(["export", str(trained / "tiny.model.pt"), "--target", target, "--out", str(notes)]) == 2
-        assert re.search(r"out: the \w+ export writes a (netx )?\.\w+ file", capsys.readouterr().err)
-        assert notes.read_bytes() == b"mine"
+    notes = tmp_path / "notes.txt"  # a file of another kind is refused by its suffix
+    notes.write_bytes(b"mine")
+    assert main(["export", str(trained / "tiny.model.pt"), "--target", target, "--out", str(notes)]) == 2
+    assert re.search(r"out: the \w+ export writes a (netx )?\.\w+ file", capsys.readouterr().err)
+    assert notes.read_bytes() == b"mine"
 
 
-def test_c_export_replaces_only_its_own_earlier_folder(trained, tmp_path, capsys):
+def test_c_export_into_a_folder_keeps_the_files_it_does_not_write(trained, tmp_path, capsys):
     out = tmp_path / "c"
+    out.mkdir()
+    (out / "Makefile").write_text("all: model\n")
     args = ["export", str(trained / "tiny.model.pt"), "--target", "c", "--out", str(out)]
     assert main(args) == 0
     written = sorted(p.name for p in out.iterdir())
-    assert main(args) == 0 and sorted(p.name for p in out.iterdir()) == written  # its own earlier export
-    (out / "notes.txt").write_text("mine")
-    capsys.readouterr()
-    assert main(args) == 2
-    assert "holds files this export does not write (notes.txt)" in capsys.readouterr().err
-    assert (out / "notes.txt").read_text() == "mine" and sorted(p.name for p in out.iterdir()) == sorted(written + ["notes.txt"])
+    assert "Makefile" in written and "model.h" in written
+    (out / "model.h").write_text("stale")
+    assert main(args) == 0  # its own files are replaced, each whole; the Makefile stays
+    assert sorted(p.name for p in out.iterdir()) == written and (out / "model.h").read_text() != "stale"
+    assert (out / "Makefile").read_text() == "all: model\n" and not list(tmp_path.glob(".*partial*"))
+    (tmp_path / "file").write_text("mine")
+    assert main([*args[:-1], str(tmp_path / "file")]) == 2
+    assert "out: " in capsys.readouterr().err and (tmp_path / "file").read_text() == "mine"

@@ -445,3 +445,21 @@ def test_a_signal_whose_exception_was_swallowed_still_stops_the_run(tmp_path, ca
     assert run("run", scenario(tmp_path, LONG), "--out", out, "--quiet") == 130
     assert one_line(capsys.readouterr().err) == "neurosim: interrupted (SIGINT); the partial results were discarded"
     assert not out.exists() and hidden(tmp_path) == []
+
+
+def test_a_file_system_without_flock_falls_back_to_an_exclusive_lock_file(tmp_path, capsys, monkeypatch):
+    import fcntl
+
+    def no_flock(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    out = tmp_path / "out.h5"
+    assert run("run", scenario(tmp_path), "--out", out, "--quiet") == 0
+    assert out.is_file() and hidden(tmp_path) == []
+
+
+def test_a_source_without_end_may_say_stop_inf(tmp_path, capsys):
+    config = {**TINY, "model": {**TINY["model"], "sources": [
+        {"name": "noise", "type": "poisson", "size": 3, "rate": "10 Hz", "stop": float("inf")}]}}
+    assert run("validate", scenario(tmp_path, config)) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -292,6 +293,18 @@ def test_resume_skips_points_with_the_same_config(tmp_path, capsys):
     assert run_cli("run", path, "--out", out, "--quiet", "--resume", "--set", 'simulation.duration="10 ms"',
                    "--set", 'output.overwrite="overwrite"') == 0
     assert "0 resumed" in capsys.readouterr().out and point.stat().st_mtime_ns != stamp
+
+
+def test_an_existing_sweep_index_obeys_overwrite(tmp_path, capsys):
+    path = write(tmp_path, SWEEP)
+    out = tmp_path / "sweep.h5"
+    assert run_cli("run", path, "--out", out, "--quiet") == 0
+    shutil.rmtree(tmp_path / "sweep")  # the points are gone, the index is not
+    stamp = out.stat().st_mtime_ns
+    capsys.readouterr()
+    assert run_cli("run", path, "--out", out, "--quiet") == 2
+    assert f"output.path: {out} exists" in capsys.readouterr().err and out.stat().st_mtime_ns == stamp
+    assert run_cli("run", path, "--out", out, "--quiet", "--resume") == 0  # the same sweep: continued
 
 
 def test_a_killed_run_leaves_no_complete_looking_file(tmp_path):

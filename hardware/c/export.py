@@ -216,9 +216,7 @@ def export_model(model: IntModel, out: pathlib.Path | str, profile=None) -> dict
     rough = footprint(model)  # the const data alone may already exceed the flash: fail before compiling
     profile.check({"weight_bits": 8, "state_bits": 16, "flash_bytes": rough["const_data_bytes"],
                    "ram_bytes": rough["ram_bytes"]})
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out: the C export writes a folder, {str(out)!r} is a file")
-    with atomic_output(out) as staged:  # the folder appears only once it fits the profile
+    with atomic_output(out, folder=True) as staged:  # the folder appears only once it fits the profile
         write(model, staged)
         fp = footprint(model, staged)
         profile.check({"weight_bits": 8, "state_bits": 16, "flash_bytes": fp["flash_bytes"],

@@ -74,7 +74,7 @@ def dt_hint(node: nir.NIRNode, dt: float, tau_scale: float = 1.0) -> str | None:
     not 1, and the dt that makes it 1 (None when the gain is 1 or dt is free: LIF-type nodes with
     r = 1, Norse's form); ``tau_scale`` converts the stored τ to seconds."""
     if isinstance(node, nir.IF):
-        gain = mapping.if_gain(node.r, dt)
+        gain = mapping.if_gain(node.r, dt, stored=node.r)
         if np.all(gain == 1):
             return None
         r = as_array(node.r)

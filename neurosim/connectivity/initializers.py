@@ -61,8 +61,8 @@ class Normal(Initializer):
         if sd < 0:
             raise ValueError(f"{field}.std: must be >= 0, got {show(self.std)}")
         values = rng.normal(mu, sd, size=n)
-        lo = -np.inf if self.low is None else parse_quantity(self.low, dimension, f"{field}.low")
-        hi = np.inf if self.high is None else parse_quantity(self.high, dimension, f"{field}.high")
+        lo = -np.inf if self.low is None else parse_quantity(self.low, dimension, f"{field}.low", allow_inf=True)
+        hi = np.inf if self.high is None else parse_quantity(self.high, dimension, f"{field}.high", allow_inf=True)
         if hi < lo:
             raise ValueError(f"{field}.high: {show(self.high)} is below low {show(self.low)}")
         return np.clip(values, lo, hi)

@@ -14,6 +14,7 @@ removed by hand.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import threading
@@ -56,6 +57,10 @@ def _busy(output: Path, lock: Path) -> OutputBusy:
                       f"finish or choose another --out")
 
 
+#: errors of flock on file systems that do not support it: fall back to an exclusively created lock file
+NO_FLOCK = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL)
+
+
 def _open_locked(output: Path, lock: Path) -> int:
     """A descriptor of ``lock`` holding its flock (re-opened if its last holder removed it meanwhile)."""
     while True:
@@ -65,6 +70,14 @@ def _open_locked(output: Path, lock: Path) -> int:
         except BlockingIOError:
             os.close(fd)
             raise _busy(output, lock) from None
+        except OSError as exc:  # a file system without flock (NFS nolock, some Lustre, FUSE, SMB mounts)
+            empty = os.fstat(fd).st_size == 0  # created just now: every holder writes its pid at once
+            os.close(fd)
+            if exc.errno not in NO_FLOCK:
+                raise
+            if empty:
+                lock.unlink(missing_ok=True)
+            return _open_exclusive(output, lock)
         try:
             if os.path.samestat(os.fstat(fd), os.stat(lock)):
                 return fd

@@ -113,7 +113,7 @@ SOURCE = table({
     "rate": Field("union", options=(quantity("frequency", minimum=0.0), list_of(quantity("frequency", minimum=0.0))),
                   doc="a rate such as '10 Hz' or one per source"),
     "start": quantity("time", minimum=0.0),
-    "stop": quantity("time", minimum=0.0),
+    "stop": quantity("time", minimum=0.0, allow_inf=True),
     "times": list_of(quantity("time", minimum=0.0)),
     "indices": list_of(Field("int", minimum=0)),
 })

@@ -223,6 +223,18 @@ def clear_leftovers(points: list[Point]) -> None:
             pass
 
 
+def index_hash(path: Path) -> str | None:
+    """The config sha256 stored in the sweep index at ``path`` (None if it is not one)."""
+    from neurosim.io.reader import open_h5
+
+    try:
+        with open_h5(path) as f:
+            value = f.attrs.get("config_sha256")
+    except (OSError, ValueError):
+        return None
+    return value.decode() if isinstance(value, bytes) else (None if value is None else str(value))
+
+
 def write_index(path: Path, raw: dict, points: list[Point], metrics: list[dict[str, Any]]) -> None:
     """Index file: external links to every point and a table of parameters -> metrics."""
     with atomic_h5(path) as f:

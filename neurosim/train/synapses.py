@@ -381,7 +381,7 @@ class SparseLinear(nn.Linear):
         density = n / flat.size if flat.size else 0.0
         weight_grad = torch.is_grad_enabled() and self.weight.requires_grad
         limit = self.threshold(flat.shape[0], weight_grad, x.dtype)
-        path = "events" if density <= limit else "dense"
+        path = "events" if limit > 0 and density <= limit else "dense"
         self.last_choice = (path, density, limit)
         self.path_counts[path] += 1
         log.debug("SparseLinear %d -> %d: %s path, input density %.4f, threshold %.4f (%d rows)",
