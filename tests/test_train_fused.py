@@ -162,15 +162,20 @@ def test_a_custom_surrogate_through_the_layer_trains_beta_and_theta_with_its_gra
     assert torch.equal(out.out, s_ref) and all(_close(a, b) for a, b in zip(g, g_ref))
 
 
-def _is_fused(s: torch.Tensor) -> bool:
-    """Whether the fused op (``_Scan``) is in the graph of ``s``."""
+def _graph_nodes(s: torch.Tensor) -> set:
+    """Every autograd node in the graph of ``s``."""
     seen, stack = set(), [s.grad_fn]
     while stack:
         node = stack.pop()
         if node is not None and node not in seen:
             seen.add(node)
             stack.extend(f for f, _ in node.next_functions)
-    return any(type(n).__name__ == "_ScanBackward" for n in seen)
+    return seen
+
+
+def _is_fused(s: torch.Tensor) -> bool:
+    """Whether the fused op (``_Scan``) is in the graph of ``s``."""
+    return any(type(n).__name__ == "_ScanBackward" for n in _graph_nodes(s))
 
 
 def test_built_in_surrogates_take_the_fused_path_and_others_the_unrolled_one():
@@ -222,13 +227,7 @@ def test_the_op_saves_only_the_membrane_and_never_indexes_time():
         s, u, _ = lif_scan(x, None, F.LIFParameters(beta=0.9))
     big = [n for n in saved.values() if n >= T * B * N]
     assert big == [4 * T * B * N]  # u in float32: 4 bytes per neuron-step
-    nodes, stack = set(), [s.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is not None and node not in nodes:
-            nodes.add(node)
-            stack.extend(f for f, _ in node.next_functions)
-    assert not any("Select" in type(n).__name__ for n in nodes)
+    assert not any("Select" in type(n).__name__ for n in _graph_nodes(s))
 
 
 def test_a_gradient_constant_over_time_is_not_materialised_but_equal():
