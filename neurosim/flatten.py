@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from neurosim.engine.layout import (
-    STATE_VARIABLES,
     Drive,
     Layout,
     NeuronState,
@@ -32,46 +31,60 @@ Net = Any
 STATE_BUFFER_BYTES = 64 << 20
 
 
-def _neurons(net: Net, dtype: np.dtype) -> tuple[NeuronTable, NeuronState]:
+def _models(net: Net) -> tuple[tuple, list[int]]:
+    """The distinct compiled models of the populations, and each population's model index."""
+    models, index = [], []
+    for p in net.populations:
+        compiled = p.model.compiled
+        if compiled not in models:
+            models.append(compiled)
+        index.append(models.index(compiled))
+    return tuple(models), index
+
+
+def _neurons(net: Net, models: tuple, dtype: np.dtype) -> tuple[NeuronTable, NeuronState]:
     """Per-neuron constants and the initial state of all populations (there is at least one)."""
     pops = net.populations
-    tables = [p.model.kernel_table(p.size, net.dt, p.name) for p in pops]
-    merged = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
     n = sum(p.size for p in pops)
-    i_bias = merged.pop("i_bias")
-    table = NeuronTable(**{
-        k: merged[k].astype(np.int32) if k == "ref_steps" else merged[k].astype(dtype) for k in NeuronTable._fields
-    })
-    variables = np.zeros((3, n), dtype)
-    variables[0] = np.concatenate([p.initial_v(net.rng("v_init", i)) for i, p in enumerate(pops)])
-    state = NeuronState(vars=variables, v=variables[0], i_e=variables[1], i_i=variables[2],
-                        ref=np.zeros(n, np.int32), i_ext=i_bias.astype(dtype))
-    return table, state
+    params = np.zeros((max(len(m.rows) for m in models), n), dtype)
+    variables = np.zeros((max(len(m.state) for m in models), n), dtype)
+    ref_steps = np.zeros(n, np.int32)
+    a = 0
+    for i, p in enumerate(pops):
+        b = a + p.size
+        rows, ref_steps[a:b] = p.model.kernel_rows(p.size, net.dt, p.name)
+        compiled = p.model.compiled
+        for k, name in enumerate(compiled.rows):
+            params[k, a:b] = rows[name]
+        initial = p.model.initial_state(p.initial_v(net.rng("v_init", i)), p.name)
+        for k, name in enumerate(compiled.state):
+            variables[k, a:b] = initial[name]
+        a = b
+    return NeuronTable(params=params, ref_steps=ref_steps), \
+        NeuronState(vars=variables, ref=np.zeros(n, np.int32), i_ext=np.zeros(n, dtype))
 
 
-def _segments(net: Net, table: NeuronTable, state: NeuronState) -> np.ndarray:
-    """One segment per population: ``(start, stop, shared parameters, constant external current)``.
+def _segments(net: Net, table: NeuronTable, model_index: list[int]) -> np.ndarray:
+    """One segment per population: ``(start, stop, shared parameters, constant external current, model)``.
 
-    The external current is constant when no current input targets the population and its
-    bias is the same for every neuron.
+    The external current is constant when no current input targets the population.
     """
     driven = {c.target.name for c in net.currents}
     rows = []
-    for p in net.populations:
+    for p, kind in zip(net.populations, model_index):
         a, b = p.offset, p.offset + p.size
-        shared = all(np.all(col[a:b] == col[a]) for col in table)
-        constant = p.name not in driven and np.all(state.i_ext[a:b] == state.i_ext[a])
-        rows.append((a, b, int(shared), int(constant)))
-    return np.array(rows, dtype=np.int64).reshape(-1, 4)
+        shared = np.all(table.params[:, a:b] == table.params[:, a:a + 1]) and np.all(table.ref_steps[a:b] == table.ref_steps[a])
+        rows.append((a, b, int(shared), int(p.name not in driven), kind))
+    return np.array(rows, dtype=np.int64).reshape(-1, 5)
 
 
-def _synapses(net: Net, n_neurons: int, n_elements: int, dtype: np.dtype) -> tuple[Synapses, list[np.ndarray]]:
+def _synapses(net: Net, n_neurons: int, n_elements: int, n_rows: int, dtype: np.dtype) -> tuple[Synapses, list[np.ndarray]]:
     """The merged CSR, and for every projection the merged positions of its synapses (in its CSR order)."""
     pre, target, weight, delay = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, dtype)], [np.zeros(0, np.int32)]
     for proj in net.projections:
         csr = proj.synapses
         pre.append(csr.pre.astype(np.int64) + proj.pre.offset)
-        rows = np.array([STATE_VARIABLES[v] for v in proj.post.model.receptor_targets], dtype=np.int64)
+        rows = np.array(proj.post.model.compiled.receptor_rows, dtype=np.int64)
         target.append(rows[proj.channels()] * n_neurons + csr.post + proj.post.offset)
         weight.append(csr.weight.astype(dtype))
         delay.append(csr.delay)
@@ -87,7 +100,7 @@ def _synapses(net: Net, n_neurons: int, n_elements: int, dtype: np.dtype) -> tup
     weight_all = np.concatenate(weight)[order]
     target_all = np.concatenate(target)[order].astype(np.int32)
     max_delay = int(delay_all.max()) if delay_all.size else 0
-    buffered = np.zeros(3, np.uint8)
+    buffered = np.zeros(n_rows, np.uint8)
     buffered[np.unique(target_all[delay_all > 0] // max(n_neurons, 1))] = 1
     syn = Synapses(
         indptr=indptr,
@@ -97,7 +110,7 @@ def _synapses(net: Net, n_neurons: int, n_elements: int, dtype: np.dtype) -> tup
         row_delay=np.where(_row_uniform(delay_all, indptr), _row_first(delay_all, indptr), -1).astype(np.int32),
         row_weight=_row_first(weight_all, indptr).astype(dtype),
         row_uniform=_row_uniform(weight_all, indptr).astype(np.uint8),
-        buf=np.zeros((ring_length(max_delay), 3 * n_neurons), dtype=dtype),
+        buf=np.zeros((ring_length(max_delay), n_rows * n_neurons), dtype=dtype),
         buffered=buffered,
     )
     return syn, positions
@@ -171,7 +184,7 @@ def _recording(net: Net, n_neurons: int, n_elements: int, dtype: np.dtype) -> Re
     for m in state_monitors:
         for var in m.variables:
             rec_id.append(m.indices + m.target.offset)
-            rec_var.append(np.full(m.indices.size, STATE_VARIABLES[var]))
+            rec_var.append(np.full(m.indices.size, m.target.model.state_variables.index(var)))
         intervals.append(m.interval_steps(net.dt))
     interval = math.gcd(*intervals) if intervals else 1
     cols = int(sum(a.size for a in rec_id))
@@ -210,16 +223,18 @@ def build_layout(net: Net) -> Layout:
         if not isinstance(g, Population):
             g.offset, offset = offset, offset + g.size
     dtype = np.dtype(net.precision)
-    table, state = _neurons(net, dtype)
-    syn, positions = _synapses(net, n_neurons, offset, dtype)
+    models, model_index = _models(net)
+    table, state = _neurons(net, models, dtype)
+    syn, positions = _synapses(net, n_neurons, offset, state.vars.shape[0], dtype)
     for proj, pos in zip(net.projections, positions):
         proj._layout_positions = pos
     return Layout(
         table=table,
-        segments=_segments(net, table, state),
+        segments=_segments(net, table, model_index),
         state=state,
         syn=syn,
         drive=_drive(net),
         rec=_recording(net, n_neurons, offset, dtype),
         plastic=build_plasticity(net, syn, positions, n_neurons, offset, dtype),  # marks plastic rows in syn
+        models=models,
     )

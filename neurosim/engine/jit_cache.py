@@ -112,12 +112,16 @@ def fingerprint(py_func: Callable) -> str:
 
 
 class DependencyCache(FunctionCache):
-    """numba's per-function cache, whose index keys also hold :func:`fingerprint` (numba's key:
-    signature, target, the kernel's own bytecode and closure values). Entries of edited code stay
+    """numba's per-function cache, whose index keys hold the signature, the target, the kernel's
+    own bytecode and :func:`fingerprint` (which covers the closure's values, such as the
+    generated neuron update a block kernel closes over). Entries of edited code stay
     in the index, unused, until the kernel's own file changes and numba starts a fresh index."""
 
     def _index_key(self, sig, codegen):
-        return (*super()._index_key(sig, codegen), fingerprint(self._py_func))
+        # numba's key would also hold the closure's values pickled, whose bytes differ from one
+        # process to the next for generated code: the fingerprint describes them instead
+        code = hashlib.sha256(self._py_func.__code__.co_code).hexdigest()
+        return (sig, codegen.magic_tuple(), code, fingerprint(self._py_func))
 
 
 def njit(func: Callable | None = None, *, cache: bool = False, **options: Any):

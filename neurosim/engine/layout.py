@@ -1,11 +1,15 @@
 """The flat array layout every backend runs on.
 
 A network is flattened into one global spiking index: neurons of all populations first
-(``0 .. N-1``), then all spike sources (``N .. N+S-1``). The state variables of all neurons
-live in one array ``vars[3, N]`` (rows v, i_exc, i_inh). All projections are merged into one
-CSR by presynaptic global index whose target is a *state code* ``row * N + post``: the
-variable a spike adds its weight to (v for ``LIF``'s delta synapses, i_exc or i_inh for
-``CubaLIF``'s current synapses). One spike is delivered with one loop over one row.
+(``0 .. N-1``), then all spike sources (``N .. N+S-1``). Populations are segments; each
+segment runs one compiled neuron model (``Layout.models``, see
+:mod:`neurosim.neurons.description`). The state variables of all neurons live in one array
+``vars[K, N]`` (row ``k`` of a neuron: the ``k``-th state variable of its model; ``v`` is row
+0) and their constants in ``table.params[P, N]``. All projections are merged into one CSR by
+presynaptic global index whose target is a *state code* ``row * N + post``: the variable a
+spike adds its weight to (the model's receptor: v for ``LIF``'s delta synapses, i_exc or i_inh
+for ``CubaLIF``'s currents, g_exc or g_inh for conductances). One spike is delivered with one
+loop over one row.
 
 Semantics of one step ``m`` (time ``t_m = m dt``), identical in every backend:
 
@@ -14,9 +18,9 @@ Semantics of one step ``m`` (time ``t_m = m dt``), identical in every backend:
 2. input due at ``t_m`` that waited in the ring buffer (``buf[m mod L]``, summed per state
    code in delivery order) is added to the state;
 3. the state is sampled for the monitors (so samples include every jump at ``t_m``);
-4. the linear dynamics are integrated exactly over ``dt``; refractory neurons are clamped to
-   ``v_reset``; neurons with ``v >= v_th`` spike at ``t_{m+1}``, are reset, and deliver their
-   synapses in ascending index order.
+4. every neuron takes its model's step (integration over ``dt``; refractory clamp; threshold;
+   reset): neurons that spiked spike at ``t_{m+1}`` and deliver their synapses in ascending
+   index order.
 
 Delivering a synapse of delay ``d`` steps from a spike at ``t``: if it is due at the next
 moment the state is touched (``d = 0``), its weight is added to ``vars`` at once, one
@@ -36,30 +40,18 @@ import numpy as np
 
 
 class NeuronTable(NamedTuple):
-    """Per-neuron constants (length N); see :mod:`neurosim.neurons.propagators`."""
+    """Per-neuron constants: the runtime rows of each neuron's model (row ``k`` of a neuron is the
+    ``k``-th name of its model's ``CompiledModel.rows``: parameters, propagators, constants)."""
 
-    v_rest: np.ndarray
-    v_th: np.ndarray
-    v_reset: np.ndarray
-    reset_step: np.ndarray  # v_th - v_reset, subtracted by a soft reset
-    soft: np.ndarray  # 1.0 soft reset, 0.0 hard reset
-    ref_steps: np.ndarray  # int32
-    p_vv: np.ndarray
-    p_ve: np.ndarray
-    p_vi: np.ndarray
-    p_vI: np.ndarray
-    d_e: np.ndarray
-    d_i: np.ndarray
+    params: np.ndarray  # (P, N) in the network's precision; P = the most rows any model reads
+    ref_steps: np.ndarray  # int32 (N,): refractory steps after a spike
 
 
 class NeuronState(NamedTuple):
-    """Dynamic state (length N): membrane (V), synaptic currents (A), refractory countdown,
-    external current (A). ``v``, ``i_e`` and ``i_i`` are the rows of ``vars``."""
+    """Dynamic state: the model's state variables (row ``k`` of a neuron is the ``k``-th state
+    variable of its model), refractory countdown, external current (A)."""
 
-    vars: np.ndarray  # (3, N)
-    v: np.ndarray
-    i_e: np.ndarray
-    i_i: np.ndarray
+    vars: np.ndarray  # (K, N); K = the most state variables any model has
     ref: np.ndarray  # int32 steps of refractoriness left
     i_ext: np.ndarray
 
@@ -78,8 +70,8 @@ class Synapses(NamedTuple):
     row_delay: np.ndarray  # int32 per row: shared delay; -1 mixed; -2 has plastic synapses; -3 only delayed plastic
     row_weight: np.ndarray  # per row: the weight shared by the whole row (valid where row_uniform)
     row_uniform: np.ndarray  # uint8 per row: 1 if all weights of the row are equal
-    buf: np.ndarray  # (L, 3N) input waiting for its step, by state code
-    buffered: np.ndarray  # uint8[3]: 1 if some delayed synapse targets that state row
+    buf: np.ndarray  # (L, K N) input waiting for its step, by state code
+    buffered: np.ndarray  # uint8[K]: 1 if some delayed synapse targets that state row
 
 
 class Plasticity(NamedTuple):
@@ -178,7 +170,7 @@ class Recording(NamedTuple):
     spk_step: np.ndarray  # int64, spike time in steps
     spk_id: np.ndarray  # int32 global id
     rec_id: np.ndarray  # int32 neuron of each state column
-    rec_var: np.ndarray  # int32 state row: 0 v, 1 i_e, 2 i_i
+    rec_var: np.ndarray  # int32 state row of the recorded variable
     rec_interval: np.ndarray  # int64[1]
     rec_out: np.ndarray  # (rows, columns)
     rec_step: np.ndarray  # int64 rows
@@ -188,21 +180,24 @@ class Recording(NamedTuple):
 
 
 GEN_CURSOR, CUR_CURSOR, N_SPIKES, N_ROWS = range(4)
-STATE_VARIABLES = {"v": 0, "i_exc": 1, "i_inh": 2}
+#: columns of ``Layout.segments``
+SEG_START, SEG_STOP, SEG_SHARED, SEG_CONSTANT, SEG_MODEL = range(5)
 
 
 class Layout(NamedTuple):
     table: NeuronTable
-    segments: np.ndarray  # int64 (n_segments, 4): start, stop, shared parameters, constant i_ext
+    segments: np.ndarray  # int64 (n_segments, 5): start, stop, shared parameters, constant i_ext, model
     state: NeuronState
     syn: Synapses
     drive: Drive
     rec: Recording
     plastic: Plasticity
+    #: the compiled neuron models (``neurosim.neurons.description.CompiledModel``), by model index
+    models: tuple = ()
 
     @property
     def n_neurons(self) -> int:
-        return self.state.v.shape[0]
+        return self.state.vars.shape[1]
 
 
 def ring_length(max_delay: int) -> int:

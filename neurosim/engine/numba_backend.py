@@ -1,9 +1,9 @@
 """Numba CPU backend: the whole block of time steps runs in one compiled call.
 
 Step semantics are those of :mod:`neurosim.engine.layout`, reproduced bit for bit. The
-neuron update is a branch-free loop over structure-of-arrays state; populations with
-shared parameters run with scalar parameters (and a scalar external current where it is
-constant), which keeps the loop within cache bandwidth and lets LLVM vectorise it. Spikes
+neuron update is generated from the layout's compiled models
+(:mod:`neurosim.engine.numba_neurons`): a branch-free loop per segment over
+structure-of-arrays state, with scalar parameters where a population shares them. Spikes
 are collected eight neurons at a time and delivered through the merged CSR: synapses due at
 once go straight into the state, delayed ones into the ring buffer, which is read back only
 for the state rows that delayed synapses target. Rows with one delay or one
@@ -20,11 +20,15 @@ the plain kernel.
 
 from __future__ import annotations
 
+import functools
+from typing import Callable
+
 import numpy as np
 from numba.extending import overload
 
 from neurosim.engine.jit_cache import njit
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout, NoPlasticity
+from neurosim.engine.numba_neurons import update_function
 from neurosim.engine.rng import uniform_jit
 from neurosim.plasticity import rules
 
@@ -193,8 +197,8 @@ def _record_state(step, st, rec):
 @njit(cache=True, inline="always")
 def _take_buffered(slot, syn, st):
     """Add the buffered input of ``slot`` to the state rows that delayed synapses target."""
-    n = st.v.shape[0]
-    for r in range(3):
+    n = st.vars.shape[1]
+    for r in range(st.vars.shape[0]):
         if syn.buffered[r]:
             waiting, target = syn.buf[slot, r * n:(r + 1) * n], st.vars[r]
             for i in range(n):
@@ -202,114 +206,99 @@ def _take_buffered(slot, syn, st):
                 waiting[i] = 0
 
 
-@njit(cache=True, inline="always")
-def _neuron(v, i_e, i_i, ref, i_ext, v_rest, v_th, v_reset, reset_step, soft, ref_steps,
-            p_vv, p_ve, p_vi, p_vI, d_e, d_i):
-    """One neuron, one step (equations in :mod:`neurosim.neurons.step`); branch-free."""
-    v_new = v_rest + (v - v_rest) * p_vv + i_e * p_ve + i_i * p_vi + i_ext * p_vI
-    refractory = ref > 0
-    v_new = v_reset if refractory else v_new
-    ref = ref - 1 if refractory else ref
-    spike = (not refractory) and v_new >= v_th
-    v_after = v_new - reset_step if soft != 0 else v_reset
-    return (v_after if spike else v_new), i_e * d_e, i_i * d_i, (ref_steps if spike else ref), spike
-
-
-@njit(cache=True, inline="always")
-def _update_neurons(tab, segments, st, spiked):
-    """Integrate, threshold and reset all neurons over one step.
-
-    Loops run over ``range(len)`` of per-segment views: a loop from a non-zero start carries
-    numba's negative-index wraparound, which blocks vectorisation. The loop-invariant branch
-    on a constant external current is unswitched by LLVM.
-    """
-    for g in range(segments.shape[0]):
-        a, b = segments[g, 0], segments[g, 1]
-        v, i_e, i_i, ref, out, i_ext = st.v[a:b], st.i_e[a:b], st.i_i[a:b], st.ref[a:b], spiked[a:b], st.i_ext[a:b]
-        if segments[g, 2]:
-            v_rest, v_th, v_reset, reset_step = tab.v_rest[a], tab.v_th[a], tab.v_reset[a], tab.reset_step[a]
-            soft, ref_steps, p_vv, p_ve = tab.soft[a], tab.ref_steps[a], tab.p_vv[a], tab.p_ve[a]
-            p_vi, p_vI, d_e, d_i = tab.p_vi[a], tab.p_vI[a], tab.d_e[a], tab.d_i[a]
-            constant, current = segments[g, 3] != 0, st.i_ext[a]
-            for i in range(b - a):
-                v[i], i_e[i], i_i[i], ref[i], out[i] = _neuron(
-                    v[i], i_e[i], i_i[i], ref[i], current if constant else i_ext[i], v_rest, v_th, v_reset,
-                    reset_step, soft, ref_steps, p_vv, p_ve, p_vi, p_vI, d_e, d_i)
+@njit(cache=True, nogil=True)
+def _before_neurons(step, k, st, syn, drv, rec, pl, flat):
+    """Phases 1–3 of step ``step`` (``k``-th of the block): currents, source spikes, plasticity,
+    buffered input, state sample."""
+    plastic = _is_plastic(pl)
+    c = rec.counters[CUR_CURSOR]
+    while c < drv.cur_step.shape[0] and drv.cur_step[c] == step:
+        st.i_ext[drv.cur_id[c]] += drv.cur_delta[c]
+        c += 1
+    rec.counters[CUR_CURSOR] = c
+    g = rec.counters[GEN_CURSOR]
+    while g < drv.gen_step.shape[0] and drv.gen_step[g] == step:
+        if plastic:
+            _emit_plastic(drv.gen_id[g], step, step, syn, flat, rec, k, pl)
         else:
-            for i in range(b - a):
-                j = a + i
-                v[i], i_e[i], i_i[i], ref[i], out[i] = _neuron(
-                    v[i], i_e[i], i_i[i], ref[i], i_ext[i], tab.v_rest[j], tab.v_th[j], tab.v_reset[j],
-                    tab.reset_step[j], tab.soft[j], tab.ref_steps[j], tab.p_vv[j], tab.p_ve[j], tab.p_vi[j],
-                    tab.p_vI[j], tab.d_e[j], tab.d_i[j])
+            _emit(drv.gen_id[g], step, step, syn, flat, rec, k)
+        g += 1
+    rec.counters[GEN_CURSOR] = g
+    ustep = np.uint64(step)
+    seed = drv.seed[0]
+    for q in range(drv.poisson_id.shape[0]):
+        if drv.poisson_start[q] <= step < drv.poisson_stop[q]:
+            j = drv.poisson_id[q]
+            if uniform_jit(seed, ustep, np.uint64(j)) < drv.poisson_p[q]:
+                if plastic:
+                    _emit_plastic(j, step, step, syn, flat, rec, k, pl)
+                else:
+                    _emit(j, step, step, syn, flat, rec, k)
+    if plastic:
+        _plasticity(step, syn, pl)
+    _take_buffered(step & (syn.buf.shape[0] - 1), syn, st)
+    if rec.rec_id.shape[0] > 0 and step % rec.rec_interval[0] == 0:
+        _record_state(step, st, rec)
 
 
 @njit(cache=True, nogil=True)
-def run_block(step0, n_steps, tab, segments, st, syn, drv, rec, pl):
-    """Advance ``n_steps`` steps from global step ``step0``; return the number done.
-
-    Stops early (returning fewer steps) when the spike buffer could overflow, so the caller
-    can hand the recorded block out and continue. ``plastic`` is a compile-time constant
-    (the type of ``pl``), so without plastic projections the plasticity code is not compiled in.
-    """
+def _after_neurons(step, k, syn, rec, pl, flat, spiked):
+    """Phase 4's delivery: the neurons that spiked in step ``step`` emit at ``t_{step+1}``."""
     plastic = _is_plastic(pl)
-    n = st.v.shape[0]
-    flat = st.vars.ravel()
-    n_elements = syn.indptr.shape[0] - 1
-    mask = syn.buf.shape[0] - 1
-    cap = rec.spk_step.shape[0]
-    interval = rec.rec_interval[0]
-    spiked = np.zeros((n + 7) // 8 * 8, dtype=np.uint8)  # padded: scanned 8 neurons at a time
     words = spiked.view(np.uint64)
-    seed = drv.seed[0]
-    for k in range(n_steps):
-        step = step0 + k
-        if rec.counters[N_SPIKES] + n_elements > cap:
-            return k
-        c = rec.counters[CUR_CURSOR]
-        while c < drv.cur_step.shape[0] and drv.cur_step[c] == step:
-            st.i_ext[drv.cur_id[c]] += drv.cur_delta[c]
-            c += 1
-        rec.counters[CUR_CURSOR] = c
-        g = rec.counters[GEN_CURSOR]
-        while g < drv.gen_step.shape[0] and drv.gen_step[g] == step:
-            if plastic:
-                _emit_plastic(drv.gen_id[g], step, step, syn, flat, rec, k, pl)
-            else:
-                _emit(drv.gen_id[g], step, step, syn, flat, rec, k)
-            g += 1
-        rec.counters[GEN_CURSOR] = g
-        ustep = np.uint64(step)
-        for q in range(drv.poisson_id.shape[0]):
-            if drv.poisson_start[q] <= step < drv.poisson_stop[q]:
-                j = drv.poisson_id[q]
-                if uniform_jit(seed, ustep, np.uint64(j)) < drv.poisson_p[q]:
+    for w in range(words.shape[0]):
+        if words[w] != 0:
+            for i in range(8 * w, 8 * w + 8):
+                if spiked[i]:
                     if plastic:
-                        _emit_plastic(j, step, step, syn, flat, rec, k, pl)
+                        _emit_plastic(i, step + 1, step + 1, syn, flat, rec, k, pl)
                     else:
-                        _emit(j, step, step, syn, flat, rec, k)
-        if plastic:
-            _plasticity(step, syn, pl)
-        _take_buffered(step & mask, syn, st)
-        if rec.rec_id.shape[0] > 0 and step % interval == 0:
-            _record_state(step, st, rec)
-        _update_neurons(tab, segments, st, spiked)
-        for w in range(words.shape[0]):
-            if words[w] != 0:
-                for i in range(8 * w, 8 * w + 8):
-                    if spiked[i]:
-                        if plastic:
-                            _emit_plastic(i, step + 1, step + 1, syn, flat, rec, k, pl)
-                        else:
-                            _emit(i, step + 1, step + 1, syn, flat, rec, k)
-    return n_steps
+                        _emit(i, step + 1, step + 1, syn, flat, rec, k)
+
+
+def _make_run_block(update_neurons):
+    """The block kernel around the neuron update generated for a layout's models
+    (:func:`neurosim.engine.numba_neurons.update_function`); cached on disk per set of models.
+
+    The phases before and after the neuron update are kernels of their own, compiled and
+    cached once for every model: a new model compiles only its update and this loop.
+    """
+
+    def run_block(step0, n_steps, tab, segments, st, syn, drv, rec, pl):
+        """Advance ``n_steps`` steps from global step ``step0``; return the number done.
+
+        Stops early (returning fewer steps) when the spike buffer could overflow, so the caller
+        can hand the recorded block out and continue.
+        """
+        n = st.vars.shape[1]
+        flat = st.vars.ravel()
+        n_elements = syn.indptr.shape[0] - 1
+        cap = rec.spk_step.shape[0]
+        spiked = np.zeros((n + 7) // 8 * 8, dtype=np.uint8)  # padded: scanned 8 neurons at a time
+        for k in range(n_steps):
+            step = step0 + k
+            if rec.counters[N_SPIKES] + n_elements > cap:
+                return k
+            _before_neurons(step, k, st, syn, drv, rec, pl, flat)
+            update_neurons(segments, tab.params, tab.ref_steps, st.vars, st.ref, st.i_ext, spiked)
+            _after_neurons(step, k, syn, rec, pl, flat, spiked)
+        return n_steps
+
+    return njit(cache=True, nogil=True)(run_block)
+
+
+@functools.lru_cache(maxsize=64)
+def block_kernel(models: tuple) -> Callable:
+    """The block kernel of a layout whose segments run ``models`` (compiled models)."""
+    return _make_run_block(update_function(models))
 
 
 class NumbaBackend:
-    """Runs blocks with the JIT-compiled kernel (compiled once, cached on disk)."""
+    """Runs blocks with the JIT-compiled kernel (compiled once per set of models, cached on disk)."""
 
     name = "numba"
 
     def run_block(self, layout: Layout, step0: int, n_steps: int) -> int:
-        return int(run_block(np.int64(step0), np.int64(n_steps), layout.table, layout.segments, layout.state,
-                             layout.syn, layout.drive, layout.rec, layout.plastic))
+        kernel = block_kernel(layout.models)
+        return int(kernel(np.int64(step0), np.int64(n_steps), layout.table, layout.segments, layout.state,
+                          layout.syn, layout.drive, layout.rec, layout.plastic))

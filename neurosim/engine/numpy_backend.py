@@ -11,7 +11,6 @@ import numpy as np
 
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout
 from neurosim.engine.rng import uniform
-from neurosim.neurons.step import lif_step
 
 
 def _emit(layout: Layout, ids: np.ndarray, stamp: int, base: int, k: int) -> None:
@@ -98,6 +97,21 @@ def _plasticity(layout: Layout, step: int) -> None:
     pl.gcount[:] = 0
 
 
+def _update_neurons(layout: Layout) -> np.ndarray:
+    """Every segment takes its model's step (:attr:`CompiledModel.numpy_step`); the spike mask."""
+    st, tab = layout.state, layout.table
+    spiked = np.zeros(layout.n_neurons, dtype=bool)
+    for a, b, _, _, kind in layout.segments:
+        model = layout.models[kind]
+        k, r = len(model.state), len(model.rows)
+        *new, ref, spike = model.numpy_step(*st.vars[:k, a:b], st.ref[a:b], st.i_ext[a:b], *tab.params[:r, a:b],
+                                            tab.ref_steps[a:b])
+        st.vars[:k, a:b] = np.asarray(new)
+        st.ref[a:b] = ref
+        spiked[a:b] = spike
+    return spiked
+
+
 def _due(steps: np.ndarray, cursor: int, step: int) -> int:
     """End of the run of events at ``step`` starting from ``cursor`` in a sorted array."""
     return int(np.searchsorted(steps, step, side="right")) if cursor < steps.size else cursor
@@ -123,7 +137,7 @@ class NumpyBackend:
             _emit(layout, np.concatenate([drv.gen_id[g0:g1], poisson]).astype(np.int64), step, step, k)
             if layout.plastic.flags[0]:
                 _plasticity(layout, step)
-            waiting = syn.buf[step & (syn.buf.shape[0] - 1)].reshape(3, n)
+            waiting = syn.buf[step & (syn.buf.shape[0] - 1)].reshape(-1, n)
             rows = np.flatnonzero(syn.buffered)
             st.vars[rows] += waiting[rows]
             waiting[rows] = 0
@@ -132,8 +146,5 @@ class NumpyBackend:
                 rec.rec_out[row] = st.vars[rec.rec_var, rec.rec_id]
                 rec.rec_step[row] = step
                 rec.counters[N_ROWS] = row + 1
-            spike, new = lif_step(st, layout.table)
-            st.vars[...] = new.vars
-            st.ref[...] = new.ref
-            _emit(layout, np.flatnonzero(spike), step + 1, step + 1, k)
+            _emit(layout, np.flatnonzero(_update_neurons(layout)), step + 1, step + 1, k)
         return n_steps

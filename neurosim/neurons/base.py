@@ -1,9 +1,11 @@
-"""Shared machinery of neuron parameter dataclasses: unit conversion and validation.
+"""Shared machinery of neuron models: parameter dataclasses whose class carries the model's description.
 
-A neuron model is a frozen dataclass whose fields carry their physical dimension in
-``metadata["dim"]``. Values may be numbers (SI), unit strings (``"20 ms"``) or per-neuron
-arrays. ``__post_init__`` converts every field to SI floats/arrays and validates them, so a
-model that exists is a valid model.
+A neuron model is a frozen dataclass whose fields are its parameters, each carrying its
+physical dimension in ``metadata["dim"]``; its class attribute ``description`` (a
+:class:`~neurosim.neurons.description.Description`) says what the model is. Values may be
+numbers (SI), unit strings (``"20 ms"``) or per-neuron arrays; ``__post_init__`` converts every
+field to SI floats/arrays, validates them and checks the description against the fields, so a
+model that exists is a valid model. Every backend derives its code from :attr:`compiled`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from neurosim.neurons.description import CompiledModel, Description, compile_model
+from neurosim.neurons.dimensions import Dim, named
 from neurosim.units import parse_array, show
 
 
@@ -26,14 +30,9 @@ def _values(x: float | np.ndarray) -> np.ndarray:
 
 
 class NeuronModel:
-    """Base class of the neuron parameter dataclasses (``LIF``, ``CubaLIF``)."""
+    """Base class of the neuron model dataclasses (``LIF``, ``CubaLIF``, ``AdEx``, ...)."""
 
-    #: names of the state variables a monitor may record
-    state_variables: ClassVar[tuple[str, ...]] = ("v",)
-    #: physical dimension of a synaptic weight onto this neuron ("voltage" or "current")
-    weight_dimension: ClassVar[str] = "voltage"
-    #: state variable an excitatory / inhibitory synapse adds its weight to
-    receptor_targets: ClassVar[tuple[str, str]] = ("v", "v")
+    description: ClassVar[Description]
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -43,6 +42,59 @@ class NeuronModel:
                 value = parse_array(getattr(self, f.name), dim, f"{name}.{f.name}")
                 object.__setattr__(self, f.name, value)
         self.validate()
+        self.compiled  # checks the description against the fields
+
+    # --- the description and what derives from it -------------------------------------------
+
+    def parameter_dims(self) -> dict[str, Dim]:
+        """Dimension of every parameter the equations may read."""
+        dims = {f.name: named(f.metadata["dim"]) for f in dataclasses.fields(self) if "dim" in f.metadata}
+        dims.update({k: named("dimensionless") for k in self.extra_parameters()})
+        return dims
+
+    def model_description(self) -> Description:
+        return type(self).description
+
+    @property
+    def compiled(self) -> CompiledModel:
+        return compile_model(type(self).__name__, self.model_description(), self.parameter_dims())
+
+    @property
+    def state_variables(self) -> tuple[str, ...]:
+        """Names of the state variables (a monitor may record them), in the engine's row order."""
+        return self.compiled.state
+
+    @property
+    def weight_dimension(self) -> str:
+        """Physical dimension of a synaptic weight onto this neuron (``"voltage"``, ``"current"``, ``"conductance"``)."""
+        return self.compiled.weight_dimension
+
+    @property
+    def receptor_targets(self) -> tuple[str, str]:
+        """State variable an excitatory / inhibitory synapse adds its weight to."""
+        return self.model_description().receptors
+
+    def extra_parameters(self) -> dict[str, float]:
+        """Dimensionless parameters derived from non-quantity fields (e.g. ``soft`` from ``reset``)."""
+        return {}
+
+    def parameter_values(self, n: int, population: str) -> dict[str, np.ndarray]:
+        """Every parameter the equations may read, broadcast to ``n`` neurons (SI, float64)."""
+        values = self.per_neuron(n, population)
+        values.update({k: np.full(n, float(v)) for k, v in self.extra_parameters().items()})
+        return values
+
+    def kernel_rows(self, n: int, dt: float, population: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The runtime rows of :attr:`compiled` for ``n`` neurons and the refractory steps (int32)."""
+        values = self.parameter_values(n, population)
+        t_ref = values.get("t_ref", np.zeros(n))
+        return self.compiled.row_values(values, dt), np.floor(t_ref / dt + 1e-9).astype(np.int32)
+
+    def initial_state(self, v: np.ndarray, population: str) -> dict[str, np.ndarray]:
+        """Initial value of every state variable given the membrane potentials ``v``."""
+        return self.compiled.initial_state(self.parameter_values(v.shape[0], population), v)
+
+    # --- validation ----------------------------------------------------------------------------
 
     def _require(self, ok: bool | np.ndarray, field: str, message: str) -> None:
         if not np.all(ok):
@@ -54,17 +106,22 @@ class NeuronModel:
             self._require(_values(v) > 0, f, f"must be > 0, got {show(v)}")
 
     def validate(self) -> None:
-        """Check the parameters; raise ``ValueError`` naming the bad field."""
-        self._positive("tau_m", "c_m")
-        t_ref = getattr(self, "t_ref")
-        self._require(_values(t_ref) >= 0, "t_ref", f"must be >= 0, got {show(t_ref)}")
-        self._require(
-            _values(self.v_th) > _values(self.v_reset),
-            "v_th",
-            f"threshold {show(self.v_th)} V must be above v_reset {show(self.v_reset)} V",
-        )
-        if self.reset not in ("hard", "soft"):
-            raise ValueError(f"{type(self).__name__}.reset: must be 'hard' or 'soft', got {self.reset!r}")
+        """Check the parameters; raise ``ValueError`` naming the bad field.
+
+        Time constants (``tau*``) and capacitances must be positive, ``t_ref`` non-negative;
+        models add their own conditions.
+        """
+        for f in dataclasses.fields(self):
+            dim = f.metadata.get("dim")
+            if (dim == "time" and f.name.startswith("tau")) or dim == "capacitance":
+                self._positive(f.name)
+        if hasattr(self, "t_ref"):
+            self._require(_values(self.t_ref) >= 0, "t_ref", f"must be >= 0, got {show(self.t_ref)}")
+
+    def _threshold_above_reset(self, v_th: str = "v_th", v_reset: str = "v_reset") -> None:
+        th, re_ = getattr(self, v_th), getattr(self, v_reset)
+        self._require(_values(th) > _values(re_), v_th,
+                      f"threshold {show(th)} V must be above {v_reset} {show(re_)} V")
 
     def check_size(self, n: int, population: str) -> None:
         """Raise ``ValueError`` if a per-neuron parameter array does not have ``n`` values."""

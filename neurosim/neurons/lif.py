@@ -5,22 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
-
 from neurosim.neurons.base import NeuronModel, quantity
-from neurosim.neurons.propagators import membrane_propagators
+from neurosim.neurons.description import Description
 
 
 @dataclass(frozen=True)
 class LIF(NeuronModel):
     """Leaky integrate-and-fire neuron; a presynaptic spike makes ``v`` jump by the weight (V).
 
-        C dv/dt = -C (v - v_rest)/tau_m + i_bias + i_ext,    v += w  on each arriving spike
+        dv/dt = (v_rest - v)/tau_m + (i_bias + i_ext)/c_m,    v += w  on each arriving spike
         v >= v_th  ->  spike; hard reset v = v_reset, or soft reset v -= v_th - v_reset
         for t_ref after a spike v is clamped to v_reset and arriving spikes are discarded
 
     Every field accepts a number (SI), a unit string (``"20 ms"``) or a per-neuron array.
-    Integration is exact (see :mod:`neurosim.neurons.propagators`).
+    Integration is exact.
     """
 
     tau_m: Any = quantity("20 ms", "time", "membrane time constant")
@@ -32,27 +30,20 @@ class LIF(NeuronModel):
     i_bias: Any = quantity(0.0, "current", "constant bias current")
     reset: str = "hard"
 
-    state_variables: ClassVar[tuple[str, ...]] = ("v",)
-    weight_dimension: ClassVar[str] = "voltage"
-    receptor_targets: ClassVar[tuple[str, str]] = ("v", "v")
+    description: ClassVar[Description] = Description(
+        equations="dv/dt = (v_rest - v)/tau_m + (i_bias + i_ext)/c_m : volt",
+        threshold="v >= v_th",
+        reset="v = v_reset + soft*(v - v_th)",
+        refractory="v = v_reset",
+        method="exact",
+        receptors=("v", "v"),
+    )
 
-    def kernel_table(self, n: int, dt: float, population: str) -> dict[str, np.ndarray]:
-        """Per-neuron arrays of the generic engine neuron (see ``neurosim.engine.layout``)."""
-        p = self.per_neuron(n, population)
-        p_vv, p_vI = membrane_propagators(p["tau_m"], p["c_m"], dt)
-        zeros = np.zeros(n)
-        return {
-            "v_rest": p["v_rest"],
-            "v_th": p["v_th"],
-            "v_reset": p["v_reset"],
-            "reset_step": p["v_th"] - p["v_reset"],
-            "soft": np.full(n, 1.0 if self.reset == "soft" else 0.0),
-            "ref_steps": np.floor(p["t_ref"] / dt + 1e-9),
-            "p_vv": p_vv,
-            "p_ve": zeros,
-            "p_vi": zeros,
-            "p_vI": p_vI,
-            "d_e": zeros,
-            "d_i": zeros,
-            "i_bias": p["i_bias"],
-        }
+    def validate(self) -> None:
+        super().validate()
+        self._threshold_above_reset()
+        if self.reset not in ("hard", "soft"):
+            raise ValueError(f"{type(self).__name__}.reset: must be 'hard' or 'soft', got {self.reset!r}")
+
+    def extra_parameters(self) -> dict[str, float]:
+        return {"soft": 1.0 if self.reset == "soft" else 0.0}

@@ -1,0 +1,83 @@
+"""The neuron update of the numba kernel, generated from the compiled models of a layout.
+
+Each model's step body (:mod:`neurosim.neurons.description`) is compiled with scalar
+functions (``math`` and the helpers of :mod:`neurosim.neurons.codegen`) into the loop of a
+segment function generated per model, and ``update_neurons``
+dispatches each segment to its model's loop. A segment whose parameters are shared reads them
+as scalars once (and a constant external current as a scalar): the loop then stays within
+cache bandwidth and LLVM vectorises it. Loops run over ``range(len)`` of per-segment views: a
+loop from a non-zero start carries numba's negative-index wraparound, which blocks
+vectorisation.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import numba
+
+from neurosim.neurons import codegen
+from neurosim.neurons.description import CompiledModel
+
+_SCALAR = {name: numba.njit(inline="always")(fn) for name, fn in codegen.SCALAR_HELPERS.items()}
+
+
+def _loop(model: CompiledModel, rows: list[str], indent: str) -> str:
+    """The loop over the neurons of a segment: load the state, the step's body, store the state."""
+    nx = len(model.state)
+    pad = indent + "    "
+    load = "".join(f"{pad}{model.arguments[j]} = x{j}[i]\n" for j in range(nx))
+    store = "".join(f"{pad}x{j}[i] = n_{x}\n" for j, x in enumerate(model.state))
+    body = "".join(f"{pad}{line}\n" for line in model.body)
+    return (f"{indent}for i in range(b - a):\n{load}{pad}ref = r[i]\n{''.join(pad + r + chr(10) for r in rows)}"
+            f"{body}{store}{pad}r[i] = n_ref\n{pad}out[i] = spike\n")
+
+
+def _segment_source(k: int, model: CompiledModel) -> str:
+    """``segment_k(g, ...)``: the loop of one segment running model ``k``, with the model's step
+    body inlined (a call with more than 30 arguments would not compile)."""
+    nx = len(model.state)
+    names = model.arguments[nx + 2:-1]  # one per row
+    views = "".join(f"    x{j} = vars_[{j}, a:b]\n" for j in range(nx))
+    shared = "".join(f"        {name} = params[{j}, a]\n" for j, name in enumerate(names))
+    own = "".join(f"        q{j} = params[{j}, a:b]\n" for j in range(len(names)))
+    own_loads = [f"{name} = q{j}[i]" for j, name in enumerate(names)]
+    return (
+        f"def segment_{k}(g, segments, params, ref_steps, vars_, ref, i_ext, spiked):\n"
+        f"    a, b = segments[g, 0], segments[g, 1]\n"
+        f"{views}"
+        f"    r, out, cur, rs = ref[a:b], spiked[a:b], i_ext[a:b], ref_steps[a:b]\n"
+        f"    if segments[g, 2]:\n"
+        f"{shared}"
+        f"        ref_steps_0 = ref_steps[a]\n"
+        f"        if segments[g, 3]:\n"
+        f"            i_ext_0 = i_ext[a]\n"
+        + _loop(model, ["i_ext = i_ext_0", "ref_steps = ref_steps_0"], "            ")
+        + "        else:\n"
+        + _loop(model, ["i_ext = cur[i]", "ref_steps = ref_steps_0"], "            ")
+        + "    else:\n"
+        + own
+        + _loop(model, ["i_ext = cur[i]", "ref_steps = rs[i]"] + own_loads, "        ")
+    )
+
+
+def _dispatch_source(n_models: int) -> str:
+    lines = ["def update_neurons(segments, params, ref_steps, vars_, ref, i_ext, spiked):",
+             "    for g in range(segments.shape[0]):",
+             "        kind = segments[g, 4]"]
+    for k in range(n_models):
+        lines.append(f"        {'if' if k == 0 else 'elif'} kind == {k}:")
+        lines.append(f"            segment_{k}(g, segments, params, ref_steps, vars_, ref, i_ext, spiked)")
+    return "\n".join(lines) + "\n"
+
+
+@functools.lru_cache(maxsize=64)
+def update_function(models: tuple[CompiledModel, ...]) -> Callable:
+    """The jitted ``update_neurons(segments, params, ref_steps, vars_, ref, i_ext, spiked)`` of ``models``."""
+    scope = {**codegen.SCALAR_MATH, **_SCALAR}
+    for k, model in enumerate(models):
+        seg = codegen.compile_source(_segment_source(k, model), f"segment_{k}", scope, f"<segment {model.name}>")
+        scope[f"segment_{k}"] = numba.njit(inline="always")(seg)
+    update = codegen.compile_source(_dispatch_source(len(models)), "update_neurons", scope, "<neuron update>")
+    return numba.njit(nogil=True)(update)
