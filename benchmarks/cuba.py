@@ -65,6 +65,8 @@ from typing import Any
 
 import numpy as np
 
+from _common import jit_cache_state  # noqa: E402  (this script's folder is on sys.path)
+
 K_REFERENCE = 80.0  # in-degree of the original network, whose weights are used unscaled
 BRIAN2_WORKER_FLAG = "--brian2-worker"
 
@@ -111,7 +113,7 @@ class NeurosimSide:
         self.engine = get_backend(args.backend)
         tiny.run(self.dt, backend=self.engine)
         self.compile_s = time.perf_counter() - t0
-        self.jit_cache = jit_cache_state(self.engine.name)
+        self.jit_cache = jit_cache_state(self.engine.name, tiny.layout.models)
 
     def run(self, seed: int) -> dict[str, Any]:
         args = self.args
@@ -131,15 +133,6 @@ class NeurosimSide:
             "events": int(np.diff(layout.syn.indptr)[spike_ids].sum()),
             "synapses": int(sum(p.synapses.n_synapses for p in net.projections)),
         }
-
-
-def jit_cache_state(backend: str) -> str | None:
-    """``"hit"`` if the numba kernel came from the on-disk cache, ``"miss"`` if compiled; None for other backends."""
-    if backend != "numba":
-        return None
-    from neurosim.engine.numba_backend import run_block
-
-    return "hit" if sum(run_block.stats.cache_hits.values()) else "miss"
 
 
 def neurosim_record(args: argparse.Namespace, side: NeurosimSide, runs: list[dict[str, Any]]) -> dict[str, Any]:

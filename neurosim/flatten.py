@@ -57,6 +57,8 @@ def _neurons(net: Net, models: tuple, dtype: np.dtype) -> tuple[NeuronTable, Neu
         for k, name in enumerate(compiled.rows):
             params[k, a:b] = rows[name]
         initial = p.model.initial_state(p.initial_v(net.rng("v_init", i)), p.name)
+        rng = net.rng("initial", i)
+        initial.update({var: p.initial_values(var, rng) for var in sorted(p.initial)})
         for k, name in enumerate(compiled.state):
             variables[k, a:b] = initial[name]
         a = b
@@ -237,4 +239,6 @@ def build_layout(net: Net) -> Layout:
         rec=_recording(net, n_neurons, offset, dtype),
         plastic=build_plasticity(net, syn, positions, n_neurons, offset, dtype),  # marks plastic rows in syn
         models=models,
+        parameters=tuple(p.model.parameter_values(p.size, p.name) for p in net.populations),
+        dt=float(net.dt),
     )

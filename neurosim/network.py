@@ -71,7 +71,7 @@ class Network:
     # ----------------------------------------------------------------- description
     def rng(self, kind: str, index: int) -> np.random.Generator:
         """Generator for element ``index`` of ``kind``: independent of creation of other kinds."""
-        kinds = {"connect": 1, "v_init": 2}
+        kinds = {"connect": 1, "v_init": 2, "initial": 5}
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(kinds[kind], index)))
 
     @property
@@ -86,13 +86,16 @@ class Network:
         return group
 
     def population(self, name: str, size: int, model: NeuronModel, v_init: Any = None,
-                   positions: Any = None, grid: tuple[int, int, int] | None = None) -> Population:
-        """Add ``size`` neurons of ``model``; ``grid=(nx, ny, nz)`` places them on a 3-D grid."""
+                   positions: Any = None, grid: tuple[int, int, int] | None = None,
+                   initial: dict[str, Any] | None = None) -> Population:
+        """Add ``size`` neurons of ``model``; ``grid=(nx, ny, nz)`` places them on a 3-D grid;
+        ``initial`` sets state variables other than ``v`` (see :class:`Population`)."""
         if grid is not None:
             if int(np.prod(grid)) != size:
                 raise ValueError(f"population.{name}.grid: {grid} holds {int(np.prod(grid))} neurons, not {size}")
             positions = grid_positions(tuple(grid))
-        return self._add_group(Population(self, name, size, model=model, v_init=v_init, positions=positions))
+        return self._add_group(Population(self, name, size, model=model, v_init=v_init, positions=positions,
+                                          initial=initial))
 
     def poisson_source(self, name: str, size: int, rate: Any, start: Any = 0.0, stop: Any = None) -> PoissonSource:
         """Add ``size`` independent Poisson sources of ``rate`` (Hz, scalar or one per source) in [start, stop).

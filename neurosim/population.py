@@ -51,7 +51,9 @@ class Population(Group):
     """``size`` neurons of one ``model`` with initial membrane potential ``v_init``.
 
     ``v_init`` is a value, a per-neuron array or an initialiser such as
-    ``Uniform("-60 mV", "-50 mV")`` (default: the model's ``v_rest``). ``positions`` gives
+    ``Uniform("-60 mV", "-50 mV")`` (default: the model's ``v_rest``). ``initial`` gives other
+    state variables their initial values the same way, by name (``{"g_exc": Normal("40 nS",
+    "15 nS")}``; default: the model's ``initial`` statements, else 0). ``positions`` gives
     3-D coordinates (for distance-dependent connectors); ``grid=(nx, ny, nz)`` sets them to a
     grid.
     """
@@ -59,6 +61,7 @@ class Population(Group):
     model: NeuronModel | None = None
     v_init: Any = None
     positions: np.ndarray | None = None
+    initial: Any = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -67,6 +70,12 @@ class Population(Group):
         self.model.check_size(self.size, self.name)
         if self.v_init is not None:
             self.initial_v(np.random.default_rng(0), 0)  # checks units and bounds, draws nothing
+        self.initial = dict(self.initial or {})
+        for var in self.initial:
+            if var == "v" or var not in self.model.state_variables:
+                raise ValueError(f"population.{self.name}.initial.{var}: not a state variable of the model other than "
+                                 f"v (give v_init for v); state variables: {', '.join(self.model.state_variables)}")
+            self.initial_values(var, np.random.default_rng(0), 0)
         if self.positions is not None:
             pos = np.asarray(self.positions, dtype=np.float64)
             if pos.shape != (self.size, 3):
@@ -75,12 +84,30 @@ class Population(Group):
                 )
             self.positions = pos
 
+    def initial_values(self, var: str, rng: np.random.Generator, n: int | None = None) -> np.ndarray:
+        """Initial values of state variable ``var`` (SI) from ``initial``; ``n = 0`` only checks."""
+        field_name = f"population.{self.name}.initial.{var}"
+        n = self.size if n is None else n
+        dim = self.model.state_dimension(var)
+        value = self.initial[var]
+        if isinstance(value, Initializer):
+            return value.sample(n, rng, dim, field_name)
+        value = parse_array(value, dim, field_name)
+        if np.ndim(value) == 0:
+            return np.full(n, float(value))
+        if np.shape(value) != (self.size,):
+            raise ValueError(f"{field_name}: has {np.size(value)} values but the population has {self.size}")
+        return np.asarray(value)[:n]
+
     def initial_v(self, rng: np.random.Generator, n: int | None = None) -> np.ndarray:
         """Initial membrane potentials (V); ``n = 0`` only checks ``v_init`` and draws nothing."""
         field_name = f"population.{self.name}.v_init"
         n = self.size if n is None else n
         if self.v_init is None:
-            return self.model.per_neuron(self.size, self.name)["v_rest"]
+            values = self.model.per_neuron(self.size, self.name)
+            if "v_rest" not in values:
+                raise ValueError(f"{field_name}: the neuron model has no v_rest to start from; give v_init")
+            return values["v_rest"][:n]
         if isinstance(self.v_init, Initializer):
             return self.v_init.sample(n, rng, "voltage", field_name)
         value = parse_array(self.v_init, "voltage", field_name)

@@ -139,6 +139,23 @@ def parse_array(value: Any, dimension: str, field: str = "value") -> float | np.
     raise ValueError(f"{field}: expected a number, a quantity string or an array, got {show(value)}")
 
 
+def dimension_of_quantity(value: Any, field: str = "value") -> str:
+    """The dimension name of a quantity: its unit's (``"20 ms"``: time); a bare number is dimensionless."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        return "dimensionless"
+    if not isinstance(value, str):
+        raise ValueError(f"{field}: expected a number or a quantity string, got {show(value)}")
+    match = _QUANTITY.match(value)
+    if match is None:
+        raise ValueError(f"{field}: cannot read {value!r} as a quantity such as '20 ms'")
+    unit = match.group(2)
+    if not unit:
+        return "dimensionless"
+    if unit not in _UNIT_TABLE:
+        raise ValueError(f"{field}: unknown unit {unit!r} in {value!r}")
+    return _UNIT_TABLE[unit][1]
+
+
 def dimension_of(unit: str) -> str:
     """The dimension of a unit symbol such as ``"mV"`` (``ValueError`` if unknown)."""
     if unit not in _UNIT_TABLE:

@@ -152,6 +152,26 @@ CASES = [
     ('model.connections.0.weight=true', "model.connections.0.weight: true is not valid here"),
     ('model.populations.0.neuron.tau_m="0 ms"', "CubaLIF.tau_m: must be > 0"),
     ('record.1.populations=["noise"]', "record.1.populations: 'noise' is a spike source"),
+    # a model written as equations: names and units are checked before anything runs
+    ('model.populations.1.neuron={model="equations", equations="dv/dt = -v/tau + i_ext : volt", threshold="v > v_th", '
+     'parameters={tau="10 ms", v_th="1 mV", v_rest="0 mV"}}',
+     "out.equations: dv/dt: inconsistent units: i_ext is in A but -v/tau is in V/s"),
+    ('model.populations.1.neuron={model="equations", equations="dv/dt = -v/tau_x : volt", threshold="v > v_th", '
+     'parameters={tau="10 ms", v_th="1 mV", v_rest="0 mV"}}', "out.equations: dv/dt: unknown symbol 'tau_x'"),
+    ('model.populations.1.neuron={model="equations", equations="dv/dt = -v/tau : volt", threshold="v > 1*ms", '
+     'parameters={tau="10 ms", v_rest="0 mV"}}', "out.threshold: inconsistent units: v is in V but ms is in s"),
+    ('model.populations.1.neuron={model="equations", equations="dv/dt = -v/tau : volt", threshold="v > v_th", '
+     'reset="w = 0*mV", parameters={tau="10 ms", v_th="1 mV", v_rest="0 mV"}}', "out.reset: 'w' is not a state variable"),
+    ('model.populations.1.neuron={model="equations", equations="dv/dt = -v/tau : volt", '
+     'parameters={tau="10 ms", v_rest="0 mV"}}', "model.populations.1.neuron: threshold: required for model = 'equations'"),
+    ('model.populations.1.neuron={model="equations", equations="dv/dt = -v/tau : volt", threshold="v > v_th", '
+     'parameters={tau="10 ms", v_th="1 mV", v_rest="0 mV"}, tresh="x"}',
+     "model.populations.1.neuron: tresh: unknown key of a model written as equations; did you mean 'threshold'?"),
+    ('model.populations.1.neuron={model="equations", equations="dv/dt = -v/tau : volt", threshold="v > v_th", '
+     'parameters={tau="10 ms", v_th="1 mV", v_rest="0 mV"}, method="rk5"}', "out.method: unknown integration method"),
+    ('model.populations.1.neuron={model="equations", equations="dv/dt = v**2/(tau*v_th) : volt", threshold="v > v_th", '
+     'parameters={tau="10 ms", v_th="1 mV", v_rest="0 mV"}}', "out.method: dv/dt is not linear"),
+    ('model.populations.1.neuron={model="AdEx", tau_w="0 ms"}', "AdEx.tau_w: must be > 0"),
 ]
 
 

@@ -1,6 +1,7 @@
 """The cuda backend: its kernels under numba's CUDA simulator match the numba backend bit for
-bit (float64), block by block, with and without plasticity (STDP, modulators); these run in a
-child process with ``NUMBA_ENABLE_CUDASIM=1``, GPU or not. Registry, ``auto``'s rule (with a
+bit (float64), block by block, with and without plasticity (STDP, modulators), and the NumPy
+reference for every neuron model of ``neurosim.neurons.MODELS`` (the neuron kernel is generated
+from the models' descriptions); these run in a child process with ``NUMBA_ENABLE_CUDASIM=1``, GPU or not. Registry, ``auto``'s rule (with a
 stubbed GPU) and ``neurosim info``. On a real GPU only (skipped, with the reason, elsewhere):
 statistics against numba."""
 
@@ -64,9 +65,9 @@ def same_monitor(a, c):
     return eq(a.t, c.t) and eq(a.rate, c.rate)
 
 
-def compare(label, make, durations):
+def compare(label, make, durations, reference="numba"):
     runs = {}
-    for name in ("numba", "cuda"):
+    for name in (reference, "cuda"):
         net, mons = make()
         backend = Recorder(name)
         for d in durations:
@@ -75,7 +76,7 @@ def compare(label, make, durations):
             else:
                 net.run(d, backend=backend)
         runs[name] = (net, mons, backend.blocks, backend.early)
-    (_, ma, ba, early), (_, mc, bc, _) = runs["numba"], runs["cuda"]
+    (_, ma, ba, early), (_, mc, bc, _) = runs[reference], runs["cuda"]
     blocks_equal = len(ba) == len(bc) and all(
         all(x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(a, c)) for a, c in zip(ba, bc))
     monitors_equal = len(ma) == len(mc) and all(same_monitor(a, c) for a, c in zip(ma, mc))
@@ -103,7 +104,7 @@ compare("split", small_buffer, ["12 ms", "8 ms"])
 
 
 def kick(net):  # the host edits the state between runs: the device copy must follow
-    net.layout.state.v[::2] += 4e-3
+    net.layout.state.vars[0, ::2] += 4e-3
     net.layout.state.i_ext[:10] += 1e-10
 
 
@@ -197,6 +198,105 @@ print(json.dumps(report))
 """
 
 
+# Every neuron model of MODELS in one small network (per-neuron bias rows, so no population shares
+# its parameters), connected at random with delays (0 to 1.5 ms: into the state and into the ring
+# buffer), inhibitory projections on each model's inhibitory receptor, Poisson input, spike
+# generators, step currents on two populations; every state variable of every neuron sampled
+# every step. Run in blocks of 40 steps, with a host edit of the state in between, against the
+# NumPy reference (the model's step as NumPy evaluates it).
+SIMULATED_MODELS = PRELUDE + r"""
+from neurosim.engine import cuda_neurons
+from neurosim.neurons import MODELS
+
+# i_bias per model (A) that makes its defaults spike within a few ms; 2 nA for a model added later
+BIAS = {"LIF": 300e-12, "CubaLIF": 300e-12, "CobaLIF": 300e-12, "AlphaLIF": 300e-12, "ALIF": 300e-12,
+        "AdEx": 1e-9, "CobaAdEx": 1e-9, "Izhikevich": 10e-9, "HodgkinHuxley": 1e-9, "QIF": 2e-9}
+EXC = {"voltage": "0.5 mV", "current": "40 pA", "conductance": "2 nS"}
+INH = {"voltage": "-0.5 mV", "current": "-60 pA", "conductance": "3 nS"}
+
+
+def model_network():
+    net = Network(dt="0.1 ms", seed=5, block_steps=40)
+    rng = np.random.default_rng(7)
+    pops = []
+    for name, cls in MODELS.items():
+        model = cls(i_bias=BIAS.get(name, 2e-9) * rng.uniform(0.9, 1.6, 4))
+        pops.append(net.population(name, 4, model, v_init=Uniform(model.v_rest - 5e-3, model.v_rest + 2e-3)))
+    noise = net.poisson_source("noise", 6, rate="500 Hz")
+    stim = net.spike_source("stim", 2, times=["2 ms", "2 ms", "7.3 ms"], indices=[0, 1, 0])
+    for post in pops:
+        dim = post.model.weight_dimension
+        net.connect(noise, post, FixedProbability(0.5), weight=EXC[dim], delay=Uniform("0 ms", "1 ms"))
+        net.connect(stim, post, FixedProbability(0.5), weight=EXC[dim])
+        for pre in pops:
+            if rng.random() < 0.4:
+                net.connect(pre, post, FixedProbability(0.5), weight=EXC[dim], delay=Uniform("0 ms", "1.5 ms"))
+            if rng.random() < 0.2:
+                net.connect(pre, post, FixedProbability(0.5), weight=INH[dim], delay="0.3 ms", receptor="inh",
+                            name=f"{pre.name}_inh_{post.name}")
+    net.current(pops[0], times=["0 ms", "6 ms"], amplitudes=["0 pA", "-100 pA"], indices=[0, 2])
+    net.current(pops[-1], times=["4 ms"], amplitudes=["200 pA"])
+    monitors = [net.spike_monitor(p) for p in pops] + [net.spike_monitor(noise), net.spike_monitor(stim)]
+    monitors += [net.state_monitor(p, p.model.state_variables) for p in pops]
+    monitors += [net.rate_monitor(p) for p in pops[:2]]
+    return net, monitors
+
+
+def kick(net):  # the host edits the state (v of every model) between runs
+    net.layout.state.vars[0, ::3] += 1e-3
+
+
+runs = compare("models", model_network, ["8 ms", kick, "7 ms"], reference="numpy")
+net, mons = runs["cuda"][0], runs["cuda"][1]
+pops = net.populations
+report["models"]["names"] = [p.model.__class__.__name__ for p in pops]
+report["models"]["expected"] = sorted(MODELS)
+report["models"]["spikes_per_model"] = [int(m.t.size) for m in mons[:len(pops)]]
+report["models"]["layout_models"] = len(net.layout.models)
+report["models"]["state_rows"] = [int(net.layout.state.vars.shape[0]), max(len(p.model.state_variables) for p in pops)]
+report["models"]["samples"] = [int(m.t.size) for m in mons[len(pops) + 2:2 * len(pops) + 2]]
+cuda_neurons.neuron_kernel(tuple(net.layout.models))  # the same models again: cached
+report["models"]["kernel_cache"] = list(cuda_neurons.neuron_kernel.cache_info()[:2])  # hits, misses
+report["models"]["hand_written_lif_gone"] = not hasattr(cuda_kernels, "neurons") and "p_vv" not in open(
+    cuda_kernels.__file__).read()
+print(json.dumps(report))
+"""
+
+
+# The generated neuron kernel of every model, compiled to PTX (NVVM, sm_80; no GPU needed) with
+# the argument types the backend launches it with, in float64 and float32.
+PTX = r"""
+import json, re, types
+import numba
+import numba.cuda.dispatcher
+import numpy as np
+from numba import cuda
+from neurosim import Network
+from neurosim.engine.cuda_neurons import model_of, neuron_kernel
+from neurosim.neurons import MODELS
+
+# device functions are compiled for the current device's compute capability: there is none here
+numba.cuda.dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(8, 0))
+report = {}
+for precision in ("float64", "float32"):
+    net = Network(dt="0.1 ms", precision=precision)
+    for name, cls in MODELS.items():
+        net.population(name, 2, cls())
+    lay = net.layout
+    st, syn, rec = lay.state, lay.syn, lay.rec
+    i = np.int64(0)
+    args = (i, i, np.zeros(1, np.int64), np.zeros(4, np.int64), i, st.vars.reshape(-1), st.ref, st.i_ext,
+            lay.table.params, lay.table.ref_steps, model_of(lay.segments, lay.n_neurons), i, syn.buf, i,
+            syn.buffered, np.zeros(4, np.int32), rec.spike_mask, rec.spk_step, rec.spk_id, np.zeros((2, 2), np.int32),
+            rec.group_of)
+    ptx, _ = cuda.compile_ptx(neuron_kernel(tuple(lay.models)).py_func, tuple(numba.typeof(a) for a in args),
+                              cc=(8, 0))
+    report[precision] = {"entry": ".entry" in ptx, "f64": len(re.findall(r"\.f64\b", ptx)),
+                         "models": len(lay.models)}
+print(json.dumps(report))
+"""
+
+
 def _child(script: str) -> dict:
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": ROOT}
     proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
@@ -233,6 +333,45 @@ def test_cuda_plasticity_under_the_simulator_matches_numba_bit_for_bit():
         assert r["arrivals_pending"] > 0 and r["fired_pending"] > 0, r  # state carried across blocks
     by_checksum = report["by_checksum"]  # host edits are seen when arrays are compared by CRC-32
     assert by_checksum["blocks_equal"] and by_checksum["monitors_equal"] and by_checksum["weights_equal"]
+
+
+def test_every_neuron_model_under_the_simulator_matches_numpy_bit_for_bit():
+    """All models of ``MODELS`` in one network: spikes, every state variable at every step, the
+    state and the ring buffer after each block equal the NumPy reference's (float64)."""
+    r = _child(SIMULATED_MODELS)["models"]
+    assert sorted(r["names"]) == r["expected"] and r["layout_models"] == len(r["expected"]), r
+    assert r["state_rows"][0] == r["state_rows"][1] >= 6, r  # K: the most state variables (HodgkinHuxley: 6)
+    assert all(s > 0 for s in r["spikes_per_model"]), r  # every model spiked
+    assert all(s == 150 for s in r["samples"]), r  # 15 ms sampled every step
+    assert r["blocks"] >= 4 and r["blocks_equal"] and r["monitors_equal"], r
+    assert r["kernel_cache"][0] >= 1 and r["kernel_cache"][1] == 1, r  # generated once per tuple of models
+    assert r["hand_written_lif_gone"], r
+
+
+def _nvvm_usable() -> tuple[bool, str]:
+    try:
+        from numba.cuda.cudadrv import nvvm
+
+        nvvm.NVVM()
+        return True, ""
+    except Exception as exc:  # no CUDA toolkit (libNVVM) here
+        return False, f"numba.cuda cannot compile to PTX here: {type(exc).__name__}: {exc}"
+
+
+@pytest.mark.skipif(not _nvvm_usable()[0], reason=_nvvm_usable()[1])
+def test_generated_neuron_kernel_compiles_to_ptx_for_every_model():
+    """What the simulator cannot show: the generated device code types and compiles for a GPU
+    (all models in one kernel); float32 layouts compute in float32 throughout."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    proc = subprocess.run([sys.executable, "-c", PTX], env={**env, "PYTHONPATH": ROOT}, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    from neurosim.neurons import MODELS
+
+    for precision in ("float64", "float32"):
+        assert report[precision]["entry"] and report[precision]["models"] == len(MODELS), report
+    assert report["float64"]["f64"] > 0 and report["float32"]["f64"] == 0, report
 
 
 def _network(neurons: int, plastic: bool) -> Network:

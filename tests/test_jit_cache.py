@@ -106,14 +106,49 @@ def test_the_numba_kernel_fingerprint_covers_the_plasticity_rules_and_the_rng(mo
     from neurosim.engine import numba_backend, rng
     from neurosim.plasticity import rules
 
-    funcs, _ = jit_cache.reached(numba_backend.run_block.py_func)
+    funcs, _ = jit_cache.reached(numba_backend._before_neurons.py_func)
     for func in (rules.stdp_weight, rules.next_trace, rules.modulator_step, rng.splitmix64,
-                 rng.uniform_jit.py_func, numba_backend._neuron.py_func):
+                 rng.uniform_jit.py_func):
         assert func in funcs, func.__qualname__
-    before = jit_cache.fingerprint(numba_backend.run_block.py_func)
-    assert jit_cache.fingerprint(numba_backend.run_block.py_func) == before  # deterministic
+    before = jit_cache.fingerprint(numba_backend._before_neurons.py_func)
+    assert jit_cache.fingerprint(numba_backend._before_neurons.py_func) == before  # deterministic
     monkeypatch.setattr(rng, "_STEP_KEY", rng._STEP_KEY + np.uint64(2))  # a constant frozen into the kernel
-    assert jit_cache.fingerprint(numba_backend.run_block.py_func) != before
+    assert jit_cache.fingerprint(numba_backend._before_neurons.py_func) != before
+
+
+def test_the_block_kernel_fingerprint_covers_the_generated_neuron_update():
+    from neurosim.engine import numba_backend
+    from neurosim.neurons import LIF, CubaLIF
+
+    lif, cuba = numba_backend.block_kernel((LIF().compiled,)), numba_backend.block_kernel((CubaLIF().compiled,))
+    funcs, text = jit_cache.reached(lif.py_func)
+    assert numba_backend._before_neurons.py_func in funcs and numba_backend._after_neurons.py_func in funcs
+    assert any(f.__name__ == "segment_0" for f in funcs)  # the generated model loop is part of the key
+    assert jit_cache.fingerprint(lif.py_func) != jit_cache.fingerprint(cuba.py_func)
+    # the same models compiled afresh (as in a new process) give the same key: the cache is found again
+    numba_backend.block_kernel.cache_clear()
+    numba_backend.update_function.cache_clear()
+    assert jit_cache.fingerprint(numba_backend.block_kernel((LIF().compiled,)).py_func) == \
+        jit_cache.fingerprint(lif.py_func)
+
+
+def test_a_models_block_kernel_loads_from_the_cache_in_a_new_process(tmp_path):
+    child = (
+        "import numba, sys\n"
+        "from neurosim.network import Network\n"
+        "from neurosim.neurons import Izhikevich\n"
+        "from neurosim.engine.numba_backend import block_kernel\n"
+        "net = Network(dt=1e-4, seed=0)\n"
+        "pop = net.population('p', 5, Izhikevich(i_bias='10 nA'))\n"
+        "net.run('1 ms', backend='numba')\n"
+        "k = block_kernel(net.layout.models)\n"
+        "print(sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values()))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, text=True, check=True)
+            for _ in range(2)]
+    assert runs[0].stdout.split() == ["0", "1"]  # compiled
+    assert runs[1].stdout.split() == ["1", "0"]  # loaded
 
 
 def test_every_cached_kernel_of_the_engine_and_models_uses_the_dependency_cache():
@@ -129,7 +164,8 @@ def test_every_cached_kernel_of_the_engine_and_models_uses_the_dependency_cache(
     dispatchers += [kernels_cpu._forward_kernel(False), kernels_cpu._backward_kernel(True, 0, True)]
     cached = [d for d in dispatchers if not isinstance(d._cache, NullCache)]
     assert len(cached) >= 25 and all(isinstance(d._cache, jit_cache.DependencyCache) for d in cached)
-    assert {"run_block", "uniform_jit", "scan_forward", "scan_backward"} <= {d.py_func.__name__ for d in cached}
+    assert {"_before_neurons", "_after_neurons", "uniform_jit", "scan_forward", "scan_backward"} <= \
+        {d.py_func.__name__ for d in cached}
 
 
 def test_explicit_signatures_are_refused():

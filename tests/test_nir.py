@@ -587,7 +587,7 @@ def test_engine_if_with_bias_fires_at_the_analytic_times(reset):
     net = hn.to_network(_bias_graph(b, r, dt, reset_mechanism=reset))
     pop = net.populations[0]
     assert pop.model.reset == ("soft" if reset == "subtract" else "hard") and pop.model.v_rest == 0
-    assert pop.model.kernel_table(3, dt, "if")["p_vv"].tolist() == [1.0] * 3  # no leak, exactly
+    assert pop.model.kernel_rows(3, dt, "if")[0]["_P_v_v"].tolist() == [1.0] * 3  # no leak, exactly
     monitor = net.spike_monitor(pop)
     net.run("0.1 s", backend="numpy")
     t_star = 1.0 / (r * b)

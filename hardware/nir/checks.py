@@ -205,6 +205,17 @@ def _source_rate(group) -> np.ndarray:
     return np.ones(group.size)
 
 
+def _table(model, n: int, dt: float, name: str) -> dict[str, np.ndarray]:
+    """The exact propagators of a LIF / CubaLIF population (from its compiled rows), with v_th,
+    v_rest and i_bias: ``v' - v_rest = p_vv (v - v_rest) + p_ve i_e + p_vi i_i + p_vI i``."""
+    rows, _ = model.kernel_rows(n, dt, name)
+    p = model.per_neuron(n, name)
+    zero = np.zeros(n)
+    return {"p_vv": rows["_P_v_v"], "p_vI": rows["_H_v"], "p_ve": rows.get("_P_v_i_exc", zero),
+            "p_vi": rows.get("_P_v_i_inh", zero), "d_e": rows.get("_P_i_exc_i_exc", zero),
+            "d_i": rows.get("_P_i_inh_i_inh", zero), "v_th": p["v_th"], "v_rest": p["v_rest"], "i_bias": p["i_bias"]}
+
+
 def _jump(model, table: dict) -> np.ndarray:
     """Largest rise of v - v_rest per unit of positive weight arriving in one step (V per V or per A)."""
     if model.weight_dimension == "voltage":
@@ -231,7 +242,7 @@ def silent_populations(net: Network, horizon: int) -> dict[str, tuple[float, flo
     ``horizon`` steps): {name: (largest depolarisation per step, smallest v_th - v_rest)}. Populations
     with injected currents or initial potentials are not checked."""
     pops = net.populations
-    tables = {p.name: p.model.kernel_table(p.size, net.dt, p.name) for p in pops}
+    tables = {p.name: _table(p.model, p.size, net.dt, p.name) for p in pops}
     free = {c.target.name for c in net.currents} | {p.name for p in pops if p.v_init is not None}
     silent = {p.name: np.full(p.size, p.name not in free) for p in pops}
     sources = {g.name: _source_rate(g) for g in net.groups if not isinstance(g, Population)}

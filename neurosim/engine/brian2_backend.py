@@ -1,7 +1,10 @@
 """Brian2 backend: the flat layout translated into a Brian2 network, results in neurosim's format.
 
-Static and plastic networks (LIF, CubaLIF, delays, spike and Poisson sources, currents, STDP,
-modulators) give the same spikes as neurosim's own backends, and the same learned weights.
+Brian integrates every neuron model from its own description (:mod:`neurosim.neurons.description`:
+equations, threshold, reset, refractory clamp, method) with its own state updater; static and
+plastic networks (any mix of the models of :data:`neurosim.neurons.MODELS` or user models,
+delays, spike and Poisson sources, currents, STDP, modulators) give the spikes of neurosim's
+own backends and states that agree to rounding (see "Agreement" below).
 
 ``backend="brian2"`` runs a network on `Brian2 <https://brian2.readthedocs.io>`_ (runtime mode,
 codegen target of Brian's preferences or the one given) and fills ``layout.rec`` and
@@ -11,34 +14,62 @@ sinks work unchanged. :func:`translate` builds the Brian2 objects from a layout.
 Translation (``N`` neurons, ``S`` sources, see :mod:`neurosim.engine.layout`)
 ---------------------------------------------------------------------------
 
-- all neurons: one ``NeuronGroup`` with ``v, i_e, i_i, i_ext`` (SI values, dimensionless in
-  Brian), the refractory countdown ``ref`` and the columns of ``layout.table`` (shared
-  scalars where all neurons agree). The update is neurosim's exact integration, written with
-  its propagators (the closed-form solution of the linear CuBa equations over ``dt``, i.e. what
-  Brian's ``method="exact"`` computes, but with the very same constants: identical results in
-  float64, also for ``tau_syn == tau_m`` and for heterogeneous parameters)::
+- neurons (:mod:`neurosim.engine.brian2_neurons`): one ``NeuronGroup`` per model
+  (``layout.models``; its neurons from all segments running it), clock step the network's
+  ``dt``. Its equations are the description's, as written (they are Brian syntax and already
+  unit-checked), with ``method=`` the description's method (Brian's ``exact``,
+  ``exponential_euler``, ``rk4``, ``rk2``, ``euler``), plus
 
-      clamp = int(ref > 0)
-      v = (1 - clamp) (v_rest + (v - v_rest) P_vv + i_e P_ve + i_i P_vi + i_ext P_vI) + clamp v_reset
-      i_e *= d_e;  i_i *= d_i;  ref -= clamp
+  - every model parameter (the model's fields and extra ones such as ``soft``, from
+    ``model.parameter_values``) as ``<name> : <SI unit> (constant[, shared])``: shared where the
+    whole group agrees. The parameters come from ``layout.dt`` / ``layout.parameters`` when the
+    layout carries them, else from the ``Network`` holding the layout; ``layout.table.params``
+    (neurosim's derived propagators) is not used;
+  - ``i_ext : amp`` (the external current, constant over a step as in neurosim), neurosim's own
+    refractory counter ``ref``, ``clamp`` and ``ref_steps = floor(t_ref/dt)``;
+  - an infinite ``clip`` bound takes the unit of the clipped value (neurosim's ``inf`` matches
+    any unit, Brian's is dimensionless): ``clip(v, -inf, v_peak)`` -> ``clip(v, (-inf*volt), v_peak)``;
+  - Brian's ``exact`` solves the equations with symbolic parameters, so its closed form
+    divides by differences of rates (``1/tau_m - 1/tau_syn``) and is NaN where two coincide:
+    neurons of an ``exact`` model whose equation parameters of one unit coincide (e.g.
+    ``tau_syn_exc == tau_m``) form a group of their own whose equations name the coinciding
+    parameters alike, so sympy solves the degenerate case.
 
-  (a ``run_regularly`` in the ``groups`` slot), threshold ``v >= v_th and clamp == 0``, reset
-  ``v = soft (v - (v_th - v_reset)) + (1 - soft) v_reset; ref = ref_steps`` moved to the
-  ``after_thresholds`` slot, i.e. *before* synaptic propagation as in neurosim (delta input
-  arriving in a neuron's spike step is added after its reset).
-- refractoriness: neurosim's own counter, not Brian's ``refractory``: for ``floor(t_ref/dt)``
-  steps after a spike ``v`` is clamped to ``v_reset`` and cannot spike; a delta synapse
-  arriving then is added (a state sample shows it, as in neurosim) and overwritten by the clamp,
-  i.e. lost; the synaptic currents keep decaying.
-- static synapses: one ``Synapses`` object per (neurons | sources) x target variable (v, i_e, i_i),
-  ``on_pre = "<var>_post += w"``, connected from the merged CSR; per-synapse delays
-  ``d dt`` (a shared delay / weight where the whole object has one).
+  One step runs neurosim's step semantics in Brian's schedule: the state updater integrates
+  (slot ``groups``); then (``after_groups``) ``clamp = int(ref > 0); ref -= clamp`` and, on a
+  custom event ``clamping`` (``clamp > 0``), the refractory statements (e.g. ``v = v_reset``)
+  on the integrated state; the threshold is ``(<threshold>) and clamp == 0`` on that state; the
+  reset (moved to ``after_thresholds``, i.e. *before* synaptic propagation as in neurosim:
+  input arriving in a neuron's spike step is added after its reset) is the description's
+  statements, then ``ref = ref_steps``. So for ``floor(t_ref/dt)`` steps after a spike the
+  clamped variables are held and the neuron cannot spike; input arriving then is added (a state
+  sample shows it) and a clamped variable loses it at the next clamp. Brian's own
+  ``refractory`` is not used. The initial state is ``layout.state.vars`` (row ``k`` of a neuron:
+  the ``k``-th state variable of its model).
+- static synapses: one ``Synapses`` object per (presynaptic group: a neuron group or the
+  sources) x (target group, target variable), the state codes ``row * N + post`` of the merged
+  CSR resolved to (group, variable, index); ``syn_w : <unit of the variable>``,
+  ``on_pre = "<var>_post += syn_w"``; per-synapse delays ``d dt`` (a shared delay / weight where
+  the whole object has one).
 - sources (spike sources and Poisson sources): one ``SpikeGeneratorGroup`` with the exact
   spikes neurosim produces (Poisson spikes from neurosim's counter-based generator
   :mod:`neurosim.engine.rng`, so both simulate the same input).
 - currents: every change of ``i_ext`` is an event of an "inject" ``SpikeGeneratorGroup`` with a
   synapse ``i_ext_post += delta`` (exact, also in standalone mode). The same group carries the
   input pending in the ring buffer ``layout.syn.buf`` when the translation starts after step 0.
+- runs use an empty run namespace (``namespace={}``): names resolve to the groups' variables,
+  Brian's units, constants and functions only, never to the caller's Python variables.
+
+Agreement
+---------
+
+Brian evaluates the same method as neurosim, in its own arithmetic: ``exact`` closed forms
+(sympy's solution vs neurosim's matrix exponential, both exact up to rounding) agree to ~1e-14
+of a variable's range; explicit schemes (``rk4``, ``exponential_euler``, ...) compute the same
+formula in another order of operations, ~1e-13 after a run through spike upstrokes. Spike times
+are identical unless a threshold crossing lies within that rounding of the threshold (not seen
+in the tests, including chaotic 200-neuron runs; in principle a long chaotic run can diverge
+from there on).
 
 Time stamps and the step order
 ------------------------------
@@ -70,15 +101,17 @@ leaves the spikes of its last step unpaired, as neurosim does, and the weights h
 the ones numba leaves. Brian clears spike spaces at the end of each run, so the phase reads
 flags that are state variables instead (custom events, evaluated in ``before_start``):
 
-- ``spk`` (neurons): set by the reset, event ``fired`` (``spk > 0.5``) in the next step;
+- ``spk`` (every neuron group): set by the reset, event ``fired`` (``spk > 0.5``) in the next step;
 - relay elements ``R`` (a ``NeuronGroup``), one per (presynaptic trace set and element, delay
   ``D``) -- neurosim's delay groups: a spike of element ``j`` sets ``hit`` of its relay element
   with delay ``D`` through a ``Synapses`` with delay ``D dt`` (synapses slot of Brian step
   ``m-1+D``), so event ``arrive`` (``hit > 0.5``) is the arrival at ``t_{m+D}``. The relay
   element holds the trace of the arrivals ``y = x_pre(t - D)`` that potentiation reads.
-- one ``Synapses`` per (plastic projection, target variable) from ``R`` to the neurons, with
-  ``w`` and the rule's constants (shared), and ``pos`` (the merged-CSR position, for the way
-  back). ``on_pre`` (event ``arrive``, order 0): ``<var>_post += w``, then
+- one ``Synapses`` per (plastic projection, target group and variable) from ``R`` to the
+  neurons, with the weight ``w`` (Brian name ``syn_w``, as in static synapses, so it cannot
+  clash with a model variable such as AdEx's ``w``; in the target variable's unit) and the
+  rule's constants (shared), and ``pos`` (the merged-CSR position, for the way back).
+  ``on_pre`` (event ``arrive``, order 0): ``<var>_post += w``, then
   ``w = clip(w - eta_- A-(w) xp_post, w_min, w_max)``: the weight a delayed synapse delivers is
   its weight at arrival, before that arrival's depression; ``on_post`` (event ``fired``,
   order 1, after every depression of the step): ``w = clip(w + eta_+ A+(w) y_pre, ...)``.
@@ -111,7 +144,10 @@ flags that are state variables instead (custom events, evaluated in ``before_sta
   pairs, counts and queues them. The rest of the transient plasticity state (trace ring,
   arrivals in flight) stays in Brian and is emptied in the layout.
 
-Limits: float32 layouts are simulated in float64 (plastic weights then agree with numba's
+Limits: a model translates when Brian reads its equations (Brian's default functions and
+constants; units with integer exponents; no model variable named like the translation's own:
+``i_ext``, ``ref``, ``clamp``, ``ref_steps``, ``spk``, ``xp<k>``, ``inc<k>``, ``dec<k>``,
+``near<k>``); float32 layouts are simulated in float64 (plastic weights then agree with numba's
 float32 arithmetic only to float32 rounding); Brian's synaptic queues and the plasticity
 traces are not copied back into ``layout.syn.buf`` / ``layout.plastic``, so a run that
 continues on another backend after ``brian2`` loses the delayed spikes in flight at the switch
@@ -131,22 +167,8 @@ from typing import Any
 import numpy as np
 
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout, column_sets
+from neurosim.engine.brian2_neurons import Neurons, network_inputs
 from neurosim.engine.rng import _S11, _STEP_KEY, _TO_UNIT, splitmix64
-
-#: Brian's clock step in runtime mode: only a time axis (the dynamics live in the propagators,
-#: delays are whole steps, and every time is converted back to steps)
-NOMINAL_DT = 1e-4
-VARIABLES = ("v", "i_e", "i_i", "i_ext")  # state rows 0..2 of layout.state.vars, then the external current
-_PARAMETERS = ("v_rest", "v_th", "v_reset", "reset_step", "soft", "p_vv", "p_ve", "p_vi", "p_vI", "d_e", "d_i")
-_UPDATE = """
-clamp = int(ref > 0)
-v = (1 - clamp) * (v_rest + (v - v_rest) * p_vv + i_e * p_ve + i_i * p_vi + i_ext * p_vI) + clamp * v_reset
-i_e = i_e * d_e
-i_i = i_i * d_i
-ref = ref - clamp
-"""
-_THRESHOLD = "v >= v_th and clamp == 0"
-_RESET = "v = soft * (v - reset_step) + (1 - soft) * v_reset\nref = ref_steps"
 
 
 def available() -> tuple[bool, str]:
@@ -181,7 +203,7 @@ def write_back_plasticity(layout: Layout, tr: "Translation", step: int) -> None:
     starting at ``step`` reads them back (``mute``: their input is in the state already)."""
     syn, pl = layout.syn, layout.plastic
     for s in tr.plastic:
-        syn.weight[np.asarray(s.pos[:], np.int64)] = np.asarray(s.w[:])
+        syn.weight[np.asarray(s.pos[:], np.int64)] = np.asarray(s.syn_w_[:])
     for m, g in enumerate(tr.modulators):
         a = float(g.A[0])
         pl.mod_state[m] = a
@@ -192,7 +214,7 @@ def write_back_plasticity(layout: Layout, tr: "Translation", step: int) -> None:
     pl.last[:] = -1
     pl.gcount[:] = 0
     # the spikes of the last step: flag ``spk`` (set by the reset, cleared in the next step)
-    fired = np.flatnonzero(np.asarray(tr.neurons.spk_[:]) > 0.5)
+    fired = np.flatnonzero(tr.neurons.gather("spk") > 0.5)
     pl.last[fired] = step
     np.add.at(pl.gcount, layout.rec.group_of[fired], 1)
     watched = fired[pl.watch[fired] != 0]
@@ -278,11 +300,11 @@ def _update_code(potentiate: bool, mult: bool, trace: str, eta: str | None) -> s
     s, a = ("_p", "a_plus") if potentiate else ("_d", "a_minus")
     lines = [f"{s}x = {trace}", f"{s}a = {a} * {eta}" if eta else f"{s}a = {a}"]
     if mult:
-        lines += [f"{s}g = w_max - w" if potentiate else f"{s}g = w - w_min", f"{s}h = {s}a * {s}g",
+        lines += [f"{s}g = w_max - syn_w" if potentiate else f"{s}g = syn_w - w_min", f"{s}h = {s}a * {s}g",
                   f"{s}dw = {s}h * {s}x"]
     else:
         lines.append(f"{s}dw = {s}a * {s}x")
-    lines += [f"{s}w = w + {s}dw" if potentiate else f"{s}w = w - {s}dw", f"w = clip({s}w, w_min, w_max)"]
+    lines += [f"{s}w = syn_w + {s}dw" if potentiate else f"{s}w = syn_w - {s}dw", f"syn_w = clip({s}w, w_min, w_max)"]
     return "\n".join(lines) + "\n"
 
 
@@ -383,19 +405,20 @@ class _PlasticPlan:
                       f"near{t} : 1 (constant, shared)"]
         return lines
 
-    def init_neurons(self, group) -> None:
-        group.spk = self.fired0.astype(np.float64)
-        for t, values in self.xp.items():
-            setattr(group, f"xp{t}", values)
-            for name, arr in (("inc", self.inc), ("dec", self.dec), ("near", self.near)):
-                setattr(group, f"{name}{t}", float(arr[t]))
-        code = "".join(_trace_code(f"xp{t}", "spk", f"inc{t}", f"dec{t}", f"near{t}") for t in self.post_sets)
-        group.run_regularly(code + "spk = 0\n", when=_TRACES_AT[0], order=_TRACES_AT[1])
-        group.thresholder["fired"].when, group.thresholder["fired"].order = _EVENTS_AT
+    def init_neurons(self, neurons) -> None:
+        for plan, group in zip(neurons.plans, neurons.groups):
+            group.spk = self.fired0[plan.ids].astype(np.float64)
+            for t, values in self.xp.items():
+                setattr(group, f"xp{t}", values[plan.ids])
+                for name, arr in (("inc", self.inc), ("dec", self.dec), ("near", self.near)):
+                    setattr(group, f"{name}{t}", float(arr[t]))
+            code = "".join(_trace_code(f"xp{t}", "spk", f"inc{t}", f"dec{t}", f"near{t}") for t in self.post_sets)
+            group.run_regularly(code + "spk = 0\n", when=_TRACES_AT[0], order=_TRACES_AT[1])
+            group.thresholder["fired"].when, group.thresholder["fired"].order = _EVENTS_AT
 
-    def _relay_group(self, b2, group, sources, clock, step0: int, dt: float, objects: list):
+    def _relay_group(self, b2, neurons, sources, clock, step0: int, dt: float, objects: list):
         """The relay elements, flagged by the spikes (after their delays) and the inject events."""
-        n = group.N
+        n = neurons.n
         n_r = self.r_pre.size
         relay = b2.NeuronGroup(n_r, "hit : 1\nmute : 1\ny : 1\ninc : 1 (constant)\ndec : 1 (constant)\n"
                                "near : 1 (constant)", events={"arrive": "hit > 0.5"}, clock=clock)
@@ -407,11 +430,13 @@ class _PlasticPlan:
         objects.append(relay)
         # relays: a spike of element j flags its relay element of delay D, D steps later, in the
         # synapses slot of the step before the arrival
-        for from_sources, pre_group in ((False, group), (True, sources)):
-            sel = np.flatnonzero((self.r_pre >= n) == from_sources)
-            if sel.size:
-                objects.append(_relay(b2, pre_group, relay, self.r_pre[sel] - (n if from_sources else 0), sel,
-                                      self.r_delay[sel], dt, clock))
+        from_neurons = np.flatnonzero(self.r_pre < n)
+        for g, sel, local in neurons.split_ids(self.r_pre[from_neurons]):
+            r = from_neurons[sel]
+            objects.append(_relay(b2, neurons.groups[g], relay, local, r, self.r_delay[r], dt, clock))
+        sel = np.flatnonzero(self.r_pre >= n)
+        if sel.size:
+            objects.append(_relay(b2, sources, relay, self.r_pre[sel] - n, sel, self.r_delay[sel], dt, clock))
         if self.inject_r.size:
             inject = b2.SpikeGeneratorGroup(n_r, self.inject_r, (self.inject_step - 1 - step0) * dt * b2.second,
                                             clock=clock)
@@ -419,14 +444,14 @@ class _PlasticPlan:
                                        dt, clock)]
         return relay
 
-    def build(self, b2, layout: Layout, group, sources, clock, src_ids0: np.ndarray, step0: int,
+    def build(self, b2, layout: Layout, neurons, sources, clock, src_ids0: np.ndarray, step0: int,
               dt: float) -> tuple[list, list, list]:
         """The relay group, relays, plastic synapses and modulators: (objects, plastic Synapses, modulator groups)."""
         n = layout.n_neurons
         syn = layout.syn
         objects, relay = [], None
         if self.r_pre.size:
-            relay = self._relay_group(b2, group, sources, clock, step0, dt, objects)
+            relay = self._relay_group(b2, neurons, sources, clock, step0, dt, objects)
         # modulators: one group each; counts per drive entry (neurons: 'fired' events, sources: spikes)
         mod_groups = []
         for m, mod in enumerate(self.mods):
@@ -445,48 +470,49 @@ class _PlasticPlan:
                     code.append(f"_s{k} = _s{k - 1} + _d{k}")
                 else:
                     code.append("_s0 = _d0")
-                neurons = members[members < n]
+                pres = [(neurons.groups[g], local, "fired") for g, _, local in neurons.split_ids(members[members < n])]
                 srcs = members[members >= n] - n
-                for pre_group, ids, on_event in ((group, neurons, "fired"), (sources, srcs, "spike")):
-                    if ids.size:
-                        s = b2.Synapses(pre_group, mg, on_pre=f"n{k}_post += 1", on_event={"pre": on_event},
-                                        clock=clock)
-                        s.connect(i=ids.astype(np.int64), j=np.zeros(ids.size, np.int64))
-                        if on_event == "fired":
-                            s.pre.when, s.pre.order = _COUNT_AT
-                        objects.append(s)
+                if srcs.size:
+                    pres.append((sources, srcs, "spike"))
+                for pre_group, ids, on_event in pres:
+                    s = b2.Synapses(pre_group, mg, on_pre=f"n{k}_post += 1", on_event={"pre": on_event}, clock=clock)
+                    s.connect(i=ids.astype(np.int64), j=np.zeros(ids.size, np.int64))
+                    if on_event == "fired":
+                        s.pre.when, s.pre.order = _COUNT_AT
+                    objects.append(s)
             code += [f"_u1 = weight * _s{k_n - 1}" if k_n else "_u1 = weight * 0.0", "_u2 = _u1 + bias",
                      "_u3 = _u2 - A", "_u4 = _u3 / tau", "A = A + _u4"]
             code += [f"n{k} = 0" for k in range(k_n)]
             mg.run_regularly("\n".join(code) + "\n", when=_TRACES_AT[0], order=_TRACES_AT[1] + 1)
             objects.append(mg)
             mod_groups.append(mg)
-        # plastic synapses: one Synapses per (projection, target variable), relay -> neurons
+        # plastic synapses: one Synapses per (projection, target group and variable), relay -> neurons
         plastic = []
+        n_rows = layout.state.vars.shape[0]
         for q in np.unique(self.proj):
-            for r in range(3):
-                sel = np.flatnonzero((self.proj == q) & (self.row == r))
-                if not sel.size:
-                    continue
+            in_q = np.flatnonzero(self.proj == q)
+            for g, var, sel_q, local in neurons.split_codes(self.row[in_q] * max(n, 1) + self.post[in_q], n_rows):
+                sel = in_q[sel_q]
                 t = int(self.post_set[sel[0]])
                 mult = bool(self.rule["mult"][q])
                 eta_p, eta_d = self.eta.get((int(q), 0)), self.eta.get((int(q), 1))
-                lines = ["w : 1", "pos : integer (constant)"]
-                lines += [f"{k} : 1 (constant, shared)" for k in ("a_plus", "a_minus", "w_min", "w_max")]
+                unit = neurons.unit(g, var)
+                lines = [f"syn_w : {unit}", "pos : integer (constant)"]
+                lines += [f"{k} : {'1' if mult else unit} (constant, shared)" for k in ("a_plus", "a_minus")]
+                lines += [f"{k} : {unit} (constant, shared)" for k in ("w_min", "w_max")]
                 if eta_p is not None or eta_d is not None:
                     lines.append("mod_index : integer (constant)")
                 lines += [f"eta_{s} : 1 (linked)" for s, e in (("p", eta_p), ("d", eta_d)) if e is not None]
-                var = VARIABLES[r]
-                on_pre = (f"_keep = 1 - mute_pre\n_v = w * _keep\n{var}_post += _v\n"
+                on_pre = (f"_keep = 1 - mute_pre\n_v = syn_w * _keep\n{var}_post += _v\n"
                           + _update_code(False, mult, f"xp{t}_post", "eta_d" if eta_d is not None else None))
                 on_post = _update_code(True, mult, "y_pre", "eta_p" if eta_p is not None else None)
-                s = b2.Synapses(relay, group, model="\n".join(lines), on_pre=on_pre, on_post=on_post,
+                s = b2.Synapses(relay, neurons.groups[g], model="\n".join(lines), on_pre=on_pre, on_post=on_post,
                                 on_event={"pre": "arrive", "post": "fired"}, clock=clock)
-                s.connect(i=self.r_of[sel], j=self.post[sel])
-                s.w = syn.weight[self.pos[sel]].astype(np.float64)
+                s.connect(i=self.r_of[sel], j=local)
+                s.syn_w_ = syn.weight[self.pos[sel]].astype(np.float64)
                 s.pos = self.pos[sel]
                 for k in ("a_plus", "a_minus", "w_min", "w_max"):
-                    setattr(s, k, float(self.rule[k][q]))
+                    setattr(s, k + "_", float(self.rule[k][q]))
                 if eta_p is not None or eta_d is not None:
                     s.mod_index = 0
                 for name, e in (("eta_p", eta_p), ("eta_d", eta_d)):
@@ -519,12 +545,10 @@ class Translation:
     base: int
     dt: float
     net: Any  # brian2.Network
-    neurons: Any
+    neurons: Neurons  # the NeuronGroups and the map from global ids onto them
     sources: Any  # SpikeGeneratorGroup or None
-    spikes: Any  # SpikeMonitor of the neurons
-    states: Any  # StateMonitor or None
-    state_vars: list[str] = field(default_factory=list)
-    state_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    spikes: list = field(default_factory=list)  # SpikeMonitor per neuron group (empty: spikes not recorded)
+    states: list = field(default_factory=list)  # (group, StateMonitor, variables, local ids) per recorded group
     state_every: int = 1  # steps between two StateMonitor samples
     plastic: list = field(default_factory=list)  # plastic Synapses (variables ``w`` and merged position ``pos``)
     modulators: list = field(default_factory=list)  # one NeuronGroup (variable ``A``) per modulator
@@ -537,42 +561,66 @@ class Translation:
             self.sources.set_spikes((ids - n_neurons).astype(np.int64),
                                     (steps - 1 - self.base).astype(np.float64) * self.dt * b2.second)
 
+    def neuron_spikes(self, clear: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The recorded neuron spikes as (Brian step since ``base``, global id), by step then id;
+        ``clear``: empty the monitors (memory stays bounded over many runs)."""
+        steps, ids = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for plan, mon in zip(self.neurons.plans, self.spikes):
+            ids.append(plan.ids[np.asarray(mon.i[:], np.int64)])
+            steps.append(np.rint(np.asarray(mon.t_[:]) / self.dt).astype(np.int64))
+            if clear:
+                mon.resize(0)
+                mon.variables["N"].set_value(0)
+        steps, ids = np.concatenate(steps), np.concatenate(ids)
+        order = np.lexsort((ids, steps))
+        return steps[order], ids[order]
 
-def translate(layout: Layout, dt: float, step0: int = 0, source_until: int | None = None,
-              record_spikes: bool = True, record_states: bool = True) -> Translation:
+
+def translate(layout: Layout, dt: float | None = None, step0: int = 0, source_until: int | None = None,
+              record_spikes: bool = True, record_states: bool = True,
+              parameters: list[dict[str, np.ndarray]] | None = None) -> Translation:
     """Build the Brian2 network of ``layout`` starting at neurosim step ``step0`` (from its current
-    state and ring buffer). ``source_until``: give the generator the source spikes of steps
-    ``step0 < step < source_until`` now (standalone mode); otherwise feed them per run with
-    :meth:`Translation.set_source_spikes`. Uses the current Brian device and preferences.
-    Plastic projections and modulators (see the module docstring) are read from
-    ``layout.plastic``; the layout itself is not changed."""
+    state and ring buffer). ``dt`` (s) and ``parameters`` (one dict of SI parameter arrays per
+    segment, ``model.parameter_values(size, population)``): by default those of the network
+    that holds ``layout`` (see :func:`neurosim.engine.brian2_neurons.network_inputs`).
+    ``source_until``: give the generator the source spikes of steps ``step0 < step < source_until``
+    now (standalone mode); otherwise feed them per run with :meth:`Translation.set_source_spikes`.
+    Uses the current Brian device and preferences; run ``Translation.net`` with ``namespace={}``
+    (the groups hold every name they use). Plastic projections and modulators (see the module
+    docstring) are read from ``layout.plastic``; the layout itself is not changed."""
     import brian2 as b2
 
+    if dt is None or parameters is None:
+        net_dt, net_params = network_inputs(layout)
+        dt = net_dt if dt is None else dt
+        parameters = net_params if parameters is None else parameters
     sec = b2.second
     n = layout.n_neurons
     n_el = layout.syn.indptr.size - 1
     n_src = n_el - n
-    syn, drv, st, tb = layout.syn, layout.drive, layout.state, layout.table
+    syn, drv, st = layout.syn, layout.drive, layout.state
+    k_rows = st.vars.shape[0]
     clock = b2.Clock(dt=dt * sec)
 
     # --- initial state and the input of step0 (buffered, currents, sources): added at once
-    state = np.zeros((4, n))
-    state[:3] = st.vars
-    state[3] = st.i_ext
-    events = []  # (step, state code in 0..4N, amount) for steps > step0
+    state = np.zeros((k_rows + 1, n))  # state rows, then the external current: codes r N + i
+    state[:k_rows] = st.vars
+    state[k_rows] = st.i_ext
+    flat = state.reshape(-1)
+    events = []  # (step, state code, amount) for steps > step0
     ring = syn.buf.shape[0]
     for s in range(step0, step0 + ring):
         row = syn.buf[s & (ring - 1)]
         nz = np.flatnonzero(row)
         if nz.size:
             if s == step0:
-                state[:3].reshape(-1)[nz] += row[nz]
+                flat[nz] += row[nz]
             else:
                 events.append((np.full(nz.size, s), nz, row[nz].astype(np.float64)))
     c0, c1 = np.searchsorted(drv.cur_step, [step0, step0 + 1], side="left")
-    np.add.at(state[3], drv.cur_id[c0:c1], drv.cur_delta[c0:c1])
+    np.add.at(state[k_rows], drv.cur_id[c0:c1], drv.cur_delta[c0:c1])
     later = np.arange(c1, drv.cur_step.size)
-    events.append((drv.cur_step[later], 3 * n + drv.cur_id[later].astype(np.int64),
+    events.append((drv.cur_step[later], k_rows * n + drv.cur_id[later].astype(np.int64),
                    drv.cur_delta[later].astype(np.float64)))
     _, first_ids = source_spikes(layout, step0, step0 + 1)
     plan = _PlasticPlan(layout, step0, first_ids) if layout.plastic.flags[0] else None
@@ -580,34 +628,20 @@ def translate(layout: Layout, dt: float, step0: int = 0, source_until: int | Non
     pos = _outgoing(layout, first_ids)
     pos = pos[static[pos]]  # plastic synapses: delivered on arrival by the relay elements (see _PlasticPlan)
     now = syn.delay[pos] == 0
-    np.add.at(state[:3].reshape(-1), syn.target[pos[now]], syn.weight[pos[now]])
+    np.add.at(flat, syn.target[pos[now]], syn.weight[pos[now]])
     pos = pos[~now]
     events.append((step0 + syn.delay[pos].astype(np.int64), syn.target[pos].astype(np.int64),
                    syn.weight[pos].astype(np.float64)))
 
-    # --- neurons
-    shared = {k: bool(np.all(getattr(tb, k) == getattr(tb, k)[0])) for k in (*_PARAMETERS, "ref_steps")}
-    lines = [f"{v} : 1" for v in VARIABLES] + ["ref : integer", "clamp : integer"]
-    lines += [f"{k} : 1 (constant{', shared' if shared[k] else ''})" for k in _PARAMETERS]
-    lines.append(f"ref_steps : integer (constant{', shared' if shared['ref_steps'] else ''})")
-    extra = {}
+    # --- neurons: one NeuronGroup per model (split where exact solutions degenerate)
+    neurons = Neurons(b2, layout, parameters, clock,
+                      extra_lines=plan.neuron_lines() if plan is not None else None,
+                      events={"fired": "spk > 0.5"} if plan is not None else None,
+                      reset_extra="spk = 1" if plan is not None else "")
+    neurons.set_state(state, st.ref)
     if plan is not None:
-        lines += plan.neuron_lines()
-        extra = dict(events={"fired": "spk > 0.5"})
-    group = b2.NeuronGroup(n, "\n".join(lines), threshold=_THRESHOLD,
-                           reset=_RESET + ("\nspk = 1" if plan is not None else ""), clock=clock, **extra)
-    group.resetter["spike"].when = "after_thresholds"
-    for k in (*_PARAMETERS, "ref_steps"):
-        col = getattr(tb, k)
-        value = col.astype(np.int64 if k == "ref_steps" else np.float64)
-        setattr(group, k, value[0] if shared[k] else value)
-    for k, name in enumerate(VARIABLES):
-        setattr(group, name, state[k])
-    group.ref = st.ref.astype(np.int64)
-    group.run_regularly(_UPDATE, when="groups")
-    if plan is not None:
-        plan.init_neurons(group)
-    objects = [group]
+        plan.init_neurons(neurons)
+    objects = list(neurons.groups)
 
     # --- sources
     sources = None
@@ -619,21 +653,25 @@ def translate(layout: Layout, dt: float, step0: int = 0, source_until: int | Non
         sources = b2.SpikeGeneratorGroup(n_src, idx, times * sec, clock=clock)
         objects.append(sources)
 
-    # --- synapses from the merged CSR
+    # --- synapses from the merged CSR: one Synapses per (presynaptic group, target group and variable)
     pre = np.repeat(np.arange(n_el, dtype=np.int64), np.diff(syn.indptr))
-    row = syn.target.astype(np.int64) // max(n, 1)
-    post = syn.target.astype(np.int64) % max(n, 1)
-    for is_src, pre_group in ((False, group), (True, sources)):
-        for r in range(3):
-            sel = np.flatnonzero((row == r) & ((pre >= n) == is_src) & static)
-            if sel.size:
-                objects.append(_synapses(b2, pre_group, group, VARIABLES[r], pre[sel] - (n if is_src else 0), post[sel],
-                                         syn.weight[sel], syn.delay[sel], dt, clock))
+    keep = np.flatnonzero(static)
+    in_neurons = keep[pre[keep] < n]
+    pre_parts = [(neurons.groups[g], in_neurons[sel], local) for g, sel, local in neurons.split_ids(pre[in_neurons])]
+    if n_src:
+        from_sources = keep[pre[keep] >= n]
+        pre_parts.append((sources, from_sources, pre[from_sources] - n))
+    for pre_group, where, local_pre in pre_parts:
+        if not where.size:
+            continue
+        for g, var, sel, local_post in neurons.split_codes(syn.target[where], k_rows):
+            objects.append(_synapses(b2, pre_group, neurons.groups[g], var, neurons.unit(g, var), local_pre[sel],
+                                     local_post, syn.weight[where[sel]], syn.delay[where[sel]], dt, clock))
 
     # --- plasticity: relay elements, plastic synapses, modulators
     plastic, modulators = [], []
     if plan is not None:
-        more, plastic, modulators = plan.build(b2, layout, group, sources, clock, first_ids, step0, dt)
+        more, plastic, modulators = plan.build(b2, layout, neurons, sources, clock, first_ids, step0, dt)
         objects += more
 
     # --- inject events: input that is due after step0 but not carried by a synapse of the network
@@ -646,38 +684,40 @@ def translate(layout: Layout, dt: float, step0: int = 0, source_until: int | Non
         inject = b2.SpikeGeneratorGroup(e_step.size, np.arange(e_step.size), (e_step - 1 - step0) * dt * sec,
                                         clock=clock)
         objects.append(inject)
-        for r in range(4):
-            sel = np.flatnonzero(e_code // n == r)
-            if sel.size:
-                objects.append(_synapses(b2, inject, group, VARIABLES[r], sel, e_code[sel] % n, e_amount[sel],
-                                         np.zeros(sel.size, np.int64), dt, clock))
+        for g, var, sel, local in neurons.split_codes(e_code, k_rows):
+            objects.append(_synapses(b2, inject, neurons.groups[g], var, neurons.unit(g, var), sel, local,
+                                     e_amount[sel], np.zeros(sel.size, np.int64), dt, clock))
 
     # --- monitors
     rec = layout.rec
-    spikes = b2.SpikeMonitor(group) if record_spikes else None
-    states, names, uids, every = None, [], np.zeros(0, np.int64), 1
+    spikes = [b2.SpikeMonitor(group) for group in neurons.groups] if record_spikes else []
+    states, every = [], 1
     if record_states and rec.rec_id.size:
-        names = [VARIABLES[r] for r in sorted(set(rec.rec_var.tolist()))]
-        uids = np.unique(rec.rec_id).astype(np.int64)
         interval = int(rec.rec_interval[0])
         every = interval if step0 % interval == 0 else 1
-        states = b2.StateMonitor(group, names, record=uids, when="start", dt=every * dt * sec)
-    objects += [m for m in (spikes, states) if m is not None]
-    return Translation(base=step0, dt=dt, net=b2.Network(*objects), neurons=group, sources=sources, spikes=spikes,
-                       states=states, state_vars=names, state_ids=uids, state_every=every, plastic=plastic,
-                       modulators=modulators)
+        ids = rec.rec_id.astype(np.int64)
+        for g, sel, _ in neurons.split_ids(ids):
+            names = sorted({neurons.variable(g, int(r)) for r in rec.rec_var[sel]})
+            uids = np.unique(ids[sel])
+            mon = b2.StateMonitor(neurons.groups[g], names, record=neurons.local[uids], when="start",
+                                  dt=every * dt * sec)
+            states.append((g, mon, names, uids))
+    objects += spikes + [m for _, m, _, _ in states]
+    return Translation(base=step0, dt=dt, net=b2.Network(*objects), neurons=neurons, sources=sources, spikes=spikes,
+                       states=states, state_every=every, plastic=plastic, modulators=modulators)
 
 
-def _synapses(b2, source, target, var, i, j, w, d, dt, clock):
-    """``Synapses`` adding ``w`` to ``var`` of the target after ``d`` steps (shared weight / delay if uniform)."""
+def _synapses(b2, source, target, var, unit, i, j, w, d, dt, clock):
+    """``Synapses`` adding ``w`` (SI, in ``unit``) to ``var`` of the target after ``d`` steps
+    (shared weight / delay if uniform)."""
     w = np.asarray(w, np.float64)
     w_shared = bool(np.all(w == w[0]))
     d_shared = bool(np.all(d == d[0]))
     kwargs = {"delay": float(d[0]) * dt * b2.second} if d_shared else {}
-    s = b2.Synapses(source, target, model=f"w : 1 (constant{', shared' if w_shared else ''})",
-                    on_pre=f"{var}_post += w", clock=clock, **kwargs)
+    s = b2.Synapses(source, target, model=f"syn_w : {unit} (constant{', shared' if w_shared else ''})",
+                    on_pre=f"{var}_post += syn_w", clock=clock, **kwargs)
     s.connect(i=np.asarray(i, np.int64), j=np.asarray(j, np.int64))
-    s.w = w[0] if w_shared else w
+    s.syn_w_ = w[0] if w_shared else w
     if not d_shared:
         s.delay = np.asarray(d, np.float64) * dt * b2.second
     return s
@@ -702,8 +742,8 @@ class _Chunk:
 class _Run:
     """A translated layout and its progress (one per layout, kept across ``Network.run`` calls)."""
 
-    def __init__(self, layout: Layout, dt: float, step0: int):
-        self.tr = translate(layout, dt, step0)
+    def __init__(self, layout: Layout, step0: int):
+        self.tr = translate(layout, step0=step0)
         self.next_step = step0  # first step Brian has not simulated
         self.pending: _Chunk | None = None
 
@@ -714,13 +754,11 @@ class _Run:
         src_steps, src_ids = source_spikes(layout, a, a + n + 1)
         later = src_steps > a
         tr.set_source_spikes(src_steps[later], src_ids[later], nn)
-        tr.net.run(n * tr.dt * b2.second)
+        tr.net.run(n * tr.dt * b2.second, namespace={})  # names: the groups' own, Brian's units and functions
         self.next_step = a + n
         # neuron spikes: Brian step j is neurosim step base + j, stamped one step later
-        ids = np.array(tr.spikes.i[:], np.int64)
-        emit = np.rint(np.asarray(tr.spikes.t_[:]) / tr.dt).astype(np.int64) + tr.base
-        tr.spikes.resize(0)  # the monitors are emptied after every run: memory stays bounded
-        tr.spikes.variables["N"].set_value(0)
+        emit, ids = tr.neuron_spikes()
+        emit = emit + tr.base
         in_block = src_steps < a + n
         stamp = np.concatenate([emit + 1, src_steps[in_block]])
         gid = np.concatenate([ids, src_ids[in_block]])
@@ -732,22 +770,21 @@ class _Run:
         np.add.at(counts, (k, rec.group_of[gid]), 1)
         keep = rec.spike_mask[gid] != 0
         row_step, rows = np.zeros(0, np.int64), np.zeros((0, rec.rec_id.size))
-        if tr.states is not None:
-            steps = np.rint(np.asarray(tr.states.t_[:]) / tr.dt).astype(np.int64) + tr.base
+        if tr.states:
+            steps = np.rint(np.asarray(tr.states[0][1].t_[:]) / tr.dt).astype(np.int64) + tr.base
             take = steps % int(rec.rec_interval[0]) == 0
-            col = np.searchsorted(tr.state_ids, rec.rec_id)
-            values = {name: np.asarray(getattr(tr.states, name + "_")) for name in tr.state_vars}
             rows = np.empty((int(take.sum()), rec.rec_id.size))
-            for c, (var, j) in enumerate(zip(rec.rec_var, col)):
-                rows[:, c] = values[VARIABLES[var]][j, take]
+            ids = rec.rec_id.astype(np.int64)
+            for g, mon, names, uids in tr.states:
+                cols = np.flatnonzero(tr.neurons.group_of[ids] == g)
+                at = np.searchsorted(uids, ids[cols])
+                for c, j in zip(cols, at):
+                    var = tr.neurons.variable(g, int(rec.rec_var[c]))
+                    rows[:, c] = np.asarray(getattr(mon, var + "_"))[j, take]
+                mon.resize(0)
             row_step = steps[take]
-            tr.states.resize(0)
         # the state after the block
-        g = tr.neurons
-        for r, name in enumerate(VARIABLES[:3]):
-            layout.state.vars[r] = getattr(g, name + "_")[:]
-        layout.state.i_ext[:] = g.i_ext_[:]
-        layout.state.ref[:] = g.ref_[:]
+        tr.neurons.write_back(layout)
         if layout.plastic.flags[0]:
             write_back_plasticity(layout, tr, a + n)
         return _Chunk(a, n, k[keep], stamp[keep], gid[keep], counts, row_step, rows)
@@ -794,14 +831,14 @@ class Brian2Backend:
         check_target(target)
         self.target = target
 
-    def _run_for(self, layout: Layout, step0: int, dt: float) -> _Run:
+    def _run_for(self, layout: Layout, step0: int) -> _Run:
         key = id(layout.state.vars)
         entry = _RUNS.get(key)
         run = entry[1] if entry is not None and entry[0]() is layout.state.vars else None
         if run is not None and (run.pending is not None and run.pending.a + run.pending.cursor == step0
                                 or run.pending is None and run.next_step == step0):
             return run
-        run = _Run(layout, dt, step0)
+        run = _Run(layout, step0)
         _RUNS[key] = (weakref.ref(layout.state.vars), run)
         weakref.finalize(layout.state.vars, _RUNS.pop, key, None)
         return run
@@ -813,7 +850,7 @@ class Brian2Backend:
             return 0
         if self.target is not None:
             b2.prefs.codegen.target = self.target
-        run = self._run_for(layout, step0, NOMINAL_DT)
+        run = self._run_for(layout, step0)
         if run.pending is None or run.pending.cursor >= run.pending.n:
             run.pending = run.simulate(layout, step0, n_steps)
         done = run.hand_out(layout, run.pending, n_steps)

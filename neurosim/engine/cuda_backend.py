@@ -24,7 +24,9 @@ Step ``m`` (semantics of :mod:`neurosim.engine.layout`) is the launch sequence
    modulators and ``lr``); see :mod:`neurosim.engine.cuda_plasticity`;
 4. ``take_buffered`` and ``record_state`` on sampled steps (else the ring-buffer slot is added
    inside the neuron kernel);
-5. ``neurons`` (one thread per neuron) and ``deliver`` of their spikes, due ``m + 1 + delay``.
+5. ``neurons`` (one thread per neuron, each running the step of its neuron's model, generated
+   from the layout's compiled models by :mod:`neurosim.engine.cuda_neurons`) and ``deliver``
+   of their spikes, due ``m + 1 + delay``.
 
 This is the order of ``numba_backend.run_block``. With plastic projections both deliveries are
 ``deliver_plastic``: rows with plastic synapses are walked with the live weights, delayed
@@ -35,14 +37,16 @@ the neuron update of the last step of a block (and the queues, traces and modula
 the host layout and are paired when the next block starts, as in the numba backend.
 
 Delivery gives each spike a warp (32 lanes) that walks its row; synapses due at once add into
-the state, later ones into the ring buffer ``buf[L, 3N]``, both with atomic adds. On a GPU the
+the state, later ones into the ring buffer ``buf[L, K N]``, both with atomic adds. On a GPU the
 order of those float additions varies from run to run, so results agree with the numba
 backend statistically (rates, distributions), not bitwise. Under the CUDA simulator
 (``NUMBA_ENABLE_CUDASIM=1``) every kernel is launched with one thread, which runs its loops in
 index order: spikes are then delivered in ascending order, each row in CSR order, and the
 results equal the numba backend's spike for spike and sample for sample in float64, and so do
 the learned weights, traces and modulator values (the test suite checks all of this, block
-by block). Recorded spikes are appended with an atomic counter and sorted on the
+by block). The simulated neuron kernel evaluates ``exp``, ``expm1``, ``log``... with the
+functions of the NumPy reference backend (:mod:`neurosim.engine.cuda_neurons`), so for every
+neuron model it also equals the ``numpy`` backend bit for bit in float64. Recorded spikes are appended with an atomic counter and sorted on the
 host at the end of the block into the numba backend's order (per step: neurons, then spike
 generators, then Poisson sources, each by index).
 
@@ -207,21 +211,25 @@ class _DeviceLayout:
     def __init__(self, layout: Layout):
         from numba import cuda
 
+        from neurosim.engine.cuda_neurons import model_of
+
         tab, st, syn, drv, rec = layout.table, layout.state, layout.syn, layout.drive, layout.rec
-        self.n = st.v.shape[0]
+        self.n = st.vars.shape[1]
         self.n_elements = syn.indptr.shape[0] - 1
         up = cuda.to_device
-        self.tab = [up(np.ascontiguousarray(a)) for a in tab]
+        self.params, self.ref_steps = up(np.ascontiguousarray(tab.params)), up(tab.ref_steps)
+        self.model_of = up(model_of(layout.segments, self.n))  # each neuron's index into layout.models
         self.indptr, self.target, self.weight, self.delay = (up(syn.indptr), up(syn.target), up(syn.weight),
                                                              up(syn.delay))
         self.row_delay, self.row_uniform, self.row_weight = up(syn.row_delay), up(syn.row_uniform), up(syn.row_weight)
-        self.buffered = [int(b) for b in syn.buffered]
+        self.any_buffered = bool(np.any(syn.buffered))
+        self.buffered = up(syn.buffered.astype(np.uint8))  # per state row: 1 if delayed synapses target it
         self.poisson = [up(drv.poisson_id), up(drv.poisson_p), up(drv.poisson_start), up(drv.poisson_stop)]
         self.n_poisson = drv.poisson_id.shape[0]
         self.seed = np.uint64(drv.seed[0])
         self.gen_id = up(drv.gen_id if drv.gen_id.size else np.zeros(1, np.int32))
         self.cur_id = up(drv.cur_id if drv.cur_id.size else np.zeros(1, np.int32))
-        self.cur_delta = up(drv.cur_delta if drv.cur_delta.size else np.zeros(1, st.v.dtype))
+        self.cur_delta = up(drv.cur_delta if drv.cur_delta.size else np.zeros(1, st.i_ext.dtype))
         self.spike_mask, self.group_of = up(rec.spike_mask), up(rec.group_of)
         self.rec_id, self.rec_var = up(rec.rec_id), up(rec.rec_var)
         self.rec_out = cuda.device_array(rec.rec_out.shape if rec.rec_out.size else (1, 1), rec.rec_out.dtype)
@@ -271,7 +279,7 @@ class _DeviceLayout:
         st.vars.reshape(-1)[...] = self.flat.copy_to_host()
         st.ref[...] = self.ref.copy_to_host()
         st.i_ext[...] = self.i_ext.copy_to_host()
-        if any(self.buffered):
+        if self.any_buffered:
             layout.syn.buf[...] = self.buf.copy_to_host()
         for name, host in self._dynamic(layout).items():
             self.synced.remember(name, host)
@@ -301,6 +309,7 @@ class CudaBackend:
     def run_block(self, layout: Layout, step0: int, n_steps: int) -> int:
         from neurosim.engine import cuda_kernels as K
         from neurosim.engine import cuda_plasticity as P
+        from neurosim.engine.cuda_neurons import neuron_kernel
 
         step0, n_steps = int(step0), int(n_steps)
 
@@ -312,12 +321,10 @@ class CudaBackend:
         mask = layout.syn.buf.shape[0] - 1
         interval = int(rec.rec_interval[0])
         n_cols = rec.rec_id.shape[0]
-        b0, b1, b2 = dev.buffered
-        any_buffered = b0 or b1 or b2
+        any_buffered = dev.any_buffered
         spk0, row0 = int(rec.counters[N_SPIKES]), int(rec.counters[N_ROWS])
         dev.ctr.copy_to_device(np.array([spk0, 0, 0, layout.plastic.counters[0]], np.int64))
         dev.halt.copy_to_device(np.array([n_steps], np.int64))
-        tab = dev.tab
         csr = (dev.indptr, dev.target, dev.weight, dev.delay, dev.row_delay, dev.row_uniform, dev.row_weight)
         lanes = 1 if simulated() else 32
         cfg_neu = _launch(n)
@@ -336,7 +343,7 @@ class CudaBackend:
             plastic_pre, plastic_post = _Launcher(P.plastic_pre, cfg_del), _Launcher(P.plastic_post, cfg_del)
             plastic_traces = _Launcher(P.plastic_traces, _launch(dpl.n_cols))
         take_buffered, record_state = _Launcher(K.take_buffered, cfg_neu), _Launcher(K.record_state, cfg_rec)
-        update = _Launcher(K.neurons, cfg_neu)
+        update = _Launcher(neuron_kernel(tuple(layout.models)), cfg_neu)
         gen_step, cur_step = drv.gen_step, drv.cur_step
         g, c = int(rec.counters[GEN_CURSOR]), int(rec.counters[CUR_CURSOR])
         cursors = []  # (gen cursor, current cursor) after each step
@@ -364,12 +371,12 @@ class CudaBackend:
             sample = n_cols > 0 and step % interval == 0
             if sample:
                 if any_buffered:
-                    take_buffered(k, dev.halt, n, dev.flat, dev.buf, slot, b0, b1, b2)
+                    take_buffered(k, dev.halt, n, dev.flat, dev.buf, slot, dev.buffered)
                 record_state(k, dev.halt, n, dev.flat, dev.rec_id, dev.rec_var, dev.rec_out, row0 + len(rows))
                 rows.append(step)
-            update(k, step, dev.halt, dev.ctr, n, dev.flat, dev.ref, dev.i_ext, *tab, int(any_buffered and not sample),
-                   dev.buf, slot, b0, b1, b2, dev.spikes_neu, dev.spike_mask, dev.spk_step, dev.spk_id, dev.counts,
-                   dev.group_of)
+            update(k, step, dev.halt, dev.ctr, n, dev.flat, dev.ref, dev.i_ext, dev.params, dev.ref_steps,
+                   dev.model_of, int(any_buffered and not sample), dev.buf, slot, dev.buffered, dev.spikes_neu,
+                   dev.spike_mask, dev.spk_step, dev.spk_id, dev.counts, dev.group_of)
             deliver_neu(k, dev.halt, dev.ctr, K.NEU_LIST, dev.spikes_neu, step + 1, lanes, *csr, dev.flat, dev.buf,
                         *notes)
             if (k + 1) % CHECK_EVERY == 0 and k + 1 < n_steps and int(dev.halt.copy_to_host()[0]) <= k:

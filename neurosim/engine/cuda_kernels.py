@@ -6,10 +6,13 @@ in one block, which then executes every loop in index order, like the numba back
 kernel first reads ``halt[0]`` (the step at which the block stopped, ``n_steps`` while it
 runs): kernels queued for steps after an early stop do nothing.
 
-The state is one flat array ``flat[3 N]`` (rows v, i_exc, i_inh): a synapse's target is its
-index into it. Spikes are appended to a list with an atomic counter; the recorded spikes
-(``spk_step``, ``spk_id``) are appended the same way and put in the numba backend's order by
-the host at the end of the block. In layouts with plastic projections the spikes are delivered
+The state is one flat array ``flat[K N]`` (row ``k``: the ``k``-th state variable of each
+neuron's model, see :mod:`neurosim.engine.layout`): a synapse's target is its index into it.
+The neuron update is generated from the layout's compiled models
+(:mod:`neurosim.engine.cuda_neurons`); this module holds the kernels every layout shares.
+Spikes are appended to a list with an atomic counter; the recorded spikes (``spk_step``,
+``spk_id``) are appended the same way and put in the numba backend's order by the host at the
+end of the block. In layouts with plastic projections the spikes are delivered
 by ``deliver_plastic``, which also notes them for the plasticity phase (the kernels of
 :mod:`neurosim.engine.cuda_plasticity`).
 """
@@ -174,26 +177,22 @@ def deliver_plastic(k, halt, ctr, slot, spikes, base, lanes, indptr, target, wei
 
 
 @cuda.jit(device=True)
-def _take_one(i, n, flat, buf, slot, b0, b1, b2):
-    """Add neuron ``i``'s entries of ring-buffer slot ``slot`` to the flagged state rows; clear them."""
-    if b0:
-        flat[i] += buf[slot, i]
-        buf[slot, i] = 0
-    if b1:
-        flat[n + i] += buf[slot, n + i]
-        buf[slot, n + i] = 0
-    if b2:
-        flat[2 * n + i] += buf[slot, 2 * n + i]
-        buf[slot, 2 * n + i] = 0
+def _take_one(i, n, flat, buf, slot, buffered):
+    """Add neuron ``i``'s entries of ring-buffer slot ``slot`` to the state rows flagged in
+    ``buffered`` (uint8, one per state row); clear them."""
+    for r in range(buffered.shape[0]):
+        if buffered[r]:
+            flat[r * n + i] += buf[slot, r * n + i]
+            buf[slot, r * n + i] = 0
 
 
 @cuda.jit
-def take_buffered(k, halt, n, flat, buf, slot, b0, b1, b2):
-    """Add the ring-buffer slot ``slot`` to the state rows flagged ``b0, b1, b2`` and clear it."""
+def take_buffered(k, halt, n, flat, buf, slot, buffered):
+    """Add the ring-buffer slot ``slot`` to the state rows flagged in ``buffered`` and clear it."""
     if halt[0] <= k:
         return
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        _take_one(i, n, flat, buf, slot, b0, b1, b2)
+        _take_one(i, n, flat, buf, slot, buffered)
 
 
 @cuda.jit
@@ -203,34 +202,3 @@ def record_state(k, halt, n, flat, rec_id, rec_var, rec_out, row):
         return
     for c in range(cuda.grid(1), rec_id.shape[0], cuda.gridsize(1)):
         rec_out[row, c] = flat[rec_var[c] * n + rec_id[c]]
-
-
-@cuda.jit
-def neurons(k, step, halt, ctr, n, flat, ref, i_ext, v_rest, v_th, v_reset, reset_step, soft, ref_steps,
-            p_vv, p_ve, p_vi, p_vI, d_e, d_i, take, buf, slot, b0, b1, b2,
-            spikes, spike_mask, spk_step, spk_id, counts, group_of):
-    """Integrate, clamp, threshold and reset every neuron (one thread each, equations of
-    ``numba_backend._neuron``); with ``take`` first add the ring-buffer slot ``slot``.
-    Spikes are stamped ``step + 1``."""
-    if halt[0] <= k:
-        return
-    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        if take:
-            _take_one(i, n, flat, buf, slot, b0, b1, b2)
-        v, i_e, i_i, r = flat[i], flat[n + i], flat[2 * n + i], ref[i]
-        vr = v_rest[i]
-        v_new = vr + (v - vr) * p_vv[i] + i_e * p_ve[i] + i_i * p_vi[i] + i_ext[i] * p_vI[i]
-        refractory = r > 0
-        if refractory:
-            v_new = v_reset[i]
-            r = r - 1
-        spike = (not refractory) and v_new >= v_th[i]
-        if spike:
-            v_new = v_new - reset_step[i] if soft[i] != 0 else v_reset[i]
-            r = ref_steps[i]
-        flat[i] = v_new
-        flat[n + i] = i_e * d_e[i]
-        flat[2 * n + i] = i_i * d_i[i]
-        ref[i] = r
-        if spike:
-            _emit(i, step + 1, k, ctr, NEU_LIST, spikes, spike_mask, spk_step, spk_id, counts, group_of)

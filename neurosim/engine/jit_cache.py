@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 
 import numba
 import numpy as np
-from numba.core.caching import FunctionCache
+from numba.core.caching import FunctionCache, IndexDataCacheFile
 from numba.core.dispatcher import Dispatcher
 
 _SCALARS = (bool, int, float, complex, str, bytes, type(None), np.generic, np.dtype, enum.Enum)
@@ -111,11 +111,36 @@ def fingerprint(py_func: Callable) -> str:
     return hashlib.sha256(reached(py_func)[1].encode()).hexdigest()
 
 
+class KeyedDataFile(IndexDataCacheFile):
+    """numba's index and data files, but each entry's data file is named after a digest of its key.
+
+    numba numbers the data files of one function 1, 2, ... in the order entries are added; two
+    processes adding different entries at once (different models compiled in parallel) then
+    picked the same number, and the index of one pointed at the other's machine code: a wrong
+    kernel, loaded without complaint. A name derived from the key is the same for the same entry
+    in every process and different for different entries; a lost index update only costs a
+    recompilation."""
+
+    def save(self, key, data):
+        overloads = self._load_index()
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
+        data_name = self._data_name_pattern.replace("{number:d}", digest)
+        if overloads.get(key) != data_name:
+            overloads[key] = data_name
+            self._save_index(overloads)
+        self._save_data(data_name, data)
+
+
 class DependencyCache(FunctionCache):
     """numba's per-function cache, whose index keys hold the signature, the target, the kernel's
     own bytecode and :func:`fingerprint` (which covers the closure's values, such as the
     generated neuron update a block kernel closes over). Entries of edited code stay
     in the index, unused, until the kernel's own file changes and numba starts a fresh index."""
+
+    def __init__(self, py_func):
+        super().__init__(py_func)
+        self._cache_file = KeyedDataFile(cache_path=self._cache_path, filename_base=self._impl.filename_base,
+                                         source_stamp=self._impl.locator.get_source_stamp())
 
     def _index_key(self, sig, codegen):
         # numba's key would also hold the closure's values pickled, whose bytes differ from one

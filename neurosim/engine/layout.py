@@ -194,6 +194,11 @@ class Layout(NamedTuple):
     plastic: Plasticity
     #: the compiled neuron models (``neurosim.neurons.description.CompiledModel``), by model index
     models: tuple = ()
+    #: per segment, the SI values of its model's parameters (for backends that integrate the
+    #: equations themselves, such as Brian2)
+    parameters: tuple = ()
+    #: the time step (s)
+    dt: float = 0.0
 
     @property
     def n_neurons(self) -> int:

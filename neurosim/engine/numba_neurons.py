@@ -7,7 +7,8 @@ dispatches each segment to its model's loop. A segment whose parameters are shar
 as scalars once (and a constant external current as a scalar): the loop then stays within
 cache bandwidth and LLVM vectorises it. Loops run over ``range(len)`` of per-segment views: a
 loop from a non-zero start carries numba's negative-index wraparound, which blocks
-vectorisation.
+vectorisation. Divisions follow NumPy's error model (a zero divisor gives inf or nan, as in
+the NumPy reference, instead of a branch that raises), which also lets LLVM vectorise them.
 """
 
 from __future__ import annotations
@@ -78,6 +79,6 @@ def update_function(models: tuple[CompiledModel, ...]) -> Callable:
     scope = {**codegen.SCALAR_MATH, **_SCALAR}
     for k, model in enumerate(models):
         seg = codegen.compile_source(_segment_source(k, model), f"segment_{k}", scope, f"<segment {model.name}>")
-        scope[f"segment_{k}"] = numba.njit(inline="always")(seg)
+        scope[f"segment_{k}"] = numba.njit(inline="always", error_model="numpy")(seg)
     update = codegen.compile_source(_dispatch_source(len(models)), "update_neurons", scope, "<neuron update>")
-    return numba.njit(nogil=True)(update)
+    return numba.njit(nogil=True, error_model="numpy")(update)

@@ -22,9 +22,12 @@ BY_TIME = 2
 
 #: state variable -> (units written in the file, factor from SI to those units)
 REPORT_UNITS: dict[str, tuple[str, float]] = {
-    "v": ("mV", 1e3),
-    "i_exc": ("nA", 1e9),
-    "i_inh": ("nA", 1e9),
+    "voltage": ("mV", 1e3),
+    "current": ("nA", 1e9),
+    "conductance": ("nS", 1e9),
+    "time": ("ms", 1e3),
+    "frequency": ("Hz", 1.0),
+    "dimensionless": ("1", 1.0),
 }
 
 #: unit string found in a file -> (factor to SI, SI symbol); also reads files of other writers
@@ -33,6 +36,8 @@ TO_SI: dict[str, tuple[float, str]] = {
     "V": (1.0, "V"), "mV": (1e-3, "V"), "uV": (1e-6, "V"),
     "A": (1.0, "A"), "mA": (1e-3, "A"), "uA": (1e-6, "A"), "nA": (1e-9, "A"), "pA": (1e-12, "A"),
     "Hz": (1.0, "Hz"),
+    "S": (1.0, "S"), "mS": (1e-3, "S"), "uS": (1e-6, "S"), "nS": (1e-9, "S"), "pS": (1e-12, "S"),
+    "1": (1.0, "1"),
 }
 
 #: seconds -> milliseconds (SONATA times are in ms)
@@ -65,11 +70,12 @@ def result_groups(kind: str, population: str, variables: tuple[str, ...] = ()) -
     return [f"/report/{report_name(population, var, variables)}" for var in variables]
 
 
-def report_units(variable: str) -> tuple[str, float]:
-    """``(units, factor from SI)`` of a state variable in a report."""
-    if variable not in REPORT_UNITS:
-        raise ValueError(f"report: no file units known for state variable {variable!r}")
-    return REPORT_UNITS[variable]
+def report_units(variable: str, dimension: str | None) -> tuple[str, float]:
+    """``(units, factor from SI)`` of a state variable of ``dimension`` (a name of
+    :mod:`neurosim.units`: voltage in mV, current in nA, conductance in nS, ...) in a report."""
+    if dimension not in REPORT_UNITS:
+        raise ValueError(f"report: no file units known for state variable {variable!r} (dimension {dimension})")
+    return REPORT_UNITS[dimension]
 
 
 def to_si(units: str, where: str) -> tuple[float, str]:

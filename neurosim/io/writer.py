@@ -247,7 +247,7 @@ class _Report:
     def __init__(self, root: h5py.Group, name: str, monitor: StateMonitor, variable: str, dt_ms: float,
                  t0_ms: float):
         self.name, self.variable, self.dt_ms = name, variable, dt_ms
-        units, self.factor = report_units(variable)
+        units, self.factor = report_units(variable, monitor.target.model.state_dimension(variable))
         group = root.require_group("report").create_group(name)
         group.attrs["population"] = monitor.target.name
         group.attrs["variable"] = variable

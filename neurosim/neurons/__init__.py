@@ -24,4 +24,6 @@ for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
             MODELS[_name] = _obj
 
 globals().update(MODELS)
-__all__ = ["NeuronModel", "MODELS", *MODELS]
+from neurosim.neurons.user import EquationModel  # noqa: E402  (built from its arguments: not in MODELS)
+
+__all__ = ["NeuronModel", "EquationModel", "MODELS", *MODELS]

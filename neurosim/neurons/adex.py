@@ -8,7 +8,10 @@ from typing import Any, ClassVar
 from neurosim.neurons.base import NeuronModel, quantity
 from neurosim.neurons.description import Description
 
-_MEMBRANE = "(g_leak*(v_rest - v) + g_leak*delta_t*exp((clip(v, -inf, v_peak) - v_t)/delta_t) - w + {input})/c_m"
+_MEMBRANE = "(g_leak*(v_rest - v_c) + g_leak*delta_t*exp((v_c - v_t)/delta_t) - w + {input})/c_m"
+#: the dynamics see v capped at v_peak (NEST's aeif models): a Runge–Kutta stage past the peak
+#: can neither overflow the exponential nor give w a spurious jump
+_CAPPED = "v_c = clip(v, -inf, v_peak) : volt"
 
 
 @dataclass(frozen=True)
@@ -20,9 +23,10 @@ class AdEx(NeuronModel):
         v > v_peak  ->  spike; v = v_reset, w += b;  v clamped to v_reset for t_ref
         di_exc/dt = -i_exc/tau_syn_exc,   di_inh/dt = -i_inh/tau_syn_inh
 
-    The exponential is evaluated at ``min(v, v_peak)`` (as NEST's ``aeif_*`` do), so a
-    Runge–Kutta stage past the peak cannot overflow. Integration: classical RK4 (fourth order
-    in dt). Defaults: Brette & Gerstner (2005), Fig. 2.
+    The right-hand sides see ``v`` capped at ``v_peak`` (as NEST's ``aeif_*`` models do), so a
+    Runge–Kutta stage past the peak can neither overflow the exponential nor give ``w`` a
+    spurious jump. Integration: classical RK4 (fourth order in dt). Defaults: Brette &
+    Gerstner (2005), Fig. 2.
     """
 
     c_m: Any = quantity("281 pF", "capacitance", "membrane capacitance")
@@ -30,7 +34,7 @@ class AdEx(NeuronModel):
     v_rest: Any = quantity("-70.6 mV", "voltage", "leak reversal potential")
     v_t: Any = quantity("-50.4 mV", "voltage", "exponential threshold (rheobase) potential")
     delta_t: Any = quantity("2 mV", "voltage", "slope factor")
-    v_peak: Any = quantity("20 mV", "voltage", "spike cut-off: a spike when v exceeds it")
+    v_peak: Any = quantity("0 mV", "voltage", "spike cut-off: a spike when v exceeds it (NEST's default)")
     v_reset: Any = quantity("-70.6 mV", "voltage", "reset potential")
     tau_w: Any = quantity("144 ms", "time", "adaptation time constant")
     a: Any = quantity("4 nS", "conductance", "subthreshold adaptation")
@@ -40,10 +44,14 @@ class AdEx(NeuronModel):
     tau_syn_exc: Any = quantity("5 ms", "time", "excitatory synaptic time constant")
     tau_syn_inh: Any = quantity("10 ms", "time", "inhibitory synaptic time constant")
 
+    #: integration method instead of the description's ("exact", "exponential_euler", "rk4", "rk2", "euler")
+    method: str = ""
+
     description: ClassVar[Description] = Description(
         equations=f"""
             dv/dt = {_MEMBRANE.format(input="i_exc + i_inh + i_bias + i_ext")} : volt
-            dw/dt = (a*(v - v_rest) - w)/tau_w : amp
+            dw/dt = (a*(v_c - v_rest) - w)/tau_w : amp
+            {_CAPPED}
             di_exc/dt = -i_exc/tau_syn_exc : amp
             di_inh/dt = -i_inh/tau_syn_inh : amp
         """,
@@ -73,8 +81,9 @@ class CobaAdEx(AdEx):
 
     description: ClassVar[Description] = Description(
         equations=f"""
-            dv/dt = {_MEMBRANE.format(input="g_exc*(e_exc - v) + g_inh*(e_inh - v) + i_bias + i_ext")} : volt
-            dw/dt = (a*(v - v_rest) - w)/tau_w : amp
+            dv/dt = {_MEMBRANE.format(input="g_exc*(e_exc - v_c) + g_inh*(e_inh - v_c) + i_bias + i_ext")} : volt
+            dw/dt = (a*(v_c - v_rest) - w)/tau_w : amp
+            {_CAPPED}
             dg_exc/dt = -g_exc/tau_syn_exc : siemens
             dg_inh/dt = -g_inh/tau_syn_inh : siemens
         """,

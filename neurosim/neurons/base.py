@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from neurosim.neurons.description import CompiledModel, Description, compile_model
-from neurosim.neurons.dimensions import Dim, named
+from neurosim.neurons.dimensions import Dim, name_of, named
 from neurosim.units import parse_array, show
 
 
@@ -53,6 +53,10 @@ class NeuronModel:
         return dims
 
     def model_description(self) -> Description:
+        """The class's description, with the integration method the instance asks for (if any)."""
+        method = getattr(self, "method", "")
+        if method:
+            return dataclasses.replace(type(self).description, method=method)
         return type(self).description
 
     @property
@@ -63,6 +67,12 @@ class NeuronModel:
     def state_variables(self) -> tuple[str, ...]:
         """Names of the state variables (a monitor may record them), in the engine's row order."""
         return self.compiled.state
+
+    def state_dimension(self, variable: str) -> str | None:
+        """The dimension name of a state variable (``"voltage"``, ``"conductance"``, ...; ``None``
+        for a dimension without a name)."""
+        c = self.compiled
+        return name_of(c.state_dims[c.state.index(variable)])
 
     @property
     def weight_dimension(self) -> str:

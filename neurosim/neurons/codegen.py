@@ -87,26 +87,6 @@ class Printer:
 # --- target namespaces --------------------------------------------------------------------
 
 
-def _np_phi1(a: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """``expm1(a h)/a`` (``h`` where ``a == 0``): the exponential-Euler step factor."""
-    a = np.asarray(a)
-    safe = np.where(a == 0, 1, a)
-    return np.where(a == 0, h, np.expm1(a * h) / safe)
-
-
-def _np_exprel(x: np.ndarray) -> np.ndarray:
-    """``(exp(x) - 1)/x`` (1 at 0)."""
-    x = np.asarray(x)
-    return np.where(x == 0, 1, np.expm1(x) / np.where(x == 0, 1, x))
-
-
-NUMPY: dict[str, Callable] = {
-    "exprel": _np_exprel,
-    "where": np.where, "exp": np.exp, "expm1": np.expm1, "log": np.log, "sqrt": np.sqrt, "abs": np.abs,
-    "tanh": np.tanh, "sin": np.sin, "cos": np.cos, "clip": np.clip, "pow": np.power, "phi1": _np_phi1,
-}
-
-
 def scalar_where(c, a, b):
     return a if c else b
 
@@ -132,8 +112,140 @@ SCALAR_MATH: dict[str, Callable] = {
 }
 
 
+def _libm_exp(x):
+    return math.exp(x)
+
+
+def _libm_expm1(x):
+    return math.expm1(x)
+
+
+def _libm_log(x):
+    return math.log(x)
+
+
+def _libm_tanh(x):
+    return math.tanh(x)
+
+
+def _libm_sin(x):
+    return math.sin(x)
+
+
+def _libm_cos(x):
+    return math.cos(x)
+
+
+def _libm_pow(x, y):
+    return math.pow(x, y)
+
+
+class _Ufunc:
+    """A NumPy ufunc (float32 and float64) of a scalar function, compiled by numba on first use.
+
+    The NumPy reference evaluates transcendental functions with the very machine code the numba
+    kernels inline (the C library's ``exp``, ``expf``, ...): NumPy's own vectorised ``np.exp``
+    differs from it in the last bit for some arguments, which would break the spike-for-spike
+    agreement of the backends over long runs."""
+
+    def __init__(self, scalar: Callable, n_args: int):
+        self.scalar, self.n_args, self.ufunc = scalar, n_args, None
+
+    def __call__(self, *args: np.ndarray) -> np.ndarray:
+        if self.ufunc is None:  # float32 first: NumPy takes the first loop the inputs fit
+            import numba
+            sigs = [f"{t}({', '.join([t] * self.n_args)})" for t in ("float32", "float64")]
+            self.ufunc = numba.vectorize(sigs, cache=True)(self.scalar)
+        return self.ufunc(*args)
+
+
+NUMPY: dict[str, Callable] = {
+    "where": np.where, "sqrt": np.sqrt, "abs": np.abs, "clip": np.clip,
+    "exp": _Ufunc(_libm_exp, 1), "expm1": _Ufunc(_libm_expm1, 1), "log": _Ufunc(_libm_log, 1),
+    "tanh": _Ufunc(_libm_tanh, 1), "sin": _Ufunc(_libm_sin, 1), "cos": _Ufunc(_libm_cos, 1),
+    "pow": _Ufunc(_libm_pow, 2), "phi1": _Ufunc(scalar_phi1, 2), "exprel": _Ufunc(scalar_exprel, 1),
+}
+
+
+def _build_exprel(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    safe = np.where(x == 0, 1.0, x)
+    return np.where(x == 0, 1.0, np.expm1(safe) / safe)
+
+
+#: plain NumPy functions for values computed once when a network is built (initial values, coefficients)
+BUILD: dict[str, Callable] = {"expm1": np.expm1, "exprel": _build_exprel, "clip": np.clip, "abs": np.abs}
+
+
 def compile_source(source: str, name: str, namespace: dict[str, Callable], filename: str) -> Callable:
     """The function ``name`` defined by ``source``, its globals being ``namespace``."""
     scope = dict(namespace)
     exec(compile(source, filename, "exec"), scope)
     return scope[name]
+
+
+# --- torch (training) -----------------------------------------------------------------------
+
+
+def torch_namespace(surrogate, threshold_scale: float = 1.0, detach_reset: bool = False) -> dict[str, Callable]:
+    """Torch functions for :attr:`~neurosim.neurons.description.CompiledModel.torch_source`.
+
+    ``heaviside(x)`` is the spike ``x > 0`` and ``heaviside_ge(x)`` the spike ``x >= 0`` (``x`` is
+    the threshold's ``lhs - rhs``), float tensors whose gradient is the surrogate's
+    ``σ'(x/threshold_scale)/threshold_scale`` (:mod:`neurosim.train.surrogates`, the slopes of which
+    are meant for a threshold distance of order 1: ``threshold_scale`` is that distance in the
+    threshold's SI unit; forward the division changes nothing). ``heaviside_ge(x)`` is computed as
+    ``1 - H(-x)``: its gradient is ``σ'(-x)``, the same for every built-in surrogate (all are even).
+
+    ``spike_where(spike, a, b)`` is a reset, ``spike*a + (1 - spike)*b``: exactly ``a`` or ``b``
+    forward (for finite ``a``, ``b``), and differentiable in ``spike`` (``d/dspike = a - b``, the
+    gradient through the reset). ``detach_reset=True`` stops that path (snnTorch's ``detach_reset``):
+    the reset still happens, gradients flow only through ``a`` and ``b``. ``where`` (the refractory
+    clamp, ``n_ref``) is :func:`torch.where`.
+    """
+    import torch
+
+    from neurosim.train.surrogates import heaviside as surrogate_heaviside
+
+    scale = float(threshold_scale)
+    if not (scale > 0 and math.isfinite(scale)):
+        raise ValueError(f"threshold_scale: must be a finite number > 0, got {threshold_scale!r}")
+    inv = 1.0 / scale
+
+    def heaviside(x):
+        return surrogate_heaviside(x * inv, surrogate)
+
+    def heaviside_ge(x):
+        return 1 - surrogate_heaviside(-(x * inv), surrogate)
+
+    def spike_where(spike, a, b):
+        if detach_reset:
+            spike = spike.detach()
+        return spike * a + (1 - spike) * b
+
+    def _t(x, like):
+        return x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=like.dtype, device=like.device)
+
+    def clip(x, lo, hi):
+        return torch.minimum(torch.maximum(x, _t(lo, x)), _t(hi, x))
+
+    def phi1(a, h):
+        a, h = torch.broadcast_tensors(_t(a, h), _t(h, a))
+        zero = a == 0
+        return torch.where(zero, h, torch.expm1(a * h) / torch.where(zero, torch.ones_like(a), a))
+
+    def exprel(x):
+        zero = x == 0
+        return torch.where(zero, torch.ones_like(x), torch.expm1(x) / torch.where(zero, torch.ones_like(x), x))
+
+    def where(c, a, b):
+        if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
+            return torch.where(c, torch.as_tensor(a), torch.as_tensor(b))
+        return torch.where(c, a, b)
+
+    return {
+        "heaviside": heaviside, "heaviside_ge": heaviside_ge, "spike_where": spike_where, "where": where,
+        "exp": torch.exp, "expm1": torch.expm1, "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs,
+        "tanh": torch.tanh, "sin": torch.sin, "cos": torch.cos, "clip": clip, "pow": torch.pow, "phi1": phi1,
+        "exprel": exprel,
+    }

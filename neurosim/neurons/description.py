@@ -32,10 +32,11 @@ import numpy as np
 import sympy
 
 from neurosim.neurons import integration
-from neurosim.neurons.codegen import NUMPY, Printer, compile_source
+from neurosim.neurons.codegen import BUILD, NUMPY, Printer, compile_source
 from neurosim.neurons.dimensions import Dim, name_of, named
 from neurosim.neurons.equations import (
     EXTERNAL_CURRENT,
+    agree,
     Equation,
     Statement,
     dimension,
@@ -86,12 +87,24 @@ class CompiledModel:
     constants: tuple[tuple[str, float], ...]
     derivers: tuple[tuple[tuple[str, ...], Callable[[Rows, float], Rows]], ...] = field(repr=False)
     initializers: tuple[tuple[str, Callable[..., np.ndarray]], ...] = field(repr=False)
+    #: the body for training (:attr:`torch_source`): as :attr:`body`, but ``spike`` is a float
+    #: ``heaviside``/``heaviside_ge`` of the threshold's ``lhs - rhs`` masked by ``ref <= 0`` and
+    #: the reset uses ``spike_where`` (differentiable in ``spike``)
+    torch_body: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def source(self) -> str:
         """``def step(<arguments>)``: the body, returning the new state variables, ``n_ref`` and ``spike``."""
         ret = ", ".join([f"n_{x}" for x in self.state] + ["n_ref", "spike"])
         return f"def step({', '.join(self.arguments)}):\n" + "".join(f"    {line}\n" for line in self.body) + \
+            f"    return {ret}\n"
+
+    @property
+    def torch_source(self) -> str:
+        """``def step(<arguments>)`` of :attr:`torch_body`, returning what :attr:`source` returns (``spike``
+        as a float tensor); bind it to :func:`neurosim.neurons.codegen.torch_namespace`."""
+        ret = ", ".join([f"n_{x}" for x in self.state] + ["n_ref", "spike"])
+        return f"def step({', '.join(self.arguments)}):\n" + "".join(f"    {line}\n" for line in self.torch_body) + \
             f"    return {ret}\n"
 
     @property
@@ -143,7 +156,7 @@ def _check_statements(statements: tuple[Statement, ...], dims: dict[str, Dim], s
             raise ValueError(f"{where}: {st.var!r} is not a state variable (state variables: {', '.join(state)})")
         d = dimension(st.expr, dims, f"{where}: {st.var} {st.op} {st.text}")
         want = named("dimensionless") if st.op == "*=" else dims[st.var]
-        if d != want:
+        if not agree(d, want):
             raise ValueError(f"{where}: {st.var} {st.op} {st.text}: the right side is in {d} but {want} is needed")
 
 
@@ -158,14 +171,28 @@ def _substituted(equations: tuple[Equation, ...]) -> dict[str, sympy.Expr]:
     return subs
 
 
-def _statement_lines(statements: tuple[Statement, ...], condition: str, printer: Printer) -> list[str]:
+def _statement_lines(statements: tuple[Statement, ...], condition: str, printer: Printer,
+                     select: str = "where") -> list[str]:
     lines = []
     for st in statements:
         value = printer(st.expr)
         current = f"n_{st.var}"
         new = {"=": value, "+=": f"{current} + {value}", "-=": f"{current} - {value}", "*=": f"{current}*{value}"}[st.op]
-        lines.append(f"{current} = where({condition}, {new}, {current})")
+        lines.append(f"{current} = {select}({condition}, {new}, {current})")
     return lines
+
+
+#: the torch step's surrogate Heaviside of ``x`` for each threshold relation ``lhs <op> rhs``:
+#: (function, which side minus which) -- ``heaviside(x)`` is ``x > 0``, ``heaviside_ge(x)`` is ``x >= 0``
+_TORCH_THRESHOLD = {">": ("heaviside", 1), ">=": ("heaviside_ge", 1), "<": ("heaviside", -1),
+                    "<=": ("heaviside_ge", -1)}
+
+
+def _torch_threshold(threshold: sympy.core.relational.Relational, printer: Printer) -> str:
+    """``heaviside(lhs - rhs)`` (or its mirror) of the threshold (an inequality)."""
+    fn, sign = _TORCH_THRESHOLD[threshold.rel_op]
+    lhs, rhs = printer(threshold.lhs), printer(threshold.rhs)
+    return f"{fn}({lhs} - {rhs})" if sign > 0 else f"{fn}({rhs} - {lhs})"
 
 
 def compile_model(name: str, description: Description, param_dims: dict[str, Dim]) -> CompiledModel:
@@ -173,87 +200,115 @@ def compile_model(name: str, description: Description, param_dims: dict[str, Dim
     return _compile(name, description, tuple(sorted(param_dims.items())))
 
 
-@functools.lru_cache(maxsize=256)
-def _compile(name: str, d: Description, param_dims: tuple[tuple[str, Dim], ...]) -> CompiledModel:
-    where = name
+@dataclass(frozen=True)
+class _Checked:
+    """A description parsed and unit-checked: what code generation starts from."""
+
+    equations: tuple[Equation, ...]
+    state: tuple[str, ...]
+    dims: dict[str, Dim]
+    units: dict[str, tuple[float, Dim]]
+    threshold: sympy.core.relational.Relational
+    reset: tuple[Statement, ...]
+    clamp: tuple[Statement, ...]
+    initial: tuple[Statement, ...]
+    weight_dimension: str
+
+
+def _check(where: str, d: Description, params: dict[str, Dim]) -> _Checked:
+    """Parse ``d`` and check every name and unit against the parameters (``ValueError`` naming them)."""
     equations = parse_equations(d.equations, f"{where}.equations")
-    params = dict(param_dims)
     state = tuple(e.var for e in equations if e.differential)
     if "v" not in state:
         raise ValueError(f"{where}.equations: a neuron model needs a membrane potential 'dv/dt = ... : volt'")
     clash = [e.var for e in equations if e.var in params]
     if clash:
         raise ValueError(f"{where}.equations: {clash[0]!r} is both a parameter and a variable")
-    dims: dict[str, Dim] = {**params, EXTERNAL_CURRENT: named("current")}
-    dims.update({e.var: e.dim for e in equations})
+    dims: dict[str, Dim] = {**params, EXTERNAL_CURRENT: named("current"), **{e.var: e.dim for e in equations}}
     threshold = parse_expression(d.threshold, f"{where}.threshold")
+    if not isinstance(threshold, sympy.core.relational.Relational) or threshold.rel_op in ("==", "!="):
+        raise ValueError(f"{where}.threshold: {d.threshold!r} is not a condition such as 'v >= v_th'")
     reset = parse_statements(d.reset, f"{where}.reset")
     clamp = parse_statements(d.refractory, f"{where}.refractory")
     initial = parse_statements(d.initial, f"{where}.initial")
     every = [e.rhs for e in equations] + [threshold] + [s.expr for s in reset + clamp + initial]
-    units = unit_constants(every, set(dims) | {e.var for e in equations})
+    units = unit_constants(every, set(dims))
     dims.update({u: dim for u, (_, dim) in units.items()})
-    time = named("time")
     for e in equations:
         label = f"{where}.equations: d{e.var}/dt" if e.differential else f"{where}.equations: {e.var}"
         got = dimension(e.rhs, dims, label)
-        want = e.dim / time if e.differential else e.dim
-        if got != want:
+        want = e.dim / named("time") if e.differential else e.dim
+        if not agree(got, want):
             raise ValueError(f"{label} = {e.text}: the right side is in {got} but {want} is needed "
                              f"(the variable is in {e.dim})")
-    if not isinstance(threshold, sympy.core.relational.Relational):
-        raise ValueError(f"{where}.threshold: {d.threshold!r} is not a condition such as 'v >= v_th'")
     dimension(threshold, dims, f"{where}.threshold")
     _check_statements(reset, dims, state, f"{where}.reset")
     _check_statements(clamp, dims, state, f"{where}.refractory")
     _check_statements(initial, dims, state, f"{where}.initial")
-    receptor_dims = set()
-    for r in d.receptors:
-        if r not in state:
-            raise ValueError(f"{where}.receptors: {r!r} is not a state variable (state variables: {', '.join(state)})")
-        receptor_dims.add(dims[r])
+    missing = [r for r in d.receptors if r not in state]
+    if missing:
+        raise ValueError(f"{where}.receptors: {missing[0]!r} is not a state variable "
+                         f"(state variables: {', '.join(state)})")
+    receptor_dims = {dims[r] for r in d.receptors}
     if len(receptor_dims) != 1 or name_of(next(iter(receptor_dims))) is None:
         raise ValueError(f"{where}.receptors: both receptors need variables of one named dimension")
     if d.method not in integration.METHODS:
         raise ValueError(f"{where}.method: unknown integration method {d.method!r} "
                          f"(known: {', '.join(integration.METHODS)})")
+    return _Checked(equations, state, dims, units, threshold, reset, clamp, initial,
+                    name_of(next(iter(receptor_dims))))
 
-    subs = _substituted(equations)
+
+def _after_step(c: _Checked, expand: Callable[[sympy.Expr], sympy.Expr], after: Printer) -> tuple[list[str], list[str]]:
+    """The lines after integration: refractory clamp, threshold, reset, countdown; for the
+    engine's targets and for torch (a float surrogate spike, resets differentiable in it)."""
+    lines = ["refr = ref > 0"]
+    lines += _statement_lines(tuple(Statement(s.var, s.op, expand(s.expr), s.text) for s in c.clamp), "refr", after)
+    resets = tuple(Statement(s.var, s.op, expand(s.expr), s.text) for s in c.reset)
+    engine = lines + [f"spike = (ref <= 0) & {after(expand(c.threshold))}"]
+    engine += _statement_lines(resets, "spike", after)
+    engine.append("n_ref = where(spike, ref_steps, where(refr, ref - 1, ref))")
+    torch = lines + [f"spike = {_torch_threshold(expand(c.threshold), after)}*(ref <= 0)"]
+    torch += _statement_lines(resets, "spike", after, select="spike_where")
+    torch.append("n_ref = where(spike > 0, ref_steps, where(refr, ref - 1, ref))")
+    return engine, torch
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(name: str, d: Description, param_dims: tuple[tuple[str, Dim], ...]) -> CompiledModel:
+    params = dict(param_dims)
+    c = _check(name, d, params)
+    subs = _substituted(c.equations)
 
     def expand(expr: sympy.Expr) -> sympy.Expr:
-        return substitute_units(expr.xreplace(subs), units)
+        return substitute_units(expr.xreplace(subs), c.units)
 
-    f = {e.var: expand(e.rhs) for e in equations if e.differential}
+    f = {e.var: expand(e.rhs) for e in c.equations if e.differential}
     param_names = sorted(params)
-    state_names = {x: f"s_{x}" for x in state}
-    printer = Printer({**{p: _mangle(p) for p in params}, **state_names, EXTERNAL_CURRENT: EXTERNAL_CURRENT})
+    state_names = {x: f"s_{x}" for x in c.state}
+    mangled = {**{p: _mangle(p) for p in params}, EXTERNAL_CURRENT: EXTERNAL_CURRENT}
+    printer = Printer({**mangled, **state_names})
     try:
         scheme = integration.integrate(d.method, f, param_names, printer, state_names)
     except ValueError as err:
-        raise ValueError(f"{where}.method: {err}") from None
-    body = list(scheme.lines)
-    body.append("refr = ref > 0")
-    after = Printer({})
-    after.constants = printer.constants
-    after.names = {**{p: _mangle(p) for p in params}, **{x: f"n_{x}" for x in state}, EXTERNAL_CURRENT: EXTERNAL_CURRENT}
-    body += _statement_lines(tuple(Statement(s.var, s.op, expand(s.expr), s.text) for s in clamp), "refr", after)
-    body.append(f"spike = (ref <= 0) & {after(expand(threshold))}")
-    body += _statement_lines(tuple(Statement(s.var, s.op, expand(s.expr), s.text) for s in reset), "spike", after)
-    body.append("n_ref = where(spike, ref_steps, where(refr, ref - 1, ref))")
+        raise ValueError(f"{name}.method: {err}") from None
+    after = Printer({**mangled, **{x: f"n_{x}" for x in c.state}})
+    after.constants = printer.constants  # one set of constants for the whole step
+    engine, torch = _after_step(c, expand, after)
+    body, torch_body = scheme.lines + engine, scheme.lines + torch
 
     used = set(re.findall(r"\bp_(\w+)", "\n".join(body)))
     derived_rows = [r for names, _ in scheme.derived for r in names]
     rows = tuple([p for p in param_names if p in used] + derived_rows + list(printer.constants))
-    args = [state_names[x] for x in state] + ["ref", "i_ext"] + \
+    args = [state_names[x] for x in c.state] + ["ref", "i_ext"] + \
         [(r if r in printer.constants else _mangle(r)) for r in rows] + ["ref_steps"]
-
-    state_syms = [sympy.Symbol(x) for x in state]
-    inits = tuple((s.var, sympy.lambdify([sympy.Symbol(p) for p in param_names] + state_syms, expand(s.expr),
-                                         modules=[NUMPY, "numpy"])) for s in initial)
+    symbols = [sympy.Symbol(p) for p in param_names] + [sympy.Symbol(x) for x in c.state]
+    inits = tuple((s.var, sympy.lambdify(symbols, expand(s.expr), modules=[BUILD, "numpy"])) for s in c.initial)
     return CompiledModel(
-        name=name, description=d, state=state, state_dims=tuple(dims[x] for x in state), rows=rows,
-        arguments=tuple(args), body=tuple(body), weight_dimension=name_of(next(iter(receptor_dims))),
-        receptor_rows=(state.index(d.receptors[0]), state.index(d.receptors[1])),
-        param_dims=tuple((p, params[p]) for p in param_names), equations=equations,
+        name=name, description=d, state=c.state, state_dims=tuple(c.dims[x] for x in c.state), rows=rows,
+        arguments=tuple(args), body=tuple(body), weight_dimension=c.weight_dimension,
+        receptor_rows=(c.state.index(d.receptors[0]), c.state.index(d.receptors[1])),
+        param_dims=tuple((p, params[p]) for p in param_names), equations=c.equations,
         constants=tuple(printer.constants.items()), derivers=tuple(scheme.derived), initializers=inits,
+        torch_body=tuple(torch_body),
     )

@@ -39,6 +39,9 @@ class Dim:
         for name, dim in _NAMED.items():
             if dim == self:
                 return _SI_SYMBOL[name]
+        for name, dim in _NAMED.items():
+            if name not in ("dimensionless", "time", "frequency") and dim / _NAMED["time"] == self:
+                return f"{_SI_SYMBOL[name]}/s"
         parts = [f"{sym}^{e}" if e != 1 else sym for sym, e in zip(("m", "kg", "s", "A"), (self.m, self.kg, self.s, self.a)) if e]
         return " ".join(parts) or "1"
 

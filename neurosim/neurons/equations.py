@@ -21,6 +21,9 @@ from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
 from neurosim.neurons.dimensions import DIMENSIONLESS, Dim, named, unit
 
+#: the dimension of an exact zero, which agrees with every unit
+ANY = Dim(m=Fraction(10**9))
+
 #: functions an expression may call (Brian2's names), as sympy functions
 FUNCTIONS: dict[str, sympy.FunctionClass] = {
     "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "abs": sympy.Abs, "tanh": sympy.tanh,
@@ -140,6 +143,8 @@ def _not_dimensionless(d: Dim, what: str, where: str) -> None:
 def dimension(expr: sympy.Expr, dims: dict[str, Dim], where: str) -> Dim:
     """Dimension of ``expr`` given the symbols' dimensions; ``ValueError`` for unknown symbols or
     terms of different units (naming them)."""
+    if expr == 0:  # zero is a quantity of any unit ("0*mV" is simplified to 0)
+        return ANY
     if isinstance(expr, sympy.Symbol):
         if expr.name not in dims:
             raise ValueError(f"{where}: unknown symbol {expr.name!r}")
@@ -150,10 +155,10 @@ def dimension(expr: sympy.Expr, dims: dict[str, Dim], where: str) -> Dim:
         terms = [(a, dimension(a, dims, where)) for a in expr.args]
         first, d0 = terms[0]
         for term, d in terms[1:]:
-            if d != d0:
+            if not agree(d, d0):
                 raise ValueError(f"{where}: inconsistent units: {first} is in {d0} but {term} is in {d}")
         return d0
-    if isinstance(expr, sympy.Mul):
+    if isinstance(expr, sympy.Mul):  # (a product containing zero is zero, caught above)
         out = DIMENSIONLESS
         for a in expr.args:
             out = out * dimension(a, dims, where)
@@ -171,10 +176,10 @@ def dimension(expr: sympy.Expr, dims: dict[str, Dim], where: str) -> Dim:
     if isinstance(expr, sympy.Function) and expr.func.__name__ == "clip":
         if len(expr.args) != 3:
             raise ValueError(f"{where}: clip takes three arguments (x, low, high), got {len(expr.args)}")
-        ds = [dimension(a, dims, where) for a in expr.args if not _infinite(a)]
+        ds = [d for d in (dimension(a, dims, where) for a in expr.args if not _infinite(a)) if d != ANY]
         if len(set(ds)) > 1:
             raise ValueError(f"{where}: inconsistent units in {expr}: {', '.join(map(str, ds))}")
-        return ds[0]
+        return ds[0] if ds else ANY
     if isinstance(expr, sympy.Function):
         if len(expr.args) != 1:
             raise ValueError(f"{where}: {expr.func.__name__} takes one argument")
@@ -182,10 +187,15 @@ def dimension(expr: sympy.Expr, dims: dict[str, Dim], where: str) -> Dim:
         return DIMENSIONLESS
     if isinstance(expr, sympy.core.relational.Relational):
         a, b = dimension(expr.lhs, dims, where), dimension(expr.rhs, dims, where)
-        if a != b:
+        if not agree(a, b):
             raise ValueError(f"{where}: inconsistent units: {expr.lhs} is in {a} but {expr.rhs} is in {b}")
         return DIMENSIONLESS
     raise ValueError(f"{where}: {expr} is not supported in a model expression")
+
+
+def agree(a: Dim, b: Dim) -> bool:
+    """Whether two dimensions are compatible (:data:`ANY`, the dimension of zero, agrees with all)."""
+    return a == b or ANY in (a, b)
 
 
 def _infinite(e: sympy.Expr) -> bool:

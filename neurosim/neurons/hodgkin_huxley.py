@@ -41,6 +41,9 @@ class HodgkinHuxley(NeuronModel):
     t_ref: Any = quantity("3 ms", "time", "dead time after a spike")
     i_bias: Any = quantity(0.0, "current", "constant bias current")
 
+    #: integration method instead of the description's ("exact", "exponential_euler", "rk4", "rk2", "euler")
+    method: str = ""
+
     description: ClassVar[Description] = Description(
         equations="""
             dv/dt = (g_leak*(e_leak - v) - g_na*m**3*h*(v - e_na) - g_kd*n**4*(v - e_k) + g_exc*(e_exc - v) + g_inh*(e_inh - v) + i_bias + i_ext)/c_m : volt

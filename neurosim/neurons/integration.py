@@ -55,8 +55,8 @@ def _dt_rows(names: dict[str, float]) -> tuple[tuple[str, ...], Callable[[Rows, 
 
 
 def _lambdify(params: list[str], expr: sympy.Expr) -> Callable[..., np.ndarray]:
-    from neurosim.neurons.codegen import NUMPY
-    return sympy.lambdify([sympy.Symbol(p) for p in params], expr, modules=[NUMPY, "numpy"])
+    from neurosim.neurons.codegen import BUILD
+    return sympy.lambdify([sympy.Symbol(p) for p in params], expr, modules=[BUILD, "numpy"])
 
 
 def exact(f: dict[str, sympy.Expr], params: list[str], state_names: dict[str, str]) -> Scheme:
@@ -96,53 +96,108 @@ def exact(f: dict[str, sympy.Expr], params: list[str], state_names: dict[str, st
             rows.append(f"_H_{x}")
             terms.append(f"p__H_{x}*i_ext")
         scheme.lines.append(f"n_{x} = " + " + ".join(terms))
-    funcs = [[_lambdify(params, coef[i, j]) for j in range(k + 2)] for i in range(k)]
+    used = sorted({s.name for s in coef.free_symbols} & set(params))
+    funcs = [[_lambdify(used, coef[i, j]) for j in range(k + 2)] for i in range(k)]
 
     def derive(values: Rows, dt: float) -> Rows:
         n = len(next(iter(values.values()))) if values else 1
-        args = [values[p] for p in params]
-        m = np.zeros((n, k + 2, k + 2))
+        distinct, inverse = _distinct([values[p] for p in used], n)
+        m = np.zeros((distinct.shape[0], k + 2, k + 2))
         for i in range(k):
             for j in range(k + 2):
-                m[:, i, j] = np.broadcast_to(funcs[i][j](*args), (n,))
+                m[:, i, j] = np.broadcast_to(funcs[i][j](*distinct.T), (distinct.shape[0],))
         table = propagate(m, dt)
         out = {}
         for i, x in enumerate(xs):
             for j, y in enumerate(xs):
-                out[f"_P_{x}_{y}"] = table[:, i, j]
-            out[f"_H_{x}"] = table[:, i, k]
-            out[f"_G_{x}"] = table[:, i, k + 1]
-        return {r: out[r] for r in rows}
+                out[f"_P_{x}_{y}"] = i, j
+            out[f"_H_{x}"] = i, k
+            out[f"_G_{x}"] = i, k + 1
+        return {r: table[:, out[r][0], out[r][1]][inverse] for r in rows}
 
     scheme.derived.append((tuple(rows), derive))
     return scheme
 
 
+def _distinct(columns: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct parameter sets (rows of a ``(sets, parameters)`` array) among ``n`` neurons,
+    and each neuron's set: one set, without sorting, when every parameter is shared."""
+    cols = [np.broadcast_to(np.asarray(c, np.float64), (n,)) for c in columns]
+    if all(c.size == 0 or np.all(c == c[0]) for c in cols):
+        return np.array([[c[0] if c.size else 0.0 for c in cols]]), np.zeros(n, np.intp)
+    distinct, inverse = np.unique(np.stack(cols, axis=1), axis=0, return_inverse=True)
+    return distinct, inverse.ravel()
+
+
 def propagate(m: np.ndarray, dt: float) -> np.ndarray:
-    """``expm(m dt)`` of every matrix of the stack ``m`` (computed once per distinct matrix)."""
+    """``expm(m dt)`` of every matrix of the stack ``m``."""
     from scipy.linalg import expm, matrix_balance
-    flat = m.reshape(m.shape[0], -1)
-    unique, inverse = np.unique(flat, axis=0, return_inverse=True)
-    out = np.empty((unique.shape[0],) + m.shape[1:])
-    for u, row in enumerate(unique):
-        a = row.reshape(m.shape[1:]) * dt
-        balanced, (scale, _) = matrix_balance(a, permute=False, separate=True)
+    out = np.empty_like(m)
+    for u, matrix in enumerate(m):
+        a = matrix * dt
+        try:
+            with np.errstate(invalid="raise", over="raise"):
+                balanced, (scale, _) = matrix_balance(a, permute=False, separate=True)
+        except FloatingPointError:  # scales beyond float range (e.g. tau = 2^60 dt): no balancing
+            balanced, scale = a, np.ones(a.shape[0])
         out[u] = expm(balanced) * scale[:, None] / scale[None, :]
-    return out[inverse.ravel()]
+    return out
 
 
-def exponential_euler(f: dict[str, sympy.Expr], printer: Printer, state_names: dict[str, str]) -> Scheme:
-    """``x' = x + f expm1(a dt)/a``, ``a = df/dx`` free of ``x`` (see the module docstring)."""
-    scheme = Scheme()
+def exponential_euler(f: dict[str, sympy.Expr], params: list[str], printer: Printer,
+                      state_names: dict[str, str]) -> Scheme:
+    """``x' = x + f expm1(a dt)/a``, ``a = df/dx`` free of ``x`` (see the module docstring).
+
+    Where ``a`` depends on parameters only, ``exp(a dt)`` and ``expm1(a dt)/a`` are rows computed
+    at build time: ``x' = exp(a dt) x + b expm1(a dt)/a`` with ``b = f - a x``. Subexpressions
+    common to the equations (rate functions, gating products) are computed once.
+    """
+    constant: dict[str, sympy.Expr] = {}
+    parts: list[tuple[str, str, sympy.Expr, sympy.Expr]] = []  # (x, form, first, second)
     for x, rhs in f.items():
         s = sympy.Symbol(x)
         a = sympy.simplify(sympy.diff(rhs, s))
         if s in a.free_symbols:
             raise ValueError(f"d{x}/dt is not linear in {x} (its derivative by {x} is {a}): "
                              f"exponential Euler cannot integrate it; use method 'rk4'")
-        step = "p__dt" if a == 0 else f"phi1({printer(a)}, p__dt)"
-        scheme.lines.append(f"n_{x} = {state_names[x]} + {printer(rhs)}*{step}")
+        if a != 0 and a.free_symbols <= {sympy.Symbol(p) for p in params}:
+            constant[x] = a
+            parts.append((x, "constant", sympy.simplify(sympy.expand(rhs - a * s)), sympy.Integer(0)))
+        else:
+            parts.append((x, "euler" if a == 0 else "exponential", rhs, a))
+    scheme = Scheme()
+    temps, reduced = sympy.cse([e for _, _, first, second in parts for e in (first, second)],
+                               symbols=sympy.numbered_symbols("t_"))
+    saved = dict(printer.names)
+    for sym, expr in temps:
+        scheme.lines.append(f"{sym.name} = {printer(expr)}")
+        printer.names[sym.name] = sym.name
+    rows: list[str] = []
+    for k, (x, form, _, _) in enumerate(parts):
+        first, second, state = reduced[2 * k], reduced[2 * k + 1], state_names[x]
+        if form == "constant":
+            rows += [f"_E_{x}"] if first == 0 else [f"_E_{x}", f"_F_{x}"]
+            drive = "" if first == 0 else f" + {printer(first)}*p__F_{x}"
+            scheme.lines.append(f"n_{x} = p__E_{x}*{state}{drive}")
+        elif form == "euler":
+            scheme.lines.append(f"n_{x} = {state} + {printer(first)}*p__dt")
+        else:
+            scheme.lines.append(f"n_{x} = {state} + {printer(first)}*phi1({printer(second)}, p__dt)")
+    printer.names = saved
     scheme.derived.append(_dt_rows({"_dt": 1.0}))
+    if constant:
+        funcs = {x: _lambdify(params, a) for x, a in constant.items()}
+
+        def derive(values: Rows, dt: float) -> Rows:
+            n = len(next(iter(values.values()))) if values else 1
+            out = {}
+            for x, fn in funcs.items():
+                ah = np.broadcast_to(fn(*[values[p] for p in params]), (n,)) * dt
+                out[f"_E_{x}"] = np.exp(ah)
+                out[f"_F_{x}"] = np.expm1(ah) / ah * dt
+            return {r: out[r] for r in rows}
+
+        scheme.derived.append((tuple(rows), derive))
     return scheme
 
 
@@ -166,7 +221,9 @@ def runge_kutta(f: dict[str, sympy.Expr], method: str, printer: Printer, state_n
             scheme.lines.append(f"n_{x} = {s} + p__dt*k2_{x}")
         else:
             scheme.lines.append(f"n_{x} = {s} + p__dt6*(k1_{x} + k2_{x} + k2_{x} + k3_{x} + k3_{x} + k4_{x})")
-    scheme.derived.append(_dt_rows({"_dt": 1.0, "_dt2": 0.5, "_dt6": 1.0 / 6.0}))
+    needed = {"euler": ("_dt",), "rk2": ("_dt", "_dt2"), "rk4": ("_dt", "_dt2", "_dt6")}[method]
+    scheme.derived.append(_dt_rows({k: v for k, v in {"_dt": 1.0, "_dt2": 0.5, "_dt6": 1.0 / 6.0}.items()
+                                    if k in needed}))
     return scheme
 
 
@@ -190,7 +247,7 @@ def integrate(method: str, f: dict[str, sympy.Expr], params: list[str], printer:
     if method == "exact":
         return exact(f, params, state_names)
     if method == "exponential_euler":
-        return exponential_euler(f, printer, state_names)
+        return exponential_euler(f, params, printer, state_names)
     if method in ("rk4", "rk2", "euler"):
         return runge_kutta(f, method, printer, state_names)
     raise ValueError(f"method: unknown integration method {method!r} (known: {', '.join(METHODS)})")

@@ -33,6 +33,9 @@ class Izhikevich(NeuronModel):
     t_ref: Any = quantity(0.0, "time", "absolute refractory period")
     i_bias: Any = quantity(0.0, "current", "constant bias current")
 
+    #: integration method instead of the description's ("exact", "exponential_euler", "rk4", "rk2", "euler")
+    method: str = ""
+
     description: ClassVar[Description] = Description(
         equations="""
             dv/dt = (0.04/mV*v**2 + 5*v + 140*mV - u)/ms + (i_bias + i_ext)/c_m : volt

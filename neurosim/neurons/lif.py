@@ -29,6 +29,8 @@ class LIF(NeuronModel):
     t_ref: Any = quantity("2 ms", "time", "absolute refractory period")
     i_bias: Any = quantity(0.0, "current", "constant bias current")
     reset: str = "hard"
+    #: integration method instead of the description's ("exact", "exponential_euler", "rk4", "rk2", "euler")
+    method: str = ""
 
     description: ClassVar[Description] = Description(
         equations="dv/dt = (v_rest - v)/tau_m + (i_bias + i_ext)/c_m : volt",

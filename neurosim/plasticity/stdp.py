@@ -58,7 +58,7 @@ from neurosim.units import parse_quantity, show
 TRACES = ("all_to_all", "nearest")
 DEPENDENCES = ("additive", "multiplicative")
 #: the dimensions a synaptic weight can have (CubaLIF: current, LIF: voltage)
-WEIGHT_DIMENSIONS = ("current", "voltage")
+WEIGHT_DIMENSIONS = ("current", "voltage", "conductance")
 
 
 def _weight(value: Any, name: str) -> tuple[float, str | None]:

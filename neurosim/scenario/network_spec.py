@@ -5,6 +5,22 @@
     size = 800
     neuron = { model = "CubaLIF", tau_m = "20 ms", v_rest = "-49 mV" }
     v_init = { dist = "uniform", low = "-60 mV", high = "-50 mV" }
+    initial = { i_exc = "10 pA" }   # other state variables, by name: values or distributions
+
+    [[model.populations]]     # a model written as equations (Brian2 syntax, units checked)
+    name = "adapting"
+    size = 10
+    [model.populations.neuron]
+    model = "equations"
+    equations = '''
+        dv/dt = (v_rest - v)/tau + (i_syn - w)/c : volt
+        di_syn/dt = -i_syn/tau_s : amp
+        dw/dt = -w/tau_w : amp'''
+    threshold = "v >= v_th"
+    reset = "v = v_rest; w += b"
+    refractory = "v = v_rest"
+    receptors = ["i_syn", "i_syn"]
+    parameters = { v_rest = "-65 mV", tau = "10 ms", c = "100 pF", tau_s = "5 ms", tau_w = "100 ms", v_th = "-50 mV", b = "20 pA", t_ref = "2 ms" }
 
     [[model.sources]]
     name = "noise"
@@ -39,7 +55,8 @@
     times = ["0 ms", "50 ms"]
 
 The neuron table's keys are the fields of the neuron dataclass (one description serves
-simulation, training and export). Errors raised while building carry the scenario path.
+simulation, training and export): any model of :data:`neurosim.neurons.MODELS`, or
+``model = "equations"`` with the keys of :class:`neurosim.neurons.EquationModel`. Errors raised while building carry the scenario path.
 """
 
 from __future__ import annotations
@@ -49,13 +66,17 @@ from typing import Any
 
 from neurosim import connectivity as conn
 from neurosim.network import Network
-from neurosim.neurons import LIF, CubaLIF, NeuronModel
+from neurosim.neurons import MODELS, EquationModel, NeuronModel
 from neurosim.plasticity import STDP
 from neurosim.modulator import ACTS_ON
 from neurosim.plasticity.stdp import DEPENDENCES, TRACES
 from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, quantity, suggest, table, validate_table
 
-NEURON_MODELS: dict[str, type[NeuronModel]] = {"LIF": LIF, "CubaLIF": CubaLIF}
+NEURON_MODELS: dict[str, type[NeuronModel]] = dict(MODELS)
+#: ``model = "equations"``: a model written in the table (:class:`neurosim.neurons.EquationModel`)
+EQUATIONS = "equations"
+_EQUATION_KEYS = {"model", "name", "equations", "threshold", "reset", "refractory", "initial", "method", "receptors",
+                  "parameters"}
 MAX_SIZE = 100_000_000
 
 CONNECTORS: dict[str, tuple[type, dict[str, Field]]] = {
@@ -89,8 +110,15 @@ DISTRIBUTION = Field("union", doc="a value, a unit string or a table {dist = 'un
 def _neuron_spec(value: Any) -> str | None:
     """Check the neuron table against the fields of the chosen model class."""
     model = value.get("model")
+    if model == EQUATIONS:
+        unknown = [k for k in value if k not in _EQUATION_KEYS]
+        if unknown:
+            return f"{unknown[0]}: unknown key of a model written as equations{suggest(unknown[0], sorted(_EQUATION_KEYS))}"
+        missing = [k for k in ("equations", "threshold") if k not in value]
+        return f"{missing[0]}: required for model = 'equations'" if missing else None
     if model not in NEURON_MODELS:
-        return f"model: unknown neuron model {model!r} (known: {', '.join(NEURON_MODELS)}){suggest(str(model), list(NEURON_MODELS))}"
+        known = [*NEURON_MODELS, EQUATIONS]
+        return f"model: unknown neuron model {model!r} (known: {', '.join(known)}){suggest(str(model), known)}"
     names = {f.name for f in dataclasses.fields(NEURON_MODELS[model])}
     unknown = [k for k in value if k != "model" and k not in names]
     if unknown:
@@ -103,6 +131,9 @@ POPULATION = table({
     "size": Field("int", required=True, minimum=1, maximum=MAX_SIZE),
     "neuron": table({"model": Field("str", required=True)}, open=True, required=True, check=_neuron_spec),
     "v_init": DISTRIBUTION,
+    "initial": table({}, open=True, check=lambda t: next((f"{k}: expected a value, a unit string or a table "
+                                                           f"{{dist = ...}}" for k, v in t.items()
+                                                           if not isinstance(v, (int, float, str, dict))), None)),
     "grid": list_of(Field("int", minimum=1), min_items=3, check=lambda g: None if len(g) == 3 else "needs 3 entries"),
 })
 
@@ -206,6 +237,13 @@ def _plasticity(spec: dict | None, path: str) -> STDP | None:
         raise ScenarioError([Problem(path, str(exc))]) from None
 
 
+def _neuron(model: str, population: str, params: dict) -> NeuronModel:
+    """The neuron model of a ``neuron`` table (a built-in model, or one written as equations)."""
+    if model == EQUATIONS:
+        return EquationModel(**{"name": population, **params})
+    return NEURON_MODELS[model](**params)
+
+
 def build_explicit(model: dict, dt: float, seed: int, precision: str, block_steps: int = 10_000) -> Network:
     """Build the network of an explicit ``[model]`` table (connectivity is generated lazily)."""
     net = Network(dt=dt, seed=seed, precision=precision, block_steps=block_steps)
@@ -222,9 +260,10 @@ def build_explicit(model: dict, dt: float, seed: int, precision: str, block_step
     for k, pop in enumerate(model.get("populations", [])):
         path = f"model.populations.{k}"
         params = {key: v for key, v in pop["neuron"].items() if key != "model"}
-        neuron = attempt(f"{path}.neuron", lambda: NEURON_MODELS[pop["neuron"]["model"]](**params))
+        neuron = attempt(f"{path}.neuron", lambda: _neuron(pop["neuron"]["model"], pop["name"], params))
         groups[pop["name"]] = attempt(path, lambda: net.population(
             pop["name"], pop["size"], neuron, v_init=_initializer(pop.get("v_init")),
+            initial={k: _initializer(v) for k, v in pop.get("initial", {}).items()},
             grid=tuple(pop["grid"]) if "grid" in pop else None))
     for k, src in enumerate(model.get("sources", [])):
         path = f"model.sources.{k}"

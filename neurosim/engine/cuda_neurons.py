@@ -1,0 +1,128 @@
+"""The neuron kernel of the ``cuda`` backend, generated from the compiled models of a layout.
+
+Each model's step body (:mod:`neurosim.neurons.description`) becomes a device function
+``model_k(i, n, flat, ref, i_ext, params, ref_steps)`` that loads neuron ``i``'s state
+variables (rows of ``flat[K N]``), its refractory counter, external current and parameter
+rows, runs the body, stores the new state and returns whether the neuron spiked. The kernel
+``neurons`` is a grid-stride loop over all neurons: each thread (with ``take``) first adds the
+ring-buffer slot to the buffered state rows, then runs the model of its neuron (``model_of[i]``,
+from ``Layout.segments``' model column) and appends a spike, stamped ``step + 1``, to the
+neuron spike list. Nothing of any model is written here: the model math is the body the
+description compiles to, and the scalar helpers (``where``, ``clip``, ``phi1``, ``exprel``)
+are those of :mod:`neurosim.neurons.codegen`, compiled as device functions.
+
+Under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) the math functions of the body
+(``exp``, ``expm1``, ``log``, ``pow``...), and those the helpers call, are the NumPy reference
+backend's own (``codegen.NUMPY``) applied to scalars, so that the simulated kernel reproduces
+the ``numpy`` backend bit for bit in float64 whatever functions the reference evaluates with
+(Python's ``math.exp`` and NumPy's vectorised ``np.exp`` differ in the last bit for a few per
+cent of arguments). On a GPU they are ``math``'s, i.e. CUDA's libdevice, and results agree with
+the other backends to rounding (NVVM also contracts multiply-adds into FMAs).
+
+Generated kernels are cached per tuple of models.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import types
+from typing import Callable
+
+import numpy as np
+from numba import cuda
+
+from neurosim.engine.cuda_kernels import NEU_LIST, SIMULATED, _emit, _take_one
+from neurosim.neurons import codegen
+from neurosim.neurons.description import CompiledModel
+
+#: the parameters of a generated ``model_k`` (a model's step must not use these names)
+_RESERVED = {"i", "n", "flat", "ref_a", "i_ext_a", "params", "ref_steps_a"}
+
+
+def _math_namespace() -> dict[str, Callable]:
+    """The math functions a body and the helpers call: the NumPy reference's when simulated, else ``math``'s."""
+    if SIMULATED:
+        return {name: codegen.NUMPY.get(name, fn) for name, fn in codegen.SCALAR_MATH.items()}
+    return dict(codegen.SCALAR_MATH)
+
+
+@functools.lru_cache(maxsize=1)
+def _helpers() -> dict[str, Callable]:
+    """``codegen.SCALAR_HELPERS`` as device functions (their ``math`` bound as the body's)."""
+    math_ns = types.SimpleNamespace(**_math_namespace())
+    out = {}
+    for name, fn in codegen.SCALAR_HELPERS.items():
+        if SIMULATED:  # the same code, its ``math.expm1``... being the NumPy reference's
+            fn = types.FunctionType(fn.__code__, {**fn.__globals__, "math": math_ns}, fn.__name__, fn.__defaults__,
+                                    fn.__closure__)
+        out[name] = cuda.jit(device=True)(fn)
+    return out
+
+
+def _check_names(model: CompiledModel) -> None:
+    used = set(re.findall(r"\b[A-Za-z_]\w*\b", "\n".join(model.body))) | set(model.arguments)
+    clash = sorted(used & _RESERVED)
+    if clash:
+        raise ValueError(f"neuron model {model.name}: its step uses {', '.join(clash)}, "
+                         "names the CUDA kernel reserves")
+
+
+def model_source(k: int, model: CompiledModel) -> str:
+    """``model_k(i, n, flat, ref_a, i_ext_a, params, ref_steps_a)``: neuron ``i`` takes model ``k``'s step."""
+    _check_names(model)
+    nx = len(model.state)
+    names = model.arguments[nx + 2:-1]  # one per runtime row
+    lines = [f"def model_{k}(i, n, flat, ref_a, i_ext_a, params, ref_steps_a):"]
+    lines += [f"    {model.arguments[j]} = flat[{j} * n + i]" for j in range(nx)]
+    lines += ["    ref = ref_a[i]", "    i_ext = i_ext_a[i]", "    ref_steps = ref_steps_a[i]"]
+    lines += [f"    {name} = params[{j}, i]" for j, name in enumerate(names)]
+    lines += [f"    {line}" for line in model.body]
+    lines += [f"    flat[{j} * n + i] = n_{x}" for j, x in enumerate(model.state)]
+    lines += ["    ref_a[i] = n_ref", "    return spike"]
+    return "\n".join(lines) + "\n"
+
+
+def kernel_source(n_models: int) -> str:
+    """The kernel ``neurons``: every neuron runs its model; spikes appended to the neuron list."""
+    lines = [
+        "def neurons(k, step, halt, ctr, n, flat, ref_a, i_ext_a, params, ref_steps_a, model_of, take, buf, slot,",
+        "            buffered, spikes, spike_mask, spk_step, spk_id, counts, group_of):",
+        "    if halt[0] <= k:",
+        "        return",
+        "    for i in range(cuda.grid(1), n, cuda.gridsize(1)):",
+        "        if take:",
+        "            take_one(i, n, flat, buf, slot, buffered)",
+        "        kind = model_of[i]",
+        "        fired = False",
+    ]
+    for m in range(n_models):
+        lines.append(f"        {'if' if m == 0 else 'elif'} kind == {m}:")
+        lines.append(f"            fired = model_{m}(i, n, flat, ref_a, i_ext_a, params, ref_steps_a)")
+    lines += [
+        "        if fired:",
+        "            emit(i, step + 1, k, ctr, NEU_LIST, spikes, spike_mask, spk_step, spk_id, counts, group_of)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@functools.lru_cache(maxsize=64)
+def neuron_kernel(models: tuple[CompiledModel, ...]):
+    """The ``cuda.jit`` kernel ``neurons(k, step, halt, ctr, n, flat, ref, i_ext, params, ref_steps,
+    model_of, take, buf, slot, buffered, spikes, spike_mask, spk_step, spk_id, counts, group_of)``
+    of ``models`` (``model_of[i]``: index into ``models`` of neuron ``i``'s model)."""
+    scope = {**_math_namespace(), **_helpers(), "cuda": cuda, "emit": _emit, "take_one": _take_one,
+             "NEU_LIST": NEU_LIST}
+    for m, model in enumerate(models):
+        fn = codegen.compile_source(model_source(m, model), f"model_{m}", scope, f"<cuda neuron model {model.name}>")
+        scope[f"model_{m}"] = cuda.jit(device=True)(fn)
+    kernel = codegen.compile_source(kernel_source(len(models)), "neurons", scope, "<cuda neuron update>")
+    return cuda.jit(kernel)
+
+
+def model_of(segments: np.ndarray, n: int) -> np.ndarray:
+    """The model index (``Layout.models``) of every neuron, from the segments' model column."""
+    out = np.zeros(max(n, 1), np.int32)
+    for a, b, _, _, kind in segments:
+        out[a:b] = kind
+    return out
