@@ -116,7 +116,7 @@ MALFORMED = [
     (t_set("model.populations.0.size", 0), r"model\.populations\.0\.size: must be >= 1"),
     (t_set("model.populations.0.size", 10**12), r"model\.populations\.0\.size: must be <= 1e\+08"),
     (t_set("model.populations.0.size", 1.5), r"model\.populations\.0\.size: expected an integer"),
-    (t_set("model.populations.0.neuron.model", "Izhikevich"), r"model\.populations\.0\.neuron: model: unknown neuron model"),
+    (t_set("model.populations.0.neuron.model", "MorrisLecar"), r"model\.populations\.0\.neuron: model: unknown neuron model"),
     (t_set("model.populations.0.neuron.tau_mem", "20 ms"),
      r"model\.populations\.0\.neuron: tau_mem: unknown parameter of CubaLIF; did you mean 'tau_m'\?"),
     (t_set("model.populations.0.neuron.tau_m", "-20 ms"), r"model\.populations\.0\.neuron: CubaLIF\.tau_m: must be > 0"),

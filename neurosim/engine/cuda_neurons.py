@@ -49,15 +49,56 @@ def _math_namespace() -> dict[str, Callable]:
 
 @functools.lru_cache(maxsize=1)
 def _helpers() -> dict[str, Callable]:
-    """``codegen.SCALAR_HELPERS`` as device functions (their ``math`` bound as the body's)."""
+    """``codegen.SCALAR_HELPERS`` as device functions (their ``math`` bound as the body's). On a
+    GPU, ``phi1`` and ``exprel`` are :mod:`neurosim.neurons.fastexp`'s stubs with CUDA overloads
+    whose constants take the argument's type, so that float32 layouts compute in float32."""
     math_ns = types.SimpleNamespace(**_math_namespace())
     out = {}
     for name, fn in codegen.SCALAR_HELPERS.items():
-        if SIMULATED:  # the same code, its ``math.expm1``... being the NumPy reference's
+        if SIMULATED:  # the same code, its ``math.exp``... being the NumPy reference's
             fn = types.FunctionType(fn.__code__, {**fn.__globals__, "math": math_ns}, fn.__name__, fn.__defaults__,
                                     fn.__closure__)
+        elif name in _TYPED:
+            out[name] = _TYPED[name]()
+            continue
         out[name] = cuda.jit(device=True)(fn)
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _typed_helpers() -> dict[str, Callable]:
+    """CUDA overloads of ``fastexp.phi1`` / ``fastexp.exprel`` (the formulas of
+    ``codegen.scalar_phi1`` / ``scalar_exprel``, constants in the argument's float type)."""
+    import math
+
+    from numba.extending import overload
+
+    from neurosim.neurons import fastexp
+
+    @overload(fastexp.phi1, target="cuda")
+    def _phi1(a, h):
+        one, half, sixth, small = fastexp._constants(a)
+
+        def impl(a, h):
+            y = a * h
+            series = h * (one + y * (half + y * sixth))
+            return series if abs(y) < small else (math.exp(y) - one) / a
+        return impl
+
+    @overload(fastexp.exprel, target="cuda")
+    def _exprel(x):
+        one, half, sixth, small = fastexp._constants(x)
+
+        def impl(x):
+            series = one + x * (half + x * sixth)
+            return series if abs(x) < small else (math.exp(x) - one) / x
+        return impl
+
+    return {"phi1": fastexp.phi1, "exprel": fastexp.exprel}
+
+
+#: helpers replaced on a GPU by type-preserving overloads (registered on first use)
+_TYPED = {"phi1": lambda: _typed_helpers()["phi1"], "exprel": lambda: _typed_helpers()["exprel"]}
 
 
 def _check_names(model: CompiledModel) -> None:

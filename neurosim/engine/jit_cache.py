@@ -9,9 +9,10 @@ key of each cached overload :func:`fingerprint`, a digest of the code the kernel
 from the functions in memory when the kernel is loaded or compiled. When any of it changed,
 no entry matches and numba compiles afresh; when nothing did, it loads.
 
-Not covered: ``@overload`` / ``@intrinsic`` implementations that live in another module than the
-kernel (the kernel's globals name only the stub), and jitted code reached other than through
-globals, closures, defaults or module attributes.
+A plain (not jitted) neurosim function a kernel calls — one numba compiles through
+``@overload``, such as :func:`neurosim.neurons.fastexp.exp` — stands for its module's whole
+source. Not covered: ``@overload`` implementations of functions outside neurosim, and jitted
+code reached other than through globals, closures, defaults or module attributes.
 """
 
 from __future__ import annotations
@@ -74,9 +75,21 @@ def _value_token(value: Any, attrs: Iterable[str], todo: list, modules: set[int]
         return f"array {value.dtype} {value.shape} {hashlib.sha256(value.tobytes()).hexdigest()}"
     if isinstance(value, type):
         return f"type {_name(value)}"
+    if isinstance(value, types.FunctionType) and (value.__module__ or "").startswith("neurosim"):
+        # a plain function numba compiles through ``@overload`` (fastexp.exp): its implementation
+        # lives elsewhere in its module, so the whole module's source stands for it
+        return f"function {_name(value)} of module source {_module_digest(value.__module__)}"
     if callable(value):
         return f"{type(value).__name__} {_name(value)}"
     return f"object of {_name(type(value))}"
+
+
+def _module_digest(module: str) -> str:
+    """SHA-256 of a module's source file."""
+    import importlib
+    import pathlib
+    path = pathlib.Path(importlib.import_module(module).__file__)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def _cell(cell: types.CellType) -> Any:

@@ -1,7 +1,8 @@
 """The neuron update of the numba kernel, generated from the compiled models of a layout.
 
 Each model's step body (:mod:`neurosim.neurons.description`) is compiled with scalar
-functions (``math`` and the helpers of :mod:`neurosim.neurons.codegen`) into the loop of a
+functions (:func:`neurosim.neurons.codegen.cpu_namespace`: ``math``'s, and the vectorisable
+``exp`` of :mod:`neurosim.neurons.fastexp`) into the loop of a
 segment function generated per model, and ``update_neurons``
 dispatches each segment to its model's loop. A segment whose parameters are shared reads them
 as scalars once (and a constant external current as a scalar): the loop then stays within
@@ -21,7 +22,6 @@ import numba
 from neurosim.neurons import codegen
 from neurosim.neurons.description import CompiledModel
 
-_SCALAR = {name: numba.njit(inline="always")(fn) for name, fn in codegen.SCALAR_HELPERS.items()}
 
 
 def _loop(model: CompiledModel, rows: list[str], indent: str) -> str:
@@ -76,7 +76,7 @@ def _dispatch_source(n_models: int) -> str:
 @functools.lru_cache(maxsize=64)
 def update_function(models: tuple[CompiledModel, ...]) -> Callable:
     """The jitted ``update_neurons(segments, params, ref_steps, vars_, ref, i_ext, spiked)`` of ``models``."""
-    scope = {**codegen.SCALAR_MATH, **_SCALAR}
+    scope = codegen.cpu_namespace()
     for k, model in enumerate(models):
         seg = codegen.compile_source(_segment_source(k, model), f"segment_{k}", scope, f"<segment {model.name}>")
         scope[f"segment_{k}"] = numba.njit(inline="always", error_model="numpy")(seg)

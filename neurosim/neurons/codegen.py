@@ -17,6 +17,8 @@ from typing import Callable
 import numpy as np
 import sympy
 
+from neurosim.neurons import fastexp
+
 
 class Printer:
     """Prints sympy expressions as code; symbols are renamed by ``names``; numbers become constants."""
@@ -96,14 +98,18 @@ def scalar_clip(x, lo, hi):
 
 
 def scalar_phi1(a, h):
-    return math.expm1(a * h) / a if a != 0 else h
+    """``expm1(a h)/a``, as :func:`neurosim.neurons.fastexp.phi1` computes it."""
+    y = a * h
+    return h * (1.0 + y * (0.5 + y * (1.0 / 6.0))) if abs(y) < 1e-5 else (math.exp(y) - 1.0) / a
 
 
 def scalar_exprel(x):
-    return math.expm1(x) / x if x != 0 else math.exp(x)  # 1, in the type of x
+    """``expm1(x)/x``, as :func:`neurosim.neurons.fastexp.exprel` computes it."""
+    return 1.0 + x * (0.5 + x * (1.0 / 6.0)) if abs(x) < 1e-5 else (math.exp(x) - 1.0) / x
 
 
-#: scalar helpers that a scalar target compiles (numba: ``njit(inline="always")``, CUDA: device functions)
+#: scalar helpers that the CUDA target compiles as device functions (the numba CPU target takes
+#: :func:`cpu_namespace`, whose ``exp``, ``phi1`` and ``exprel`` are :mod:`neurosim.neurons.fastexp`'s)
 SCALAR_HELPERS: dict[str, Callable] = {"where": scalar_where, "clip": scalar_clip, "phi1": scalar_phi1,
                                        "exprel": scalar_exprel}
 SCALAR_MATH: dict[str, Callable] = {
@@ -112,8 +118,25 @@ SCALAR_MATH: dict[str, Callable] = {
 }
 
 
-def _libm_exp(x):
-    return math.exp(x)
+def cpu_namespace() -> dict[str, Callable]:
+    """The functions of a step body in numba CPU code: ``math``'s, with the vectorisable ``exp``,
+    ``phi1`` and ``exprel`` of :mod:`neurosim.neurons.fastexp`."""
+    import numba
+
+    helpers = {name: numba.njit(inline="always")(fn) for name, fn in (("where", scalar_where), ("clip", scalar_clip))}
+    return {**SCALAR_MATH, **helpers, "exp": fastexp.exp, "phi1": fastexp.phi1, "exprel": fastexp.exprel}
+
+
+def _fast_exp(x):
+    return fastexp.exp(x)
+
+
+def _fast_phi1(a, h):
+    return fastexp.phi1(a, h)
+
+
+def _fast_exprel(x):
+    return fastexp.exprel(x)
 
 
 def _libm_expm1(x):
@@ -143,10 +166,10 @@ def _libm_pow(x, y):
 class _Ufunc:
     """A NumPy ufunc (float32 and float64) of a scalar function, compiled by numba on first use.
 
-    The NumPy reference evaluates transcendental functions with the very machine code the numba
-    kernels inline (the C library's ``exp``, ``expf``, ...): NumPy's own vectorised ``np.exp``
-    differs from it in the last bit for some arguments, which would break the spike-for-spike
-    agreement of the backends over long runs."""
+    The NumPy reference evaluates transcendental functions with the very code the numba kernels
+    inline (:mod:`neurosim.neurons.fastexp`'s ``exp``, the C library's ``log``, ``tanh``, ...):
+    NumPy's own vectorised ``np.exp`` differs from it in the last bit for some arguments, which
+    would break the spike-for-spike agreement of the backends over long runs."""
 
     def __init__(self, scalar: Callable, n_args: int):
         self.scalar, self.n_args, self.ufunc = scalar, n_args, None
@@ -155,15 +178,15 @@ class _Ufunc:
         if self.ufunc is None:  # float32 first: NumPy takes the first loop the inputs fit
             import numba
             sigs = [f"{t}({', '.join([t] * self.n_args)})" for t in ("float32", "float64")]
-            self.ufunc = numba.vectorize(sigs, cache=True)(self.scalar)
+            self.ufunc = numba.vectorize(sigs)(self.scalar)  # not cached: fastexp edits must not go stale
         return self.ufunc(*args)
 
 
 NUMPY: dict[str, Callable] = {
     "where": np.where, "sqrt": np.sqrt, "abs": np.abs, "clip": np.clip,
-    "exp": _Ufunc(_libm_exp, 1), "expm1": _Ufunc(_libm_expm1, 1), "log": _Ufunc(_libm_log, 1),
+    "exp": _Ufunc(_fast_exp, 1), "expm1": _Ufunc(_libm_expm1, 1), "log": _Ufunc(_libm_log, 1),
     "tanh": _Ufunc(_libm_tanh, 1), "sin": _Ufunc(_libm_sin, 1), "cos": _Ufunc(_libm_cos, 1),
-    "pow": _Ufunc(_libm_pow, 2), "phi1": _Ufunc(scalar_phi1, 2), "exprel": _Ufunc(scalar_exprel, 1),
+    "pow": _Ufunc(_libm_pow, 2), "phi1": _Ufunc(_fast_phi1, 2), "exprel": _Ufunc(_fast_exprel, 1),
 }
 
 

@@ -163,10 +163,17 @@ def _sub(c: dict, name: str) -> dict:
     return out
 
 
+#: neuron models of the train task's fused layers
+TRAINABLE = ("LIF", "CubaLIF")
+
+
 def _neuron(c: dict, override: dict, path: str):
     from neurosim.train.model_io import neuron_from_dict
 
     fields = {**NEURON_DEFAULTS, **c.get("neuron", {"model": "LIF"}), **override}
+    if fields.get("model") not in TRAINABLE:
+        raise _fail(f"{path}.model" if "model" in override else "train.neuron.model", f"the train task's layers are {' or '.join(TRAINABLE)}, got {fields.get('model')!r} "
+                    "(other described models train in Python with neurosim.train.described.DescribedLayer)")
     message = _neuron_spec(fields)
     if message:
         raise _fail(path, message)
