@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from neurosim import LIF, CubaLIF, Network
-from neurosim.neurons.propagators import synapse_to_membrane
+from neurosim.hardware.nir.closed_form import synapse_to_membrane
 
 BACKENDS = ["numba", "numpy"]
 

@@ -24,7 +24,7 @@ snnTorch's exporter does, so that g = 1 (:func:`training_lif`, :func:`training_c
 and back β = 1 - dt/τ, α = 1 - dt/τ_syn (:func:`decay`). A gain g != 1 (a graph written with
 ``r = 1``, as Norse needs) is folded into the weights that feed the neuron.
 
-**Engine networks** integrate exactly (:mod:`neurosim.neurons.propagators`): a LIF population
+**Engine networks** integrate exactly (:mod:`neurosim.hardware.nir.closed_form` gives them in closed form): a LIF population
 steps ``v' - v_rest = P_vv (v - v_rest + Σ w)`` with P_vv = exp(-dt/τ_m) and weights in volts;
 a CubaLIF population ``i' = d_s i + Σ w`` (amperes), ``v' - v_rest = P_vv (v - v_rest) + P_vs i'``.
 The NIR time constants are chosen so that a consumer's *Euler* step reproduces the exact decay
@@ -52,7 +52,7 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from neurosim.neurons.propagators import synapse_to_membrane
+from neurosim.hardware.nir.closed_form import synapse_to_membrane
 
 #: τ_m / dt of the engine LIF that stands for a NIR IF (:func:`no_leak_tau`)
 NO_LEAK_STEPS = 2.0 ** 60

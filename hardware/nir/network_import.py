@@ -51,7 +51,7 @@ import neurosim
 from neurosim.connectivity import FromArrays
 from neurosim.hardware.nir import checks, mapping, nirgraph
 from neurosim.hardware.nir.mapping import as_array
-from neurosim.neurons.propagators import membrane_propagators
+from neurosim.hardware.nir.closed_form import membrane_propagators
 from neurosim.projection import RECEPTORS, delays_in_steps
 
 

@@ -24,6 +24,12 @@ The step equations are those of :mod:`neurosim.hardware.graph` written with the 
 order of :mod:`neurosim.train.functional` (so the float32 results agree with
 ``graph.to_model(...)`` to rounding). The batch dimension is dynamic.
 
+Why the step is not derived from a neuron :class:`~neurosim.neurons.description.Description`:
+these graphs export trained layers of :mod:`neurosim.train` in their discrete-time training
+formulation (normalised ``u``, learned β, α, θ, reset from the previous step's spike), which is
+the model the weights were trained in; simulator networks are exported through NIR, whose
+nodes are read from the model parameters.
+
 The graphs are produced with PyTorch's TorchScript exporter (``dynamo=False``): it writes one
 file at any opset >= 9 and needs no ``onnxscript``; the dynamo exporter would need
 ``onnxscript`` (not installed here) and writes ``.onnx.data`` by default. Each file is

@@ -18,6 +18,13 @@ The synaptic input Σ_j W_ij k(s_j) is kept per liquid neuron as ``D_i + k(s_max
 ``C`` the weights of clipped timers. Spikes, clipped timers and weight changes update exactly
 the synapses of the neuron concerned, so a step costs O(N + events), not O(synapses). A
 presynaptic spike touches its synapses once: timer restart and STDP in one pass.
+
+Why this neuron is not a :class:`~neurosim.neurons.description.Description`: it is the
+authors' discrete update reproduced operation for operation (spike test before integration,
+reset by multiplication, forward Euler ``- v/tau_v``, input as a sum of per-synapse timer
+kernels ``k(s_j)`` rather than a state variable), so that the published accuracies are met;
+the engine's step (integrate, then threshold, receptors as state variables) would change the
+order of operations and the numbers.
 """
 
 from __future__ import annotations

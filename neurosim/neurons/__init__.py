@@ -12,7 +12,7 @@ from neurosim.neurons.base import NeuronModel
 
 #: every neuron model class by name
 MODELS: dict[str, type[NeuronModel]] = {}
-_INFRASTRUCTURE = {"base", "codegen", "description", "dimensions", "equations", "integration", "propagators", "user"}
+_INFRASTRUCTURE = {"base", "codegen", "description", "dimensions", "equations", "fastexp", "integration", "user"}
 
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if _info.name in _INFRASTRUCTURE:

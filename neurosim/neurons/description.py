@@ -102,7 +102,7 @@ class CompiledModel:
     @property
     def torch_source(self) -> str:
         """``def step(<arguments>)`` of :attr:`torch_body`, returning what :attr:`source` returns (``spike``
-        as a float tensor); bind it to :func:`neurosim.neurons.codegen.torch_namespace`."""
+        as a float tensor); bind it to :func:`neurosim.train.described.torch_namespace`."""
         ret = ", ".join([f"n_{x}" for x in self.state] + ["n_ref", "spike"])
         return f"def step({', '.join(self.arguments)}):\n" + "".join(f"    {line}\n" for line in self.torch_body) + \
             f"    return {ret}\n"

@@ -4,7 +4,7 @@
 ``AlphaLIF``, ``ALIF``, ... any model whose threshold is an inequality) and runs the step the
 engine runs, :attr:`~neurosim.neurons.description.CompiledModel.torch_source`, generated from the
 same description as the NumPy/numba/CUDA step (nothing of the model is written here), bound to
-torch by :func:`neurosim.neurons.codegen.torch_namespace`:
+torch by :func:`torch_namespace` (below):
 
 - each time step ``m``: ``x[m]`` (times ``input_scale``, SI units of the model's weight dimension:
   V for LIF, A for CubaLIF/ALIF/AlphaLIF) is added to the receptor variable (``receptor="exc"``:
@@ -24,18 +24,80 @@ buffers. Time is the first axis: ``x`` is ``[T, B, n]``.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from neurosim.neurons.base import NeuronModel
-from neurosim.neurons.codegen import compile_source, torch_namespace
-from neurosim.train.surrogates import Surrogate, surrogate as make_surrogate
+from neurosim.neurons.codegen import compile_source
+from neurosim.train.surrogates import Surrogate, heaviside as surrogate_heaviside, surrogate as make_surrogate
 from neurosim.units import parse_quantity
 
 State = dict[str, Tensor]
+
+
+def torch_namespace(surrogate, threshold_scale: float = 1.0, detach_reset: bool = False) -> dict[str, Callable]:
+    """Torch functions for :attr:`~neurosim.neurons.description.CompiledModel.torch_source`.
+
+    ``heaviside(x)`` is the spike ``x > 0`` and ``heaviside_ge(x)`` the spike ``x >= 0`` (``x`` is
+    the threshold's ``lhs - rhs``), float tensors whose gradient is the surrogate's
+    ``σ'(x/threshold_scale)/threshold_scale`` (:mod:`neurosim.train.surrogates`, the slopes of which
+    are meant for a threshold distance of order 1: ``threshold_scale`` is that distance in the
+    threshold's SI unit; forward the division changes nothing). ``heaviside_ge(x)`` is computed as
+    ``1 - H(-x)``: its gradient is ``σ'(-x)``, the same for every built-in surrogate (all are even).
+
+    ``spike_where(spike, a, b)`` is a reset, ``spike*a + (1 - spike)*b``: exactly ``a`` or ``b``
+    forward (for finite ``a``, ``b``), and differentiable in ``spike`` (``d/dspike = a - b``, the
+    gradient through the reset). ``detach_reset=True`` stops that path (snnTorch's ``detach_reset``):
+    the reset still happens, gradients flow only through ``a`` and ``b``. ``where`` (the refractory
+    clamp, ``n_ref``) is :func:`torch.where`.
+    """
+    scale = float(threshold_scale)
+    if not (scale > 0 and math.isfinite(scale)):
+        raise ValueError(f"threshold_scale: must be a finite number > 0, got {threshold_scale!r}")
+    inv = 1.0 / scale
+
+    def heaviside(x):
+        return surrogate_heaviside(x * inv, surrogate)
+
+    def heaviside_ge(x):
+        return 1 - surrogate_heaviside(-(x * inv), surrogate)
+
+    def spike_where(spike, a, b):
+        if detach_reset:
+            spike = spike.detach()
+        return spike * a + (1 - spike) * b
+
+    def _t(x, like):
+        return x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=like.dtype, device=like.device)
+
+    def clip(x, lo, hi):
+        return torch.minimum(torch.maximum(x, _t(lo, x)), _t(hi, x))
+
+    def phi1(a, h):
+        a, h = torch.broadcast_tensors(_t(a, h), _t(h, a))
+        zero = a == 0
+        return torch.where(zero, h, torch.expm1(a * h) / torch.where(zero, torch.ones_like(a), a))
+
+    def exprel(x):
+        zero = x == 0
+        return torch.where(zero, torch.ones_like(x), torch.expm1(x) / torch.where(zero, torch.ones_like(x), x))
+
+    def where(c, a, b):
+        if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
+            return torch.where(c, torch.as_tensor(a), torch.as_tensor(b))
+        return torch.where(c, a, b)
+
+    return {
+        "heaviside": heaviside, "heaviside_ge": heaviside_ge, "spike_where": spike_where, "where": where,
+        "exp": torch.exp, "expm1": torch.expm1, "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs,
+        "tanh": torch.tanh, "sin": torch.sin, "cos": torch.cos, "clip": clip, "pow": torch.pow, "phi1": phi1,
+        "exprel": exprel,
+    }
+
 
 
 def default_threshold_scale(model: NeuronModel, n: int, name: str = "layer") -> float:

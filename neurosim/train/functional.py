@@ -24,6 +24,14 @@ which pushes u towards the spike values 0 and 1 before firing (φ(0)=0, φ(1/2)=
 φ(1)=1); use it with θ = 1/2.
 
 Parameters are used as given (modules clamp learnable β and α into [0, 1], as snnTorch does).
+
+Why these steps are not derived from the neuron descriptions: they are the discrete-time
+training formulation (dimensionless ``u``, β, α and θ learnable per neuron, the reset taken
+from the previous step's spike as snnTorch's ``reset_delay``), which the fused CPU and CUDA
+scans (``kernels_cpu.py``, ``kernels_cuda.py``) implement with hand-derived backward passes;
+``from_neuron`` / ``to_neuron`` map it to and from ``LIF`` / ``CubaLIF``. Any described model,
+in SI and with the engine's own step, trains through
+:class:`neurosim.train.described.DescribedLayer`.
 """
 
 from __future__ import annotations

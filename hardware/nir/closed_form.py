@@ -1,4 +1,9 @@
-"""Exact propagators of the linear subthreshold dynamics over one step ``h``.
+"""Closed forms of the exact LIF / CubaLIF propagators over one step ``h``, for NIR's parameters.
+
+The engine's own propagators come from the neuron descriptions (matrix exponentials of
+:mod:`neurosim.neurons.integration`); NIR's mapping converts between NIR's parameterisation
+(τ, r, w_in) and the engine's (τ_m, C, τ_syn) and needs them as explicit functions of those
+parameters, in both directions, which these closed forms give.
 
 The generic current-based LIF neuron obeys, between spikes,
 
