@@ -21,12 +21,33 @@ from neurosim.neurons import fastexp
 
 
 class Printer:
-    """Prints sympy expressions as code; symbols are renamed by ``names``; numbers become constants."""
+    """Prints sympy expressions as code; symbols are renamed by ``names``; numbers become constants.
 
-    def __init__(self, names: dict[str, str]):
+    Division by a quantity of parameters only (``x/c_m``, ``x/tau``) is printed as a product with
+    a reciprocal row ``p__R_k`` computed once when the network is built (``reciprocals``: row ->
+    expression): a division per neuron and step is several times the cost of a product, and the
+    compiler may not make that change itself (it rounds differently). Division by a number is a
+    product with its hoisted reciprocal, for the same reason.
+    """
+
+    def __init__(self, names: dict[str, str], params: frozenset[str] = frozenset()):
         self.names = dict(names)
+        self.params = frozenset(params)
         self.constants: dict[str, float] = {}
+        self.reciprocals: dict[str, sympy.Expr] = {}
 
+    def reciprocal(self, base: sympy.Expr) -> str:
+        """The row holding ``1/base`` (an expression of parameters only)."""
+        for name, expr in self.reciprocals.items():
+            if expr == base:
+                return f"p_{name}"
+        name = f"_R_{len(self.reciprocals)}"
+        self.reciprocals[name] = base
+        return f"p_{name}"
+
+    def _parametric(self, e: sympy.Expr) -> bool:
+        names = {s.name for s in e.free_symbols}
+        return bool(names) and names <= self.params
     def constant(self, value: float) -> str:
         for name, v in self.constants.items():
             if v == value and math.copysign(1, v) == math.copysign(1, value):
@@ -64,18 +85,20 @@ class Printer:
             return f"(-{self._print(rest)})"
         num, den = [], []
         for a in e.args:
-            if isinstance(a, sympy.Pow) and isinstance(a.exp, sympy.Integer) and a.exp < 0:
+            if isinstance(a, sympy.Pow) and isinstance(a.exp, sympy.Integer) and a.exp < 0 and self._parametric(a.base):
+                num.append(self.reciprocal(a.base ** -a.exp))
+            elif isinstance(a, sympy.Pow) and isinstance(a.exp, sympy.Integer) and a.exp < 0:
                 den.append(self._pow(a.base, -a.exp))
-            elif isinstance(a, sympy.Rational) and not isinstance(a, sympy.Integer) and a.p in (1, -1):
-                if a.p == -1:
-                    num.append(self._print(sympy.Integer(-1)))
-                den.append(self._print(sympy.Integer(a.q)))
+            elif isinstance(a, sympy.Rational) and not isinstance(a, sympy.Integer):
+                num.append(self._print(a))  # a hoisted constant, as any number
             else:
                 num.append(self._print(a))
         top = "*".join(num) if num else self.constant(1.0)
         return f"({top}/({'*'.join(den)}))" if den else f"({top})"
 
     def _pow(self, base: sympy.Expr, exp: sympy.Expr) -> str:
+        if isinstance(exp, sympy.Integer) and exp < 0 and self._parametric(base):
+            return self.reciprocal(base ** -exp)
         b = self._print(base)
         if exp == sympy.Rational(1, 2):
             return f"sqrt({b})"

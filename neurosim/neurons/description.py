@@ -274,6 +274,19 @@ def _after_step(c: _Checked, expand: Callable[[sympy.Expr], sympy.Expr], after: 
     return engine, torch
 
 
+def _reciprocal_rows(reciprocals: dict[str, sympy.Expr], params: list[str]):
+    """The rows ``1/expression`` of the printer's reciprocals, computed from the parameters."""
+    funcs = {name: sympy.lambdify([sympy.Symbol(p) for p in params], expr, modules=[BUILD, "numpy"])
+             for name, expr in reciprocals.items()}
+
+    def derive(values: Rows, dt: float) -> Rows:
+        n = len(next(iter(values.values()))) if values else 1
+        args = [values[p] for p in params]
+        return {name: 1.0 / np.broadcast_to(np.asarray(fn(*args), np.float64), (n,)) for name, fn in funcs.items()}
+
+    return tuple(funcs), derive
+
+
 @functools.lru_cache(maxsize=256)
 def _compile(name: str, d: Description, param_dims: tuple[tuple[str, Dim], ...]) -> CompiledModel:
     params = dict(param_dims)
@@ -287,18 +300,21 @@ def _compile(name: str, d: Description, param_dims: tuple[tuple[str, Dim], ...])
     param_names = sorted(params)
     state_names = {x: f"s_{x}" for x in c.state}
     mangled = {**{p: _mangle(p) for p in params}, EXTERNAL_CURRENT: EXTERNAL_CURRENT}
-    printer = Printer({**mangled, **state_names})
+    printer = Printer({**mangled, **state_names}, frozenset(params))
     try:
         scheme = integration.integrate(d.method, f, param_names, printer, state_names)
     except ValueError as err:
         raise ValueError(f"{name}.method: {err}") from None
-    after = Printer({**mangled, **{x: f"n_{x}" for x in c.state}})
-    after.constants = printer.constants  # one set of constants for the whole step
+    after = Printer({**mangled, **{x: f"n_{x}" for x in c.state}}, frozenset(params))
+    after.constants, after.reciprocals = printer.constants, printer.reciprocals  # shared by the whole step
     engine, torch = _after_step(c, expand, after)
     body, torch_body = scheme.lines + engine, scheme.lines + torch
 
     used = set(re.findall(r"\bp_(\w+)", "\n".join(body)))
-    derived_rows = [r for names, _ in scheme.derived for r in names]
+    derivers = list(scheme.derived)
+    if printer.reciprocals:
+        derivers.append(_reciprocal_rows(printer.reciprocals, param_names))
+    derived_rows = [r for names, _ in derivers for r in names]
     rows = tuple([p for p in param_names if p in used] + derived_rows + list(printer.constants))
     args = [state_names[x] for x in c.state] + ["ref", "i_ext"] + \
         [(r if r in printer.constants else _mangle(r)) for r in rows] + ["ref_steps"]
@@ -309,6 +325,6 @@ def _compile(name: str, d: Description, param_dims: tuple[tuple[str, Dim], ...])
         arguments=tuple(args), body=tuple(body), weight_dimension=c.weight_dimension,
         receptor_rows=(c.state.index(d.receptors[0]), c.state.index(d.receptors[1])),
         param_dims=tuple((p, params[p]) for p in param_names), equations=c.equations,
-        constants=tuple(printer.constants.items()), derivers=tuple(scheme.derived), initializers=inits,
+        constants=tuple(printer.constants.items()), derivers=tuple(derivers), initializers=inits,
         torch_body=tuple(torch_body),
     )
