@@ -28,7 +28,7 @@ from numba.extending import overload
 
 from neurosim.engine.jit_cache import njit
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout, NoPlasticity
-from neurosim.engine.numba_neurons import update_function
+from neurosim.engine.numba_neurons import tag, update_function
 from neurosim.engine.rng import uniform_jit
 from neurosim.plasticity import rules
 
@@ -256,7 +256,7 @@ def _after_neurons(step, k, syn, rec, pl, flat, spiked):
                         _emit(i, step + 1, step + 1, syn, flat, rec, k)
 
 
-def _make_run_block(update_neurons):
+def _make_run_block(update_neurons, suffix: str):
     """The block kernel around the neuron update generated for a layout's models
     (:func:`neurosim.engine.numba_neurons.update_function`); cached on disk per set of models.
 
@@ -284,13 +284,15 @@ def _make_run_block(update_neurons):
             _after_neurons(step, k, syn, rec, pl, flat, spiked)
         return n_steps
 
+    run_block.__qualname__ = f"{run_block.__qualname__}_{suffix}"
     return njit(cache=True, nogil=True)(run_block)
 
 
 @functools.lru_cache(maxsize=64)
 def block_kernel(models: tuple) -> Callable:
-    """The block kernel of a layout whose segments run ``models`` (compiled models)."""
-    return _make_run_block(update_function(models))
+    """The block kernel of a layout whose segments run ``models`` (compiled models), named after
+    them (see :func:`neurosim.engine.numba_neurons.tag`)."""
+    return _make_run_block(update_function(models), tag(models))
 
 
 class NumbaBackend:

@@ -15,6 +15,7 @@ the NumPy reference, instead of a branch that raises), which also lets LLVM vect
 from __future__ import annotations
 
 import functools
+import hashlib
 from typing import Callable
 
 import numba
@@ -35,7 +36,15 @@ def _loop(model: CompiledModel, rows: list[str], indent: str) -> str:
             f"{body}{store}{pad}r[i] = n_ref\n{pad}out[i] = spike\n")
 
 
-def _segment_source(k: int, model: CompiledModel) -> str:
+def tag(models: tuple[CompiledModel, ...]) -> str:
+    """A name suffix unique to a set of models. Generated functions carry it: numba names a
+    compiled function after its qualified name (and a per-process counter), so two kernels
+    loaded from the disk cache could otherwise define one symbol twice, and a call would reach
+    the other model's code."""
+    return hashlib.sha256("|".join(m.key for m in models).encode()).hexdigest()[:12]
+
+
+def _segment_source(k: int, model: CompiledModel, suffix: str = "") -> str:
     """``segment_k(g, ...)``: the loop of one segment running model ``k``, with the model's step
     body inlined (a call with more than 30 arguments would not compile)."""
     nx = len(model.state)
@@ -45,7 +54,7 @@ def _segment_source(k: int, model: CompiledModel) -> str:
     own = "".join(f"        q{j} = params[{j}, a:b]\n" for j in range(len(names)))
     own_loads = [f"{name} = q{j}[i]" for j, name in enumerate(names)]
     return (
-        f"def segment_{k}(g, segments, params, ref_steps, vars_, ref, i_ext, spiked):\n"
+        f"def segment_{k}{suffix}(g, segments, params, ref_steps, vars_, ref, i_ext, spiked):\n"
         f"    a, b = segments[g, 0], segments[g, 1]\n"
         f"{views}"
         f"    r, out, cur, rs = ref[a:b], spiked[a:b], i_ext[a:b], ref_steps[a:b]\n"
@@ -63,22 +72,25 @@ def _segment_source(k: int, model: CompiledModel) -> str:
     )
 
 
-def _dispatch_source(n_models: int) -> str:
-    lines = ["def update_neurons(segments, params, ref_steps, vars_, ref, i_ext, spiked):",
+def _dispatch_source(n_models: int, suffix: str = "") -> str:
+    lines = [f"def update_neurons{suffix}(segments, params, ref_steps, vars_, ref, i_ext, spiked):",
              "    for g in range(segments.shape[0]):",
              "        kind = segments[g, 4]"]
     for k in range(n_models):
         lines.append(f"        {'if' if k == 0 else 'elif'} kind == {k}:")
-        lines.append(f"            segment_{k}(g, segments, params, ref_steps, vars_, ref, i_ext, spiked)")
+        lines.append(f"            segment_{k}{suffix}(g, segments, params, ref_steps, vars_, ref, i_ext, spiked)")
     return "\n".join(lines) + "\n"
 
 
 @functools.lru_cache(maxsize=64)
 def update_function(models: tuple[CompiledModel, ...]) -> Callable:
     """The jitted ``update_neurons(segments, params, ref_steps, vars_, ref, i_ext, spiked)`` of ``models``."""
+    suffix = f"_{tag(models)}"
     scope = codegen.cpu_namespace()
     for k, model in enumerate(models):
-        seg = codegen.compile_source(_segment_source(k, model), f"segment_{k}", scope, f"<segment {model.name}>")
-        scope[f"segment_{k}"] = numba.njit(inline="always", error_model="numpy")(seg)
-    update = codegen.compile_source(_dispatch_source(len(models)), "update_neurons", scope, "<neuron update>")
+        name = f"segment_{k}{suffix}"
+        seg = codegen.compile_source(_segment_source(k, model, suffix), name, scope, f"<segment {model.name}>")
+        scope[name] = numba.njit(inline="always", error_model="numpy")(seg)
+    update = codegen.compile_source(_dispatch_source(len(models), suffix), f"update_neurons{suffix}", scope,
+                                    "<neuron update>")
     return numba.njit(nogil=True, error_model="numpy")(update)
