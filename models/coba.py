@@ -22,7 +22,7 @@ from typing import Any
 
 from neurosim.connectivity import FixedProbability, Normal
 from neurosim.network import Network
-from neurosim.neurons import CobaLIF
+from neurosim.neurons import CobaLIF, NeuronModel
 
 NEURON = CobaLIF(
     tau_m="20 ms", c_m="200 pF", v_rest="-60 mV", v_th="-50 mV", v_reset="-60 mV", t_ref="5 ms",
@@ -68,10 +68,15 @@ V_INIT = Normal("-65 mV", "5 mV")
 def build(params: Params = Params(), dt: Any = "0.1 ms", seed: int = 0,
           precision: str = "float64", record_spikes: bool = True) -> Network:
     """The COBA network as two populations ``exc`` and ``inh``, spikes recorded if asked."""
-    net = Network(dt=dt, seed=seed, precision=precision)
-    n_exc = int(round(params.n * params.exc_fraction))
     neuron = dataclasses.replace(NEURON, method=params.method)
-    initial = G_INIT if params.g_init else None
+    return ei_network(params, neuron, G_INIT if params.g_init else {}, Network(dt=dt, seed=seed, precision=precision),
+                      record_spikes)
+
+
+def ei_network(params: Any, neuron: NeuronModel, initial: dict, net: Network, record_spikes: bool) -> Network:
+    """Brette et al.'s random E/I network of ``neuron`` (COBA, COBAHH): populations ``exc`` and
+    ``inh``, connection probability k/n, conductance weights onto the exc / inh receptors."""
+    n_exc = int(round(params.n * params.exc_fraction))
     exc = net.population("exc", n_exc, neuron, v_init=V_INIT, initial=initial)
     inh = net.population("inh", params.n - n_exc, neuron, v_init=V_INIT, initial=initial)
     p = params.k / params.n

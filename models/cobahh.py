@@ -18,13 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from neurosim.connectivity import FixedProbability, Normal
-from neurosim.models.coba import G_INIT
+from neurosim.models.coba import G_INIT, ei_network
 from neurosim.network import Network
 from neurosim.neurons import HodgkinHuxley
 
 NEURON = HodgkinHuxley()  # the defaults are the benchmark's
-
 
 @dataclass(frozen=True)
 class Params:
@@ -48,25 +46,8 @@ class Params:
         if not 0 < self.exc_fraction < 1:
             raise ValueError(f"model.exc_fraction: must be in (0, 1), got {self.exc_fraction!r}")
 
-
-#: Brian2's example: v = El + (randn()*5 - 5)*mV
-V_INIT = Normal("-65 mV", "5 mV")
-
-
 def build(params: Params = Params(), dt: Any = "0.1 ms", seed: int = 0,
           precision: str = "float64", record_spikes: bool = True) -> Network:
     """The COBAHH network as two populations ``exc`` and ``inh``, spikes recorded if asked."""
-    net = Network(dt=dt, seed=seed, precision=precision)
-    n_exc = int(round(params.n * params.exc_fraction))
     initial = {**(G_INIT if params.g_init else {}), **(dict.fromkeys(("m", "h", "n"), 0.0) if params.gates_at_zero else {})}
-    exc = net.population("exc", n_exc, NEURON, v_init=V_INIT, initial=initial)
-    inh = net.population("inh", params.n - n_exc, NEURON, v_init=V_INIT, initial=initial)
-    p = params.k / params.n
-    for pre, w, receptor in ((exc, params.w_exc, "exc"), (inh, params.w_inh, "inh")):
-        for post in (exc, inh):
-            net.connect(pre, post, FixedProbability(p, allow_autapses=params.autapses), weight=w,
-                        delay=params.delay, receptor=receptor)
-    if record_spikes:
-        net.spike_monitor(exc)
-        net.spike_monitor(inh)
-    return net
+    return ei_network(params, NEURON, initial, Network(dt=dt, seed=seed, precision=precision), record_spikes)
