@@ -24,6 +24,7 @@ from neurosim.neurons import HodgkinHuxley
 
 NEURON = HodgkinHuxley()  # the defaults are the benchmark's
 
+
 @dataclass(frozen=True)
 class Params:
     """Parameters of :func:`build`; ``k`` is the expected in-degree (p = k / n)."""
@@ -45,6 +46,7 @@ class Params:
             raise ValueError(f"model.k: must be in (0, n - 1], got {self.k!r}")
         if not 0 < self.exc_fraction < 1:
             raise ValueError(f"model.exc_fraction: must be in (0, 1), got {self.exc_fraction!r}")
+
 
 def build(params: Params = Params(), dt: Any = "0.1 ms", seed: int = 0,
           precision: str = "float64", record_spikes: bool = True) -> Network:
