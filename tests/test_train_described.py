@@ -14,16 +14,15 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from neurosim.connectivity.connectors import FromArrays  # noqa: E402
-from neurosim.network import Network  # noqa: E402
-from neurosim.neurons import LIF, MODELS, ALIF, AlphaLIF, CubaLIF  # noqa: E402
-from neurosim.neurons.description import Description, compile_model  # noqa: E402
-from neurosim.neurons.dimensions import named  # noqa: E402
-from neurosim.train.described import DescribedLayer  # noqa: E402
-from neurosim.train.surrogates import ATan, FastSigmoid  # noqa: E402
+from neurosim.connectivity.connectors import FromArrays
+from neurosim.network import Network
+from neurosim.neurons import LIF, MODELS, ALIF, AlphaLIF, CubaLIF
+from neurosim.neurons.description import Description, compile_model
+from neurosim.neurons.dimensions import named
+from neurosim.train.described import DescribedLayer
+from neurosim.train.surrogates import ATan, FastSigmoid
 
 DT = 5e-4
 T = 200
