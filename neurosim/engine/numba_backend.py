@@ -209,8 +209,8 @@ def _take_buffered(slot, syn, st):
 @njit(cache=True, nogil=True)
 def _before_neurons(step, k, st, syn, drv, rec, pl, flat):
     """Phases 1–3 of step ``step`` (``k``-th of the block): currents, source spikes, plasticity,
-    buffered input, state sample."""
-    plastic = _is_plastic(pl)
+    buffered input, state sample. ``pl`` is None without plastic projections: numba prunes the
+    plasticity branches then, and the call does not pass the (empty) plasticity tables."""
     c = rec.counters[CUR_CURSOR]
     while c < drv.cur_step.shape[0] and drv.cur_step[c] == step:
         st.i_ext[drv.cur_id[c]] += drv.cur_delta[c]
@@ -218,7 +218,7 @@ def _before_neurons(step, k, st, syn, drv, rec, pl, flat):
     rec.counters[CUR_CURSOR] = c
     g = rec.counters[GEN_CURSOR]
     while g < drv.gen_step.shape[0] and drv.gen_step[g] == step:
-        if plastic:
+        if pl is not None:
             _emit_plastic(drv.gen_id[g], step, step, syn, flat, rec, k, pl)
         else:
             _emit(drv.gen_id[g], step, step, syn, flat, rec, k)
@@ -230,11 +230,11 @@ def _before_neurons(step, k, st, syn, drv, rec, pl, flat):
         if drv.poisson_start[q] <= step < drv.poisson_stop[q]:
             j = drv.poisson_id[q]
             if uniform_jit(seed, ustep, np.uint64(j)) < drv.poisson_p[q]:
-                if plastic:
+                if pl is not None:
                     _emit_plastic(j, step, step, syn, flat, rec, k, pl)
                 else:
                     _emit(j, step, step, syn, flat, rec, k)
-    if plastic:
+    if pl is not None:
         _plasticity(step, syn, pl)
     _take_buffered(step & (syn.buf.shape[0] - 1), syn, st)
     if rec.rec_id.shape[0] > 0 and step % rec.rec_interval[0] == 0:
@@ -244,13 +244,12 @@ def _before_neurons(step, k, st, syn, drv, rec, pl, flat):
 @njit(cache=True, nogil=True)
 def _after_neurons(step, k, syn, rec, pl, flat, spiked):
     """Phase 4's delivery: the neurons that spiked in step ``step`` emit at ``t_{step+1}``."""
-    plastic = _is_plastic(pl)
     words = spiked.view(np.uint64)
     for w in range(words.shape[0]):
         if words[w] != 0:
             for i in range(8 * w, 8 * w + 8):
                 if spiked[i]:
-                    if plastic:
+                    if pl is not None:
                         _emit_plastic(i, step + 1, step + 1, syn, flat, rec, k, pl)
                     else:
                         _emit(i, step + 1, step + 1, syn, flat, rec, k)
@@ -275,13 +274,20 @@ def _make_run_block(update_neurons, suffix: str):
         n_elements = syn.indptr.shape[0] - 1
         cap = rec.spk_step.shape[0]
         spiked = np.zeros((n + 7) // 8 * 8, dtype=np.uint8)  # padded: scanned 8 neurons at a time
+        plastic = _is_plastic(pl)
         for k in range(n_steps):
             step = step0 + k
             if rec.counters[N_SPIKES] + n_elements > cap:
                 return k
-            _before_neurons(step, k, st, syn, drv, rec, pl, flat)
+            if plastic:
+                _before_neurons(step, k, st, syn, drv, rec, pl, flat)
+            else:  # None: every array passed costs a reference-count update per call
+                _before_neurons(step, k, st, syn, drv, rec, None, flat)
             update_neurons(segments, tab.params, tab.ref_steps, st.vars, st.ref, st.i_ext, spiked)
-            _after_neurons(step, k, syn, rec, pl, flat, spiked)
+            if plastic:
+                _after_neurons(step, k, syn, rec, pl, flat, spiked)
+            else:
+                _after_neurons(step, k, syn, rec, None, flat, spiked)
         return n_steps
 
     run_block.__qualname__ = f"{run_block.__qualname__}_{suffix}"
