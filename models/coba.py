@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from neurosim.connectivity import FixedProbability, Normal
+from neurosim.models.cuba import check_ei_sizes
 from neurosim.network import Network
 from neurosim.neurons import CobaLIF, NeuronModel
 
@@ -51,12 +52,7 @@ class Params:
     method: str = ""
 
     def __post_init__(self):
-        if self.n < 2:
-            raise ValueError(f"model.n: must be >= 2, got {self.n!r}")
-        if not 0 < self.k <= self.n - 1:
-            raise ValueError(f"model.k: must be in (0, n - 1], got {self.k!r}")
-        if not 0 < self.exc_fraction < 1:
-            raise ValueError(f"model.exc_fraction: must be in (0, 1), got {self.exc_fraction!r}")
+        check_ei_sizes(self.n, self.k, self.exc_fraction)
 
 
 #: Brian's initial conductances

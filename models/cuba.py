@@ -22,6 +22,16 @@ NEURON = CubaLIF(
 )
 
 
+def check_ei_sizes(n: int, k: float, exc_fraction: float) -> None:
+    """The size checks of an E/I benchmark network (CUBA, COBA, COBAHH): n neurons, in-degree k."""
+    if n < 2:
+        raise ValueError(f"model.n: must be >= 2, got {n!r}")
+    if not 0 < k <= n - 1:
+        raise ValueError(f"model.k: must be in (0, n - 1], got {k!r}")
+    if not 0 < exc_fraction < 1:
+        raise ValueError(f"model.exc_fraction: must be in (0, 1), got {exc_fraction!r}")
+
+
 @dataclass(frozen=True)
 class Params:
     """Parameters of :func:`build`; ``k`` is the expected in-degree (p = k / n)."""
@@ -35,12 +45,7 @@ class Params:
     exc_fraction: float = 0.8
 
     def __post_init__(self):
-        if self.n < 2:
-            raise ValueError(f"model.n: must be >= 2, got {self.n!r}")
-        if not 0 < self.k <= self.n - 1:
-            raise ValueError(f"model.k: must be in (0, n - 1], got {self.k!r}")
-        if not 0 < self.exc_fraction < 1:
-            raise ValueError(f"model.exc_fraction: must be in (0, 1), got {self.exc_fraction!r}")
+        check_ei_sizes(self.n, self.k, self.exc_fraction)
 
 
 def build(params: Params = Params(), dt: Any = "0.1 ms", seed: int = 0,
