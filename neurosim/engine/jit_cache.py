@@ -10,8 +10,8 @@ from the functions in memory when the kernel is loaded or compiled. When any of 
 no entry matches and numba compiles afresh; when nothing did, it loads.
 
 A plain (not jitted) neurosim function a kernel calls — one numba compiles through
-``@overload``, such as :func:`neurosim.neurons.fastexp.exp` — stands for its module's whole
-source. Not covered: ``@overload`` implementations of functions outside neurosim, and jitted
+``@overload``, such as :func:`neurosim.neurons.fastexp.exp`, or an ``@intrinsic`` such as
+:func:`neurosim.engine.borrowed.borrowed` — stands for its module's whole source. Not covered: ``@overload`` implementations of functions outside neurosim, and jitted
 code reached other than through globals, closures, defaults or module attributes.
 """
 
@@ -26,6 +26,7 @@ import numba
 import numpy as np
 from numba.core.caching import FunctionCache, IndexDataCacheFile
 from numba.core.dispatcher import Dispatcher
+from numba.core.extending import _Intrinsic as Intrinsic
 
 _SCALARS = (bool, int, float, complex, str, bytes, type(None), np.generic, np.dtype, enum.Enum)
 
@@ -79,6 +80,9 @@ def _value_token(value: Any, attrs: Iterable[str], todo: list, modules: set[int]
         # a plain function numba compiles through ``@overload`` (fastexp.exp): its implementation
         # lives elsewhere in its module, so the whole module's source stands for it
         return f"function {_name(value)} of module source {_module_digest(value.__module__)}"
+    if isinstance(value, Intrinsic) and (value._defn.__module__ or "").startswith("neurosim"):
+        # an ``@intrinsic`` (borrowed.borrowed): its code generator lives in its module
+        return f"intrinsic {_name(value._defn)} of module source {_module_digest(value._defn.__module__)}"
     if callable(value):
         return f"{type(value).__name__} {_name(value)}"
     return f"object of {_name(type(value))}"
