@@ -20,6 +20,7 @@ from neurosim.engine.layout import (
     Synapses,
     ring_length,
 )
+from neurosim.engine.rng import binomial_alias
 from neurosim.flatten_plasticity import build_plasticity
 from neurosim.monitors import SpikeMonitor, StateMonitor
 from neurosim.population import PoissonSource, Population, SpikeSource
@@ -159,18 +160,42 @@ def _drive(net: Net) -> Drive:
     cur_id = np.concatenate([np.zeros(0, np.int64)] + [c[1] + inp.target.offset for c, inp in zip(cur, net.currents)])
     cur_delta = np.concatenate([np.zeros(0)] + [c[2] for c in cur])
     corder = np.argsort(cur_step, kind="stable")
+    seed = np.random.SeedSequence(net.seed, spawn_key=(3,)).generate_state(1, np.uint64)
     return Drive(
         poisson_id=_cat(ids, np.int32),
         poisson_p=_cat(prob, np.float64),
         poisson_start=_cat(start, np.int64),
         poisson_stop=_cat(stop, np.int64),
-        seed=np.random.SeedSequence(net.seed, spawn_key=(3,)).generate_state(1, np.uint64),
+        seed=seed,
         gen_step=gs[gorder],
         gen_id=gi[gorder].astype(np.int32),
         cur_step=cur_step[corder],
         cur_id=cur_id[corder].astype(np.int32),
         cur_delta=cur_delta[corder].astype(net.precision),
+        **_poisson_inputs(net, int(seed[0])),
     )
+
+
+def _poisson_inputs(net: Net, seed: int) -> dict[str, np.ndarray]:
+    """The ``inputs``/``input_*`` arrays of :class:`Drive` (see there) for ``net.poisson_inputs``."""
+    rows, real, weights, keys, probs, aliases = [], [], [], [], [np.zeros(0)], [np.zeros(0)]
+    t = 0
+    for q, inp in enumerate(net.poisson_inputs):
+        p = inp.rate * net.dt
+        k0, prob, alias = binomial_alias(inp.n, p)
+        first, stop = inp.steps()
+        row = inp.target.model.compiled.receptor_rows[inp.channel]
+        rows.append((inp.target.offset, inp.target.offset + inp.target.size, row, inp.n, first, stop, t, t + prob.size,
+                     int(p > 0.5)))
+        real.append((k0, min(p, 1.0 - p)))
+        weights.append(inp.weight)
+        keys.append(np.random.SeedSequence(seed, spawn_key=(q,)).generate_state(1, np.uint64)[0])
+        probs.append(prob)
+        aliases.append(alias)
+        t += prob.size
+    return dict(inputs=np.array(rows, np.int64).reshape(-1, 9), input_real=np.array(real, np.float64).reshape(-1, 2),
+                input_w=np.array(weights, net.precision), input_seed=np.array(keys, np.uint64),
+                input_prob=np.concatenate(probs), input_alias=np.concatenate(aliases))
 
 
 def _recording(net: Net, n_neurons: int, n_elements: int, dtype: np.dtype) -> Recording:

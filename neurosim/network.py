@@ -25,6 +25,7 @@ from neurosim.inputs import CurrentInput
 from neurosim.modulator import Modulator
 from neurosim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor
 from neurosim.neurons.base import NeuronModel
+from neurosim.poisson_input import PoissonInput
 from neurosim.population import Group, PoissonSource, Population, SpikeSource
 from neurosim.projection import Projection
 from neurosim.sinks import MemorySink, Sink
@@ -61,6 +62,7 @@ class Network:
         self.groups: list[Group] = []
         self.projections: list[Projection] = []
         self.currents: list[CurrentInput] = []
+        self.poisson_inputs: list[PoissonInput] = []
         self.monitors: list[Monitor] = []
         self.modulators: list[Modulator] = []
         self._layout: Layout | None = None
@@ -161,6 +163,20 @@ class Network:
             raise ValueError(f"current.target: {target.name!r} is a spike source")
         inp = CurrentInput(target, times=times, amplitudes=amplitudes, indices=indices)
         self.currents.append(inp)
+        return inp
+
+    def poisson_input(self, target: Population, n: int, rate: Any, weight: Any, receptor: str = "auto",
+                      start: Any = 0.0, stop: Any = None, name: str | None = None) -> PoissonInput:
+        """Independent Poisson input from ``n`` virtual synapses of ``rate`` and ``weight`` into
+        every neuron of ``target``: see :class:`~neurosim.poisson_input.PoissonInput` (Brian2's
+        ``PoissonInput``)."""
+        self._check_mutable()
+        name = name or f"{getattr(target, 'name', 'input')}_poisson_{len(self.poisson_inputs)}"
+        self._own(target, f"input.{name}.target")
+        if any(i.name == name for i in self.poisson_inputs):
+            raise ValueError(f"input.{name}: an input of that name exists already")
+        inp = PoissonInput(name, target, n, rate, weight, self.dt, receptor, start, stop)
+        self.poisson_inputs.append(inp)
         return inp
 
     def _add_monitor(self, monitor: Monitor) -> Monitor:

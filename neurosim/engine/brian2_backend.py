@@ -54,6 +54,10 @@ Translation (``N`` neurons, ``S`` sources, see :mod:`neurosim.engine.layout`)
 - sources (spike sources and Poisson sources): one ``SpikeGeneratorGroup`` with the exact
   spikes neurosim produces (Poisson spikes from neurosim's counter-based generator
   :mod:`neurosim.engine.rng`, so both simulate the same input).
+- per-target Poisson inputs: a ``NetworkOperation`` at the start of every step (slot
+  ``before_start``) adds neurosim's own counts (the same counter-based draws) times the weight,
+  so in runtime mode only; the sum is formed after the step's source and delayed arrivals
+  (neurosim adds the inputs before the delayed arrivals), which agrees to rounding.
 - currents: every change of ``i_ext`` is an event of an "inject" ``SpikeGeneratorGroup`` with a
   synapse ``i_ext_post += delta`` (exact, also in standalone mode). The same group carries the
   input pending in the ring buffer ``layout.syn.buf`` when the translation starts after step 0.
@@ -688,6 +692,10 @@ def translate(layout: Layout, dt: float | None = None, step0: int = 0, source_un
             objects.append(_synapses(b2, inject, neurons.groups[g], var, neurons.unit(g, var), sel, local,
                                      e_amount[sel], np.zeros(sel.size, np.int64), dt, clock))
 
+    # --- per-target Poisson inputs: neurosim's counts, added before each step's integration
+    if drv.inputs.shape[0]:
+        objects.append(_poisson_inputs(b2, layout, neurons, k_rows, step0, dt, clock))
+
     # --- monitors
     rec = layout.rec
     spikes = [b2.SpikeMonitor(group) for group in neurons.groups] if record_spikes else []
@@ -705,6 +713,22 @@ def translate(layout: Layout, dt: float | None = None, step0: int = 0, source_un
     objects += spikes + [m for _, m, _, _ in states]
     return Translation(base=step0, dt=dt, net=b2.Network(*objects), neurons=neurons, sources=sources, spikes=spikes,
                        states=states, state_every=every, plastic=plastic, modulators=modulators)
+
+
+def _poisson_inputs(b2, layout: Layout, neurons: Neurons, k_rows: int, base: int, dt: float, clock):
+    """A ``NetworkOperation`` (runtime mode only) that adds neurosim's per-target Poisson input
+    counts (:func:`neurosim.engine.numpy_backend.poisson_increments`, the same draws) at the start
+    of every step (slot ``before_start``), before the step's state sample and integration."""
+    from neurosim.engine.numpy_backend import poisson_increments
+
+    def add(t):
+        step = base + int(round(float(t / b2.second) / dt))
+        for codes, amounts in poisson_increments(layout, step):
+            for g, var, sel, local in neurons.split_codes(codes, k_rows):
+                view = getattr(neurons.groups[g], var + "_")
+                view[local] = view[local] + amounts[sel]
+
+    return b2.NetworkOperation(add, when="before_start", order=-1, clock=clock)
 
 
 def _synapses(b2, source, target, var, unit, i, j, w, d, dt, clock):

@@ -227,6 +227,7 @@ class _DeviceLayout:
         self.poisson = [up(drv.poisson_id), up(drv.poisson_p), up(drv.poisson_start), up(drv.poisson_stop)]
         self.n_poisson = drv.poisson_id.shape[0]
         self.seed = np.uint64(drv.seed[0])
+        self.inputs = [self._input(drv, q, up) for q in range(drv.inputs.shape[0])]
         self.gen_id = up(drv.gen_id if drv.gen_id.size else np.zeros(1, np.int32))
         self.cur_id = up(drv.cur_id if drv.cur_id.size else np.zeros(1, np.int32))
         self.cur_delta = up(drv.cur_delta if drv.cur_delta.size else np.zeros(1, st.i_ext.dtype))
@@ -252,6 +253,14 @@ class _DeviceLayout:
             from neurosim.engine.cuda_plasticity import DevicePlasticity
 
             self.plastic = DevicePlasticity(layout.plastic)
+
+    def _input(self, drv, q: int, up) -> tuple:
+        """The launch arguments of Poisson input ``q`` after ``(k, step, halt, flat)``, with its steps."""
+        first, stop, row, count, s0, s1, t0, t1, flip = (int(v) for v in drv.inputs[q])
+        table = (up(drv.input_prob[t0:t1]), up(drv.input_alias[t0:t1])) if t1 > t0 else (up(np.zeros(0)),) * 2
+        args = (row * self.n + first, first, stop - first, drv.input_seed[q], drv.input_real[q, 0], *table, count,
+                drv.input_real[q, 1], bool(flip), drv.input_w[q])
+        return s0, s1, args
 
     # ------------------------------------------------------------------ state sync
     def _dynamic(self, layout: Layout) -> dict[str, np.ndarray]:
@@ -332,6 +341,7 @@ class CudaBackend:
         cfg_del = _launch(min(n_el, 1 << 14) * lanes)  # warps per spike; grid-stride over further spikes
         cfg_rec = _launch(n_cols)
         begin_step, sources = _Launcher(K.begin_step, (1, 1)), _Launcher(K.sources, cfg_src)
+        inputs = [(s0, s1, _Launcher(K.poisson_input, cfg_neu), args) for s0, s1, args in dev.inputs]
         dpl = dev.plastic
         if dpl is None:
             deliver_src, deliver_neu = _Launcher(K.deliver, cfg_del), _Launcher(K.deliver, cfg_del)
@@ -363,6 +373,9 @@ class CudaBackend:
                         dev.spike_mask, dev.spk_step, dev.spk_id, dev.counts, dev.group_of)
                 deliver_src(k, dev.halt, dev.ctr, K.SRC_LIST, dev.spikes_src, step, lanes, *csr, dev.flat, dev.buf,
                             *notes)
+            for s0, s1, poisson_input, args in inputs:
+                if s0 <= step < s1:
+                    poisson_input(k, step, dev.halt, dev.flat, *args)
             if dpl is not None:  # the plasticity phase for the spikes at t_step
                 plastic_pre(k, step, dev.halt, dev.ctr, lanes, *pre_args)
                 plastic_post(k, step, dev.halt, dev.ctr, lanes, *post_args)

@@ -20,10 +20,12 @@ by ``deliver_plastic``, which also notes them for the plasticity phase (the kern
 from __future__ import annotations
 
 import os
+import types
 
 import numpy as np
 from numba import cuda
 
+from neurosim.engine import rng
 from neurosim.engine.rng import _M1, _M2, _GOLDEN, _S11, _S27, _S30, _S31, _STEP_KEY, _TO_UNIT
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0") or bool(getattr(cuda, "simulator_enabled", False))
@@ -59,6 +61,30 @@ else:
         """:func:`neurosim.engine.rng.uniform_jit` on the device (uint64 wrapping arithmetic)."""
         key = _mix(seed ^ (np.uint64(step) * _STEP_KEY))
         return np.float64(_mix(key ^ np.uint64(element)) >> _S11) * _TO_UNIT
+
+
+def _on_device(func, **names):
+    """A device function of ``func`` whose globals ``names`` are replaced (by device functions)."""
+    return cuda.jit(device=True)(types.FunctionType(func.__code__, {**func.__globals__, **names}, func.__name__))
+
+
+_alias_draw = cuda.jit(device=True)(rng.alias_draw)
+_binomial = _on_device(rng.binomial, uniform_jit=uniform, stirling_tail=cuda.jit(device=True)(rng.stirling_tail.py_func))
+
+
+@cuda.jit
+def poisson_input(k, step, halt, flat, offset, first, n_targets, seed, k0, prob, alias, count, q, flip, w):
+    """One per-target Poisson input (see :class:`neurosim.engine.layout.Drive`): neuron
+    ``first + i`` adds its count times ``w`` to ``flat[offset + i]``."""
+    if halt[0] <= k:
+        return
+    for i in range(cuda.grid(1), n_targets, cuda.gridsize(1)):
+        j = first + i
+        if prob.shape[0] > 0:
+            c = k0 + _alias_draw(uniform(seed, step, j), prob, alias)
+        else:
+            c = _binomial(seed, np.uint64(step), np.uint64(j), count, q, flip)
+        flat[offset + i] += c * w
 
 
 @cuda.jit(device=True)

@@ -149,7 +149,16 @@ class NoPlasticity(Plasticity):
 
 
 class Drive(NamedTuple):
-    """External drive: Poisson sources, spike generators and current changes."""
+    """External drive: Poisson sources, spike generators, current changes and per-target
+    Poisson inputs (:class:`neurosim.poisson_input.PoissonInput`).
+
+    Input ``q`` adds ``k·input_w[q]`` to state row ``inputs[q, 2]`` of every neuron ``j`` in
+    ``inputs[q, 0] <= j < inputs[q, 1]`` in steps ``inputs[q, 4] <= m < inputs[q, 5]``, with
+    ``k ~ Binomial(inputs[q, 3], p)`` drawn with key ``input_seed[q]`` (step ``m``, element
+    ``j``; :mod:`neurosim.engine.rng`): from the alias table ``input_prob/input_alias[t0:t1]``
+    (``t0, t1 = inputs[q, 6:8]``) as ``input_real[q, 0] + index`` when it is not empty, else
+    by rejection with ``q = input_real[q, 1]`` and ``flip = inputs[q, 8]``.
+    """
 
     poisson_id: np.ndarray  # int32 global ids
     poisson_p: np.ndarray  # float64 spike probability per step
@@ -161,6 +170,12 @@ class Drive(NamedTuple):
     cur_step: np.ndarray  # int64, sorted
     cur_id: np.ndarray  # int32
     cur_delta: np.ndarray
+    inputs: np.ndarray  # int64 (Q, 9): first, stop, state row, n, first step, stop step, t0, t1, flip
+    input_real: np.ndarray  # float64 (Q, 2): first count of the alias table, min(p, 1 - p)
+    input_w: np.ndarray  # (Q,) weight per input spike, network precision
+    input_seed: np.ndarray  # uint64 (Q,): generator key of each input
+    input_prob: np.ndarray  # float64 (T,): alias tables, concatenated
+    input_alias: np.ndarray  # float64 (T,): alias indices (as floats)
 
 
 class Recording(NamedTuple):

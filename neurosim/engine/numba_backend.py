@@ -36,7 +36,8 @@ from neurosim.engine.borrowed import borrowed
 from neurosim.engine.jit_cache import njit
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout, NoPlasticity
 from neurosim.engine.numba_neurons import tag, update_function
-from neurosim.engine.rng import uniform_jit
+from neurosim.engine.rng import alias_draw, binomial_jit, uniform_jit
+from neurosim.engine.wide_vectors import prefer_wide_vectors
 from neurosim.plasticity import rules
 
 
@@ -127,6 +128,7 @@ def _emit_plastic(j, stamp, base, syn, flat, rec, k, pl):
         _deliver(j, base, syn, flat)
 
 
+_alias_draw = njit(cache=True, inline="always")(alias_draw)
 _stdp_weight = njit(cache=True, inline="always")(rules.stdp_weight)
 _next_trace = njit(cache=True, inline="always")(rules.next_trace)
 _modulator_step = njit(cache=True, inline="always")(rules.modulator_step)
@@ -193,6 +195,26 @@ def _plasticity(step, syn, pl):
 
 
 @njit(cache=True, inline="always")
+def _poisson_inputs(step, drv, flat, n):
+    """The per-target Poisson inputs active at ``step`` add their counts times their weights to
+    their state rows (see :class:`neurosim.engine.layout.Drive`)."""
+    prefer_wide_vectors()
+    ustep = np.uint64(step)
+    for q in range(drv.inputs.shape[0]):
+        first, stop, row, t0, t1 = drv.inputs[q, 0], drv.inputs[q, 1], drv.inputs[q, 2], drv.inputs[q, 6], drv.inputs[q, 7]
+        if drv.inputs[q, 4] <= step < drv.inputs[q, 5]:
+            seed, w, out = drv.input_seed[q], drv.input_w[q], flat[row * n + first:row * n + stop]
+            if t1 > t0:
+                prob, alias, k0 = drv.input_prob[t0:t1], drv.input_alias[t0:t1], drv.input_real[q, 0]
+                for i in range(stop - first):
+                    out[i] += (k0 + _alias_draw(uniform_jit(seed, ustep, np.uint64(first + i)), prob, alias)) * w
+            else:
+                count, p, flip = drv.inputs[q, 3], drv.input_real[q, 1], drv.inputs[q, 8] != 0
+                for i in range(stop - first):
+                    out[i] += binomial_jit(seed, ustep, np.uint64(first + i), count, p, flip) * w
+
+
+@njit(cache=True, inline="always")
 def _record_state(step, st, rec):
     row = rec.counters[N_ROWS]
     for c in range(rec.rec_id.shape[0]):
@@ -216,9 +238,9 @@ def _take_buffered(slot, syn, st):
 @njit(cache=True, inline="always")
 def _anything_before(step, syn, drv, rec, plastic):
     """Whether step ``step`` has anything to do before the neuron update: a current change, a
-    generator spike, Poisson sources, plasticity, buffered input or a state sample."""
+    generator spike, Poisson sources or inputs, plasticity, buffered input or a state sample."""
     c, g = rec.counters[CUR_CURSOR], rec.counters[GEN_CURSOR]
-    return (plastic or drv.poisson_id.shape[0] > 0 or syn.buffered.any()
+    return (plastic or drv.poisson_id.shape[0] > 0 or drv.inputs.shape[0] > 0 or syn.buffered.any()
             or (c < drv.cur_step.shape[0] and drv.cur_step[c] == step)
             or (g < drv.gen_step.shape[0] and drv.gen_step[g] == step)
             or (rec.rec_id.shape[0] > 0 and step % rec.rec_interval[0] == 0))
@@ -226,8 +248,8 @@ def _anything_before(step, syn, drv, rec, plastic):
 
 @njit(cache=True, nogil=True)
 def _before_neurons(step, k, st, syn, drv, rec, pl, flat):
-    """Phases 1–3 of step ``step`` (``k``-th of the block): currents, source spikes, plasticity,
-    buffered input, state sample. ``pl`` is None without plastic projections: numba prunes the
+    """Phases 1–3 of step ``step`` (``k``-th of the block): currents, source spikes, Poisson
+    inputs, plasticity, buffered input, state sample. ``pl`` is None without plastic projections: numba prunes the
     plasticity branches then, and the call does not pass the (empty) plasticity tables."""
     c = rec.counters[CUR_CURSOR]
     while c < drv.cur_step.shape[0] and drv.cur_step[c] == step:
@@ -252,6 +274,8 @@ def _before_neurons(step, k, st, syn, drv, rec, pl, flat):
                     _emit_plastic(j, step, step, syn, flat, rec, k, pl)
                 else:
                     _emit(j, step, step, syn, flat, rec, k)
+    if drv.inputs.shape[0] > 0:
+        _poisson_inputs(step, drv, flat, st.vars.shape[1])
     if pl is not None:
         _plasticity(step, syn, pl)
     _take_buffered(step & (syn.buf.shape[0] - 1), syn, st)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout
-from neurosim.engine.rng import uniform
+from neurosim.engine.rng import binomial_counts, uniform
 
 
 def _emit(layout: Layout, ids: np.ndarray, stamp: int, base: int, k: int) -> None:
@@ -97,6 +97,26 @@ def _plasticity(layout: Layout, step: int) -> None:
     pl.gcount[:] = 0
 
 
+def poisson_increments(layout: Layout, step: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per-target Poisson inputs active at ``step``: for each, the state codes ``row N + j`` of
+    its targets and the amounts ``k·w`` they receive, ``k`` from the alias table (drawn here with
+    NumPy) or by rejection (:func:`neurosim.engine.rng.binomial`)."""
+    drv, n, out = layout.drive, layout.n_neurons, []
+    for q, (first, stop, row, count, s0, s1, t0, t1, flip) in enumerate(drv.inputs):
+        if not s0 <= step < s1:
+            continue
+        ids = np.arange(first, stop)
+        if t1 > t0:
+            prob, alias = drv.input_prob[t0:t1], drv.input_alias[t0:t1]
+            x = uniform(drv.input_seed[q], step, ids) * prob.size
+            i = np.minimum(x.astype(np.int64), prob.size - 1)
+            k = drv.input_real[q, 0] + np.where(x - i < prob[i], i.astype(np.float64), alias[i])
+        else:
+            k = binomial_counts(drv.input_seed[q], step, first, stop, count, drv.input_real[q, 1], flip != 0)
+        out.append((row * n + ids, k * drv.input_w[q]))
+    return out
+
+
 def _update_neurons(layout: Layout) -> np.ndarray:
     """Every segment takes its model's step (:attr:`CompiledModel.numpy_step`); the spike mask."""
     st, tab = layout.state, layout.table
@@ -135,6 +155,9 @@ class NumpyBackend:
             active = (drv.poisson_start <= step) & (step < drv.poisson_stop)
             poisson = drv.poisson_id[active & (uniform(drv.seed[0], step, drv.poisson_id) < drv.poisson_p)]
             _emit(layout, np.concatenate([drv.gen_id[g0:g1], poisson]).astype(np.int64), step, step, k)
+            flat = st.vars.reshape(-1)
+            for codes, amounts in poisson_increments(layout, step):
+                flat[codes] += amounts
             if layout.plastic.flags[0]:
                 _plasticity(layout, step)
             waiting = syn.buf[step & (syn.buf.shape[0] - 1)].reshape(-1, n)

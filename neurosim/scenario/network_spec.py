@@ -54,6 +54,13 @@
     amplitudes = ["0 pA", "100 pA"]
     times = ["0 ms", "50 ms"]
 
+    [[model.inputs]]          # per-target Poisson drive (Brian2's PoissonInput): every neuron of
+    target = "exc"            # the target gets its own Binomial(n, rate·dt) spikes per step,
+    n = 1000                  # n virtual synapses (none stored)
+    rate = "10 Hz"            # of each of them (rate·dt <= 1)
+    weight = "0.1 mV"         # per spike, in the target model's weight unit
+    receptor = "auto"         # "exc", "inh" or "auto" (by the weight's sign); start, stop, name optional
+
 The neuron table's keys are the fields of the neuron dataclass (one description serves
 simulation, training and export): any model of :data:`neurosim.neurons.MODELS`, or
 ``model = "equations"`` with the keys of :class:`neurosim.neurons.EquationModel`. Errors raised while building carry the scenario path.
@@ -195,11 +202,23 @@ CURRENT = table({
     "indices": list_of(Field("int", minimum=0)),
 })
 
+INPUT = table({
+    "target": Field("str", required=True),
+    "n": Field("int", required=True, minimum=1, doc="input synapses per neuron"),
+    "rate": quantity("frequency", required=True, minimum=0.0),
+    "weight": Field("union", required=True, options=(Field("float"), Field("str")), doc="a number or a unit string"),
+    "receptor": Field("str", default="auto", choices=("auto", "exc", "inh")),
+    "start": quantity("time", minimum=0.0),
+    "stop": quantity("time", minimum=0.0),
+    "name": Field("str"),
+})
+
 EXPLICIT_MODEL_FIELDS = {
     "populations": list_of(POPULATION, min_items=1),
     "sources": list_of(SOURCE),
     "connections": list_of(CONNECTION),
     "currents": list_of(CURRENT),
+    "inputs": list_of(INPUT),
     "modulators": list_of(MODULATOR),
 }
 
@@ -309,4 +328,16 @@ def build_explicit(model: dict, dt: float, seed: int, precision: str, block_step
             raise ScenarioError([Problem(f"{path}.target", f"unknown population {cur['target']!r}")])
         attempt(path, lambda: net.current(groups[cur["target"]], cur["amplitudes"], cur.get("times", [0.0]),
                                           cur.get("indices")))
+    for k, inp in enumerate(model.get("inputs", [])):
+        path = f"model.inputs.{k}"
+        if inp["target"] not in groups:
+            raise ScenarioError([Problem(f"{path}.target", f"unknown population {inp['target']!r}"
+                                                           f"{suggest(inp['target'], list(groups))}")])
+        try:
+            net.poisson_input(groups[inp["target"]], inp["n"], inp["rate"], inp["weight"], inp["receptor"],
+                              inp.get("start", 0.0), inp.get("stop"), inp.get("name"))
+        except ValueError as exc:  # "input.<name>.<field>: message" -> the field of this table
+            where, _, message = str(exc).partition(": ")
+            field = where.split(".", 2)[2] if where.count(".") >= 2 else ""
+            raise ScenarioError([Problem(f"{path}.{field}" if field else path, message or str(exc))]) from None
     return net
