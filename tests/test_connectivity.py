@@ -158,3 +158,27 @@ def test_same_seed_same_connectivity_different_seed_different():
     s1, s2, s3 = build(5), build(5), build(6)
     assert np.array_equal(s1.post, s2.post) and np.array_equal(s1.weight, s2.weight)
     assert not np.array_equal(s1.post, s3.post)
+
+
+def test_fixed_in_degree_sparse_draws_are_uniform_over_subsets():
+    """The sparse path (4k <= n) redraws repeated values: every k-subset stays equally likely."""
+    from collections import Counter
+
+    from scipy import stats
+
+    from neurosim.connectivity.connectors import _distinct_rows
+
+    rows = _distinct_rows(110_000, 12, 3, np.random.default_rng(2), False, "k")
+    assert all(len(set(r)) == 3 for r in rows[:1000].tolist())
+    counts = np.array(list(Counter(tuple(sorted(r)) for r in rows.tolist()).values()))
+    assert counts.size == 220 and stats.chisquare(counts).pvalue > 1e-3
+
+
+def test_fixed_in_degree_with_many_expected_repeats_completes():
+    """k = 200 of 2000 repeats about 10 values per row: the rows are mended, not redrawn whole."""
+    from neurosim.connectivity.connectors import _distinct_rows
+
+    rows = _distinct_rows(2500, 2000, 200, np.random.default_rng(0), True, "k")
+    srt = np.sort(rows, axis=1)
+    assert not np.any(srt[:, 1:] == srt[:, :-1])
+    assert not np.any(rows == np.arange(2500)[:, None])

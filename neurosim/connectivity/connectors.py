@@ -151,14 +151,17 @@ def _distinct_rows(n_rows: int, n_values: int, k: int, rng: np.random.Generator,
     if 4 * k > n_eff:  # dense: partial sort of random keys, O(rows * n_eff) <= 4 * rows * k
         keys = rng.random((n_rows, n_eff))
         out = np.argpartition(keys, k - 1, axis=1)[:, :k].astype(np.int64)
-    else:  # sparse: draw with replacement and redraw rows that hold a duplicate
+    else:  # sparse: draw with replacement, then redraw the repeated values until none is left
         out = rng.integers(0, n_eff, size=(n_rows, k))
         todo = np.arange(n_rows)
-        while todo.size:
+        while todo.size:  # each pass keeps a uniform subset of distinct values and adds uniform draws
             rows = np.sort(out[todo], axis=1)
-            dup = np.any(rows[:, 1:] == rows[:, :-1], axis=1)
-            todo = todo[dup]
-            out[todo] = rng.integers(0, n_eff, size=(todo.size, k))
+            again = np.zeros(rows.shape, bool)
+            again[:, 1:] = rows[:, 1:] == rows[:, :-1]
+            dup = again.any(axis=1)
+            todo, rows, again = todo[dup], rows[dup], again[dup]
+            rows[again] = rng.integers(0, n_eff, size=int(again.sum()))
+            out[todo] = rows
     if exclude_self:
         out += out >= np.arange(n_rows)[:, None]
     return out
