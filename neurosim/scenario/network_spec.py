@@ -30,8 +30,8 @@
                               # (exact mean rate; rate·dt > 1 is refused: use more sources)
 
     [[model.connections]]
-    pre = "noise"
-    post = "exc"
+    pre = "noise"             # a population or source, or a slice of one: "exc[0:400]", "exc[:400]", "exc[400:]"
+    post = "exc"              # (neurons 0..399; contiguous, step 1; the connector sees the slice's size)
     connector = { type = "fixed_probability", p = 0.1 }
     weight = "20 pA"          # or { dist = "normal", mean = "20 pA", std = "5 pA" }
     delay = "1 ms"
@@ -50,9 +50,15 @@
     drive = [{ population = "exc", coefficient = 1.0 }, { population = "noise", coefficient = -1.0 }]
 
     [[model.currents]]
-    target = "exc"
+    target = "exc"            # or a slice: "exc[400:800]"
     amplitudes = ["0 pA", "100 pA"]
     times = ["0 ms", "50 ms"]
+
+Wherever a population is named (``pre``, ``post``, ``target``, and the ``populations`` of a
+``[[record]]`` table), ``"P[a:b]"`` names its neurons ``a .. b-1`` (a
+:class:`~neurosim.subgroup.Subgroup`; recorded node ids in the results file are ``P``'s own).
+A spikes record with ``merge = true`` records all its ``populations`` in one monitor (so
+several slices of one population can be recorded together into ``/spikes/P``).
 
 The neuron table's keys are the fields of the neuron dataclass (one description serves
 simulation, training and export): any model of :data:`neurosim.neurons.MODELS`, or
@@ -71,6 +77,7 @@ from neurosim.plasticity import STDP
 from neurosim.modulator import ACTS_ON
 from neurosim.plasticity.stdp import DEPENDENCES, TRACES
 from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, quantity, suggest, table, validate_table
+from neurosim.subgroup import REFERENCE, slice_problem
 
 NEURON_MODELS: dict[str, type[NeuronModel]] = dict(MODELS)
 #: ``model = "equations"``: a model written in the table (:class:`neurosim.neurons.EquationModel`)
@@ -244,6 +251,24 @@ def _neuron(model: str, population: str, params: dict) -> NeuronModel:
     return NEURON_MODELS[model](**params)
 
 
+def resolve_group(groups: dict[str, Any], text: str, path: str) -> Any:
+    """The population, source or slice ``"P"`` / ``"P[a:b]"`` names, else a :class:`ScenarioError` at ``path``."""
+    match = REFERENCE.match(text)
+    if match is None:
+        raise ScenarioError([Problem(path, f"expected a population name or a slice such as P[0:100], got {text!r}")])
+    name, start, stop, step = match.groups()
+    if name not in groups:
+        raise ScenarioError([Problem(path, f"unknown population {name!r}{suggest(name, list(groups))}")])
+    group = groups[name]
+    if "[" not in text:
+        return group
+    bound = [None if b in (None, "") else int(b) for b in (start, stop, step)]
+    problem = slice_problem(name, group.size, *bound)
+    if problem:
+        raise ScenarioError([Problem(path, problem)])
+    return group[bound[0]:bound[1]]
+
+
 def build_explicit(model: dict, dt: float, seed: int, precision: str, block_steps: int = 10_000) -> Network:
     """Build the network of an explicit ``[model]`` table (connectivity is generated lazily)."""
     net = Network(dt=dt, seed=seed, precision=precision, block_steps=block_steps)
@@ -277,12 +302,10 @@ def build_explicit(model: dict, dt: float, seed: int, precision: str, block_step
         groups[src["name"]] = attempt(path, make)
     for k, c in enumerate(model.get("connections", [])):
         path = f"model.connections.{k}"
-        for end in ("pre", "post"):
-            if c[end] not in groups:
-                raise ScenarioError([Problem(f"{path}.{end}", f"unknown population {c[end]!r}{suggest(c[end], list(groups))}")])
+        pre, post = (resolve_group(groups, c[end], f"{path}.{end}") for end in ("pre", "post"))
         connector = _connector(c["connector"], f"{path}.connector")
         rule = _plasticity(c.get("plasticity"), f"{path}.plasticity")
-        attempt(path, lambda: net.connect(groups[c["pre"]], groups[c["post"]], connector,
+        attempt(path, lambda: net.connect(pre, post, connector,
                                           weight=_initializer(c.get("weight")), delay=_initializer(c.get("delay")),
                                           receptor=c["receptor"], name=c.get("name"), plasticity=rule))
     connections = {p.name: p for p in net.projections}
@@ -305,8 +328,7 @@ def build_explicit(model: dict, dt: float, seed: int, precision: str, block_step
                                             m["acts_on"], m.get("initial")))
     for k, cur in enumerate(model.get("currents", [])):
         path = f"model.currents.{k}"
-        if cur["target"] not in groups:
-            raise ScenarioError([Problem(f"{path}.target", f"unknown population {cur['target']!r}")])
-        attempt(path, lambda: net.current(groups[cur["target"]], cur["amplitudes"], cur.get("times", [0.0]),
+        target = resolve_group(groups, cur["target"], f"{path}.target")
+        attempt(path, lambda: net.current(target, cur["amplitudes"], cur.get("times", [0.0]),
                                           cur.get("indices")))
     return net

@@ -1,5 +1,8 @@
 """The ``simulate`` task: build the network of ``[model]``, record what ``[[record]]`` asks,
-run ``simulation.duration`` and write spikes, traces, rates, weights and metrics."""
+run ``simulation.duration`` and write spikes, traces, rates, weights and metrics.
+
+A record's ``populations`` may name slices (``"exc[0:100]"``); ``merge = true`` makes a spikes
+record one merged monitor of all its populations (see :mod:`neurosim.scenario.network_spec`)."""
 
 from __future__ import annotations
 
@@ -14,15 +17,16 @@ import numba
 
 from neurosim.engine.footprint import GIB, check_fits, recorded_bytes
 from neurosim.engine.registry import resolve_backend_name
-from neurosim.io.sonata import result_groups
+from neurosim.io.writer import monitor_groups
 from neurosim.network import Network
 from neurosim.population import Population
 from neurosim.projection import Projection
 from neurosim.scenario.named_models import build_named
-from neurosim.scenario.network_spec import build_explicit
+from neurosim.scenario.network_spec import build_explicit, resolve_group
 from neurosim.scenario.schema import Problem, ScenarioError, suggest
 from neurosim.scenario.spec import output_path
 from neurosim.scenario.tasks import TaskKind, register_task
+from neurosim.subgroup import parent_of
 from neurosim.units import steps
 
 #: recordings larger than this (bytes) are announced with a warning before the run
@@ -48,16 +52,13 @@ def build_network(cfg: dict) -> Network:
 
 
 def _groups(net: Network, names: list[str] | None, path: str, neurons_only: bool):
-    known = {g.name: g for g in net.groups if isinstance(g, Population) or not neurons_only}
     if names is None:
-        return list(known.values())
-    sources = {g.name for g in net.groups if not isinstance(g, Population)}
-    for name in names:
-        if name in sources and name not in known:
-            raise ScenarioError([Problem(path, f"{name!r} is a spike source: only neuron populations have a state")])
-        if name not in known:
-            raise ScenarioError([Problem(path, f"unknown population {name!r}{suggest(name, list(known))}")])
-    return [known[n] for n in names]
+        return [g for g in net.groups if isinstance(g, Population) or not neurons_only]
+    groups = [resolve_group({g.name: g for g in net.groups}, name, path) for name in names]
+    for g in groups:
+        if neurons_only and not isinstance(parent_of(g), Population):
+            raise ScenarioError([Problem(path, f"{g.name!r} is a spike source: only neuron populations have a state")])
+    return groups
 
 
 def _claim(claimed: dict[str, str], groups: list[str], path: str) -> None:
@@ -86,16 +87,20 @@ def _attach_records(net: Network, records: list[dict]) -> list[Projection]:
                     weights.append(known[name])
                 continue
             groups = _groups(net, rec.get("populations"), f"{path}.populations", neurons_only=kind == "state")
+            if rec.get("merge", False):
+                if kind != "spikes":
+                    raise ScenarioError([Problem(f"{path}.merge", "only a spikes record can be merged")])
+                groups = [groups]
             for g in groups:
-                _claim(claimed, result_groups(kind, g.name, tuple(rec.get("variables", ["v"]))), path)
-                name = f"{kind}_{g.name}_{k}"
+                name = f"{kind}_{k}" if rec.get("merge", False) else f"{kind}_{g.name}_{k}"
                 if kind == "spikes":
-                    net.spike_monitor(g, indices=rec.get("indices"), name=name)
+                    monitor = net.spike_monitor(g, indices=rec.get("indices"), name=name)
                 elif kind == "state":
-                    net.state_monitor(g, tuple(rec.get("variables", ["v"])), rec.get("indices"), rec.get("interval"),
-                                      name=name)
+                    monitor = net.state_monitor(g, tuple(rec.get("variables", ["v"])), rec.get("indices"),
+                                                rec.get("interval"), name=name)
                 else:
-                    net.rate_monitor(g, name=name)
+                    monitor = net.rate_monitor(g, name=name)
+                _claim(claimed, monitor_groups(monitor), path)
         except ScenarioError:
             raise
         except ValueError as exc:
