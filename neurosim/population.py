@@ -47,6 +47,8 @@ class Group:
         """The subgroup of neurons ``key.start .. key.stop-1`` (see :mod:`neurosim.subgroup`)."""
         return Subgroup.of(self, key)
 
+    __iter__ = None  # slicing does not make a group a sequence of neurons
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, size={self.size})"
 

@@ -72,6 +72,8 @@ class Subgroup:
         inner = Subgroup.of(_Sized(self.name, self.size), key)
         return Subgroup(self.parent, self.start + inner.start, self.start + inner.stop)
 
+    __iter__ = None  # a view of neurons, not a sequence of them
+
     @property
     def name(self) -> str:
         return label(self.parent.name, self.start, self.stop)

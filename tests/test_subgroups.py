@@ -252,3 +252,20 @@ def test_cuda_simulator_runs_slices_like_numpy(monkeypatch):
         runs.append(outcome(net, mons))
     for (ta, ia), (tb, ib) in zip(runs[0][0], runs[1][0]):
         assert np.array_equal(ta, tb) and np.array_equal(ia, ib)
+
+
+def test_brian2_runs_slices_spike_for_spike_with_numba():
+    from test_brian2_backend import assert_same_spikes, brian
+
+    runs = []
+    for backend in ("numba", brian()):
+        net, mons = ei_network(split=False)
+        net.run("30 ms", backend=backend)
+        runs.append(outcome(net, mons))
+    (spikes_a, v_a, _, w_a), (spikes_b, v_b, _, w_b) = runs
+    assert all(t.size > 5 for t, _ in spikes_a)
+    for a, b in zip(spikes_a, spikes_b):
+        assert_same_spikes(a, b)
+    assert np.allclose(v_a, v_b, rtol=1e-12, atol=1e-15)
+    for wa, wb in zip(w_a, w_b):
+        assert np.allclose(wa, wb, rtol=1e-12, atol=1e-24)
