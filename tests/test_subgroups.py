@@ -269,3 +269,21 @@ def test_brian2_runs_slices_spike_for_spike_with_numba():
     assert np.allclose(v_a, v_b, rtol=1e-12, atol=1e-15)
     for wa, wb in zip(w_a, w_b):
         assert np.allclose(wa, wb, rtol=1e-12, atol=1e-24)
+
+
+def test_a_slice_of_a_source_drives_like_its_synapses_given_on_the_whole_source():
+    runs = []
+    for sliced in (True, False):
+        net = Network(dt=DT, seed=5)
+        pop = net.population("P", 8, CubaLIF(v_rest="-60 mV", v_th="-50 mV"))
+        src = net.poisson_source("src", 12, rate="500 Hz")
+        pre, post = np.repeat(np.arange(4), 6), np.tile(np.arange(6), 4)  # src[6:10] -> P[2:8], all to all
+        if sliced:
+            net.connect(src[6:10], pop[2:], FromArrays(pre, post), weight="300 pA")
+        else:
+            net.connect(src, pop, FromArrays(pre + 6, post + 2), weight="300 pA")
+        mon = net.spike_monitor(pop)
+        net.run("20 ms", backend="numpy")
+        runs.append((mon.t, mon.i))
+    assert runs[0][0].size > 5 and np.all(runs[0][1] >= 2)
+    assert np.array_equal(runs[0][0], runs[1][0]) and np.array_equal(runs[0][1], runs[1][1])
