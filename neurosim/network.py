@@ -123,8 +123,8 @@ class Network:
             raise ValueError(f"{field}: population {group.name!r} belongs to another network")
         return group
 
-    def connect(self, pre: Group | Subgroup, post: Population | Subgroup, connector: Connector, weight: Any = None,
-                delay: Any = None, receptor: str = "auto", name: str | None = None,
+    def connect(self, pre: Group | Subgroup, post: Population | Subgroup, connector: Connector,
+                weight: Any = None, delay: Any = None, receptor: str = "auto", name: str | None = None,
                 plasticity: Any = None) -> Projection:
         """Connect ``pre`` to ``post``: see :class:`~neurosim.projection.Projection`; ``plasticity``
         (e.g. :class:`~neurosim.plasticity.STDP`) makes the weights learn."""
@@ -158,7 +158,8 @@ class Network:
         self.modulators.append(mod)
         return mod
 
-    def current(self, target: Population | Subgroup, amplitudes: Any, times: Any = 0.0, indices: Any = None) -> CurrentInput:
+    def current(self, target: Population | Subgroup, amplitudes: Any, times: Any = 0.0,
+                indices: Any = None) -> CurrentInput:
         """Inject a piecewise-constant current: ``amplitudes[k]`` (A) from ``times[k]`` (s) on."""
         self._check_mutable()
         self._own(target, "current.target")
@@ -185,6 +186,8 @@ class Network:
             if not target or indices is not None:
                 raise ValueError(f"record.{name or 'spikes'}.populations: a merged spike monitor needs at least "
                                  "one population and records all their neurons (no indices)")
+            for k, g in enumerate(target):
+                self._own(g, f"record.{name or 'spikes'}.populations.{k}")
             name = name or "spikes_" + "_".join(g.name for g in target)
             return self._add_monitor(MergedSpikeMonitor(name, target[0], sink or MemorySink(), targets=target))
         return self._add_monitor(SpikeMonitor(name or f"spikes_{target.name}", target, sink or MemorySink(),
@@ -195,7 +198,8 @@ class Network:
         return self._add_monitor(StateMonitor(name or f"state_{target.name}", target, sink or MemorySink(),
                                               variables=variables, indices=indices, interval=interval))
 
-    def rate_monitor(self, target: Group | Subgroup, name: str | None = None, sink: Sink | None = None) -> RateMonitor:
+    def rate_monitor(self, target: Group | Subgroup, name: str | None = None,
+                     sink: Sink | None = None) -> RateMonitor:
         return self._add_monitor(RateMonitor(name or f"rate_{target.name}", target, sink or MemorySink()))
 
     def _check_mutable(self) -> None:
@@ -253,7 +257,8 @@ class Network:
                 if proj.plasticity is not None:
                     proj.synapses.weight[...] = layout.syn.weight[proj._layout_positions]
 
-    def _spikes_per_step(self, g: Group | Subgroup, ran: int, spk_step: np.ndarray, spk_id: np.ndarray) -> np.ndarray:
+    def _spikes_per_step(self, g: Group | Subgroup, ran: int, spk_step: np.ndarray,
+                         spk_id: np.ndarray) -> np.ndarray:
         """Spikes ``g`` emitted in each step of the block: a group's count, or a subgroup's from
         the spike buffer (its neurons are recorded; a neuron's spike of step m is stamped m+1)."""
         if not isinstance(g, Subgroup):
