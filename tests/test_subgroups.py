@@ -3,7 +3,11 @@ with merged spike monitors and slices in scenario files."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -240,18 +244,33 @@ def test_bad_slices_exit_2_naming_the_field(tmp_path, capsys, old, new, message)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
 
 
-def test_cuda_simulator_runs_slices_like_numpy(monkeypatch):
-    pytest.importorskip("numba.cuda")
-    from numba import config
-    if not config.ENABLE_CUDASIM:
-        pytest.skip("runs under NUMBA_ENABLE_CUDASIM=1 (as tests/test_cuda_backend.py)")
-    runs = []
-    for backend in ("numpy", "cuda"):
-        net, mons = ei_network(split=False)
-        net.run("15 ms", backend=backend)
-        runs.append(outcome(net, mons))
-    for (ta, ia), (tb, ib) in zip(runs[0][0], runs[1][0]):
-        assert np.array_equal(ta, tb) and np.array_equal(ia, ib)
+CUDA_CHECK = """
+import sys
+sys.path.insert(0, "tests")
+import numpy as np
+from neurosim.engine import cuda_kernels
+from test_subgroups import ei_network, outcome
+assert cuda_kernels.SIMULATED
+runs = []
+for backend in ("numpy", "cuda"):
+    net, mons = ei_network(split=False)
+    net.run("15 ms", backend=backend)
+    runs.append(outcome(net, mons))
+(sa, va, ia, wa), (sb, vb, ib, wb) = runs
+assert sum(t.size for t, _ in sa) > 5
+assert all(np.array_equal(x, y) for a, b in zip(sa, sb) for x, y in zip(a, b))
+assert np.array_equal(va, vb) and np.array_equal(ia, ib) and all(np.array_equal(x, y) for x, y in zip(wa, wb))
+print("same")
+"""
+
+
+def test_cuda_simulator_runs_slices_bit_for_bit_like_numpy():
+    """In a child process (numba reads NUMBA_ENABLE_CUDASIM when imported), as tests/test_cuda_backend.py."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", CUDA_CHECK], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0 and done.stdout.strip() == "same", done.stderr[-2000:]
 
 
 def test_brian2_runs_slices_spike_for_spike_with_numba():
