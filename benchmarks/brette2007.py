@@ -93,6 +93,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import jit_cache_state  # noqa: E402
+from neurosim.spike_stats import mean_isi_cv  # noqa: E402
 from cuba import Brian2Side as _CubaBrian2Side  # noqa: E402  (the worker protocol: _read, run, close)
 
 MODELS = ("cuba", "coba", "cobahh")
@@ -129,28 +130,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def n_steps(args: argparse.Namespace) -> int:
     return int(round(args.duration / (args.dt * 1e-3)))
-
-
-def mean_cv(i: np.ndarray, t: np.ndarray, min_spikes: int = 3) -> float | None:
-    """Mean ISI coefficient of variation (std/mean of the intervals) over neurons with >= ``min_spikes`` spikes."""
-    i, t = np.asarray(i, np.int64), np.asarray(t, np.float64)
-    if i.size < min_spikes:
-        return None
-    order = np.lexsort((t, i))
-    i, t = i[order], t[order]
-    same = i[1:] == i[:-1]
-    isi, owner = np.diff(t)[same], i[1:][same]
-    neurons, counts = np.unique(owner, return_counts=True)
-    keep = counts >= min_spikes - 1
-    if not keep.any():
-        return None
-    idx = np.searchsorted(neurons, owner)
-    s1 = np.bincount(idx, isi, neurons.size)
-    s2 = np.bincount(idx, isi * isi, neurons.size)
-    mean = s1 / counts
-    var = np.maximum(s2 / counts - mean * mean, 0.0) * counts / np.maximum(counts - 1, 1)  # sample variance
-    cv = np.sqrt(var[keep]) / mean[keep]
-    return float(np.mean(cv))
 
 
 def sustained(t: np.ndarray, n: int, duration: float) -> bool:
@@ -215,7 +194,7 @@ class NeurosimSide:
         i = np.concatenate([m.target.offset + m.i for m in net.monitors])
         t = np.concatenate([m.t for m in net.monitors])
         return {"seed": seed, "build_s": build_s, "sim_s": cpu_s, "sim_wall_s": wall_s, "spikes": int(i.size),
-                "rate_hz": i.size / (self.params.n * args.duration), "cv": mean_cv(i, t),
+                "rate_hz": i.size / (self.params.n * args.duration), "cv": mean_isi_cv(i, t),
                 "sustained": sustained(t, self.params.n, n_steps(args) * net.dt),
                 "synapses": int(sum(p.synapses.n_synapses for p in net.projections))}
 
@@ -350,7 +329,7 @@ def brian2_worker(model: str, args: argparse.Namespace) -> None:
             binary_s = time.perf_counter() - t0
             i, t = np.asarray(spikes.i[:]), np.asarray(spikes.t_[:])
             say({"sim_s": float(b2.device._last_run_time), "binary_s": binary_s, "spikes": int(i.size),
-                 "rate_hz": i.size / (N * args.duration), "cv": mean_cv(i, t),
+                 "rate_hz": i.size / (N * args.duration), "cv": mean_isi_cv(i, t),
                  "sustained": sustained(t, N, args.duration),
                  "synapses": int(sum(len(s) for s in synapses))})
     finally:

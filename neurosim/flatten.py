@@ -2,6 +2,8 @@
 
 The network asks this compiler for its layout; the engine below never sees a network object.
 ``net`` is the calling network (this module cannot import :mod:`neurosim.network`, which imports it).
+Subgroups (:mod:`neurosim.subgroup`) need nothing of their own: their ``offset`` is the parent's
+plus their start, so their projections, currents and monitors land on the parent's neurons.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from neurosim.engine.layout import (
 )
 from neurosim.engine.rng import binomial_alias
 from neurosim.flatten_plasticity import build_plasticity
-from neurosim.monitors import SpikeMonitor, StateMonitor
+from neurosim.monitors import MergedSpikeMonitor, RateMonitor, SpikeMonitor, StateMonitor
 from neurosim.population import PoissonSource, Population, SpikeSource
+from neurosim.subgroup import Subgroup, parent_of
 
 #: the network being flattened (a :class:`~neurosim.network.Network`)
 Net = Any
@@ -72,7 +75,7 @@ def _segments(net: Net, table: NeuronTable, model_index: list[int]) -> np.ndarra
 
     The external current is constant when no current input targets the population.
     """
-    driven = {c.target.name for c in net.currents}
+    driven = {parent_of(c.target).name for c in net.currents}
     rows = []
     for p, kind in zip(net.populations, model_index):
         a, b = p.offset, p.offset + p.size
@@ -203,6 +206,9 @@ def _recording(net: Net, n_neurons: int, n_elements: int, dtype: np.dtype) -> Re
     for m in net.monitors:
         if isinstance(m, SpikeMonitor):
             mask[m.target.offset + m.indices] = 1
+        elif isinstance(m, MergedSpikeMonitor) or (isinstance(m, RateMonitor) and isinstance(m.target, Subgroup)):
+            for g in getattr(m, "targets", (m.target,)):  # a subgroup's rate is counted from its spikes
+                mask[g.offset:g.offset + g.size] = 1
     group_of = np.zeros(n_elements, np.int32)
     for k, g in enumerate(net.groups):
         group_of[g.offset:g.offset + g.size] = k

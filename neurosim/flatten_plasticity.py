@@ -41,7 +41,7 @@ def build_plasticity(net: Any, syn: Synapses, positions: list[np.ndarray], n_neu
 
     def trace_column(group, decay: float, nearest: bool, inc: float) -> int:
         nonlocal columns
-        key = (id(group), decay, nearest, inc)
+        key = (group, decay, nearest, inc)  # a group by identity, a subgroup by its range
         if key not in sets:
             sets[key] = columns
             tset.append((group.offset, group.size, columns))

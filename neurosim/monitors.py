@@ -1,7 +1,9 @@
 """Monitors: what to record (spikes, state variables, population rate) and where it goes.
 
 Each monitor hands its data out in blocks to a sink (default :class:`MemorySink`).
-Times are in seconds; indices are local to the recorded population.
+Times are in seconds; indices are local to the recorded population or subgroup (a monitor on
+``P[100:200]`` reports ``i`` in 0..99, as Brian2 does), except for :class:`MergedSpikeMonitor`,
+whose ``i`` are the network's global neuron ids.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from neurosim.population import Group, Population
 from neurosim.sinks import MemorySink, Sink
+from neurosim.subgroup import Subgroup, first_of, parent_of
 from neurosim.units import parse_quantity, steps
 
 
@@ -28,7 +31,7 @@ def _local_indices(group: Group, indices: Any, field_name: str) -> np.ndarray:
 @dataclass(eq=False)
 class Monitor:
     name: str
-    target: Group
+    target: Group | Subgroup
     sink: Sink = field(default_factory=MemorySink)
 
     def recorded_bytes(self, n_steps: int, dt: float) -> float:
@@ -74,7 +77,7 @@ class StateMonitor(Monitor):
     interval: Any = None
 
     def __post_init__(self):
-        if not isinstance(self.target, Population):
+        if not isinstance(parent_of(self.target), Population):
             raise ValueError(f"record.{self.name}.population: {self.target.name!r} has no state variables")
         if isinstance(self.variables, str):
             self.variables = (self.variables,)
@@ -123,3 +126,48 @@ class RateMonitor(Monitor):
     @property
     def rate(self) -> np.ndarray:
         return self._memory().get("rate", np.zeros(0))
+
+
+@dataclass(eq=False)
+class MergedSpikeMonitor(Monitor):
+    """Spikes of several populations or subgroups (``targets``) in one monitor, in time order.
+
+    Blocks: ``t`` (s) and ``i``, the network's *global* neuron ids (``offset + local id``,
+    offsets assigned when the network is built: populations in creation order, then sources).
+    :meth:`locate` maps them back to ``(member, local id)``; :meth:`split` gives what one
+    monitor per member would have recorded. ``target`` is the first member.
+    """
+
+    targets: tuple = ()
+
+    def __post_init__(self):
+        self.targets = tuple(self.targets)
+        spans = sorted(((id(parent_of(g)), first_of(g), first_of(g) + g.size, g.name) for g in self.targets))
+        for (pa, _, stop, a), (pb, start, _, b) in zip(spans, spans[1:]):
+            if pa == pb and start < stop:
+                raise ValueError(f"record.{self.name}.populations: {a} and {b} overlap")
+
+    @property
+    def t(self) -> np.ndarray:
+        return self._memory().get("t", np.zeros(0))
+
+    @property
+    def i(self) -> np.ndarray:
+        return self._memory().get("i", np.zeros(0, np.int64))
+
+    def locate(self, ids: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(member, local)`` of global neuron ids: ``self.targets[member[k]]``'s neuron
+        ``local[k]`` (relative to the member, as its own monitor would report it)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        member, local = np.full(ids.shape, -1, np.int64), np.zeros(ids.shape, np.int64)
+        for k, g in enumerate(self.targets):
+            inside = (ids >= g.offset) & (ids < g.offset + g.size)
+            member[inside], local[inside] = k, ids[inside] - g.offset
+        if np.any(member < 0):
+            raise ValueError(f"monitor {self.name!r}: id {int(ids[member < 0][0])} is not a recorded neuron")
+        return member, local
+
+    def split(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Member name -> ``(t, local i)``: the spikes per member, as separate monitors record them."""
+        t, (member, local) = self.t, self.locate(self.i)
+        return {g.name: (t[member == k], local[member == k]) for k, g in enumerate(self.targets)}

@@ -6,6 +6,10 @@
     spikes = net.spike_monitor(exc)
     net.run("1 s")            # may be called again: continues from the current state
 
+``exc[:800]`` is a :class:`~neurosim.subgroup.Subgroup`: it can be connected, stimulated and
+recorded like a population; ``net.spike_monitor([exc, inh])`` records several groups in one
+monitor with global neuron ids (:class:`~neurosim.monitors.MergedSpikeMonitor`).
+
 The user says what the model is; the engine (a backend of :mod:`neurosim.engine`) decides
 how to run it. The structure is frozen by the first ``run``.
 """
@@ -23,12 +27,13 @@ from neurosim.engine.registry import Backend, get_backend, resolve_backend_name
 from neurosim.flatten import block_steps_for, build_layout
 from neurosim.inputs import CurrentInput
 from neurosim.modulator import Modulator
-from neurosim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor
+from neurosim.monitors import MergedSpikeMonitor, Monitor, RateMonitor, SpikeMonitor, StateMonitor
 from neurosim.neurons.base import NeuronModel
 from neurosim.poisson_input import PoissonInput
 from neurosim.population import Group, PoissonSource, Population, SpikeSource
 from neurosim.projection import Projection
 from neurosim.sinks import MemorySink, Sink
+from neurosim.subgroup import Subgroup, parent_of
 from neurosim.units import parse_quantity, show, steps
 
 PRECISIONS = ("float32", "float64")
@@ -113,15 +118,15 @@ class Network:
         """Add ``size`` sources that spike at ``times`` (s), source ``indices[k]`` at ``times[k]``."""
         return self._add_group(SpikeSource(self, name, size, times=times, indices=indices))
 
-    def _own(self, group: Any, field: str) -> Group:
-        if not isinstance(group, Group):
+    def _own(self, group: Any, field: str) -> Group | Subgroup:
+        if not isinstance(parent_of(group), Group):
             raise ValueError(f"{field}: expected a population of this network, got {group!r}")
         if group.network is not self:
             raise ValueError(f"{field}: population {group.name!r} belongs to another network")
         return group
 
-    def connect(self, pre: Group, post: Population, connector: Connector, weight: Any = None,
-                delay: Any = None, receptor: str = "auto", name: str | None = None,
+    def connect(self, pre: Group | Subgroup, post: Population | Subgroup, connector: Connector,
+                weight: Any = None, delay: Any = None, receptor: str = "auto", name: str | None = None,
                 plasticity: Any = None) -> Projection:
         """Connect ``pre`` to ``post``: see :class:`~neurosim.projection.Projection`; ``plasticity``
         (e.g. :class:`~neurosim.plasticity.STDP`) makes the weights learn."""
@@ -129,7 +134,7 @@ class Network:
         name = name or f"{getattr(pre, 'name', '?')}_to_{getattr(post, 'name', '?')}"
         self._own(pre, f"connection.{name}.pre")
         self._own(post, f"connection.{name}.post")
-        if not isinstance(post, Population):
+        if not isinstance(parent_of(post), Population):
             raise ValueError(f"connection.{name}.post: {post.name!r} is a spike source and cannot receive synapses")
         if any(p.name == name for p in self.projections):
             raise ValueError(f"connection.{name}: a connection of that name exists already")
@@ -155,23 +160,24 @@ class Network:
         self.modulators.append(mod)
         return mod
 
-    def current(self, target: Population, amplitudes: Any, times: Any = 0.0, indices: Any = None) -> CurrentInput:
+    def current(self, target: Population | Subgroup, amplitudes: Any, times: Any = 0.0,
+                indices: Any = None) -> CurrentInput:
         """Inject a piecewise-constant current: ``amplitudes[k]`` (A) from ``times[k]`` (s) on."""
         self._check_mutable()
         self._own(target, "current.target")
-        if not isinstance(target, Population):
+        if not isinstance(parent_of(target), Population):
             raise ValueError(f"current.target: {target.name!r} is a spike source")
         inp = CurrentInput(target, times=times, amplitudes=amplitudes, indices=indices)
         self.currents.append(inp)
         return inp
 
-    def poisson_input(self, target: Population, n: int, rate: Any, weight: Any, receptor: str = "auto",
+    def poisson_input(self, target: Population | Subgroup, n: int, rate: Any, weight: Any, receptor: str = "auto",
                       start: Any = 0.0, stop: Any = None, name: str | None = None) -> PoissonInput:
         """Independent Poisson input from ``n`` virtual synapses of ``rate`` and ``weight`` into
         every neuron of ``target``: see :class:`~neurosim.poisson_input.PoissonInput` (Brian2's
         ``PoissonInput``)."""
         self._check_mutable()
-        name = name or f"{getattr(target, 'name', 'input')}_poisson_{len(self.poisson_inputs)}"
+        name = name or f"{getattr(parent_of(target), 'name', 'input')}_poisson_{len(self.poisson_inputs)}"
         self._own(target, f"input.{name}.target")
         if any(i.name == name for i in self.poisson_inputs):
             raise ValueError(f"input.{name}: an input of that name exists already")
@@ -181,23 +187,35 @@ class Network:
 
     def _add_monitor(self, monitor: Monitor) -> Monitor:
         self._check_mutable()
-        self._own(monitor.target, f"record.{monitor.name}.population")
+        for target in getattr(monitor, "targets", (monitor.target,)):
+            self._own(target, f"record.{monitor.name}.population")
         if any(m.name == monitor.name for m in self.monitors):
             raise ValueError(f"record.{monitor.name}: a monitor of that name exists already")
         self.monitors.append(monitor)
         return monitor
 
-    def spike_monitor(self, target: Group, indices: Any = None, name: str | None = None,
-                      sink: Sink | None = None) -> SpikeMonitor:
+    def spike_monitor(self, target: Any, indices: Any = None, name: str | None = None,
+                      sink: Sink | None = None) -> SpikeMonitor | MergedSpikeMonitor:
+        """Record the spikes of a population or subgroup (local ids), or of a list of them in one
+        :class:`~neurosim.monitors.MergedSpikeMonitor` (global ids; ``indices`` not allowed)."""
+        if isinstance(target, (list, tuple)):
+            if not target or indices is not None:
+                raise ValueError(f"record.{name or 'spikes'}.populations: a merged spike monitor needs at least "
+                                 "one population and records all their neurons (no indices)")
+            for k, g in enumerate(target):
+                self._own(g, f"record.{name or 'spikes'}.populations.{k}")
+            name = name or "spikes_" + "_".join(g.name for g in target)
+            return self._add_monitor(MergedSpikeMonitor(name, target[0], sink or MemorySink(), targets=target))
         return self._add_monitor(SpikeMonitor(name or f"spikes_{target.name}", target, sink or MemorySink(),
                                               indices=indices))
 
-    def state_monitor(self, target: Population, variables: Any = ("v",), indices: Any = None,
+    def state_monitor(self, target: Population | Subgroup, variables: Any = ("v",), indices: Any = None,
                       interval: Any = None, name: str | None = None, sink: Sink | None = None) -> StateMonitor:
         return self._add_monitor(StateMonitor(name or f"state_{target.name}", target, sink or MemorySink(),
                                               variables=variables, indices=indices, interval=interval))
 
-    def rate_monitor(self, target: Group, name: str | None = None, sink: Sink | None = None) -> RateMonitor:
+    def rate_monitor(self, target: Group | Subgroup, name: str | None = None,
+                     sink: Sink | None = None) -> RateMonitor:
         return self._add_monitor(RateMonitor(name or f"rate_{target.name}", target, sink or MemorySink()))
 
     def _check_mutable(self) -> None:
@@ -255,6 +273,16 @@ class Network:
                 if proj.plasticity is not None:
                     proj.synapses.weight[...] = layout.syn.weight[proj._layout_positions]
 
+    def _spikes_per_step(self, g: Group | Subgroup, ran: int, spk_step: np.ndarray,
+                         spk_id: np.ndarray) -> np.ndarray:
+        """Spikes ``g`` emitted in each step of the block: a group's count, or a subgroup's from
+        the spike buffer (its neurons are recorded; a neuron's spike of step m is stamped m+1)."""
+        if not isinstance(g, Subgroup):
+            return self._layout.rec.counts[:ran, self.groups.index(g)]
+        sel = (spk_id >= g.offset) & (spk_id < g.offset + g.size)
+        lag = 1 if isinstance(g.parent, Population) else 0
+        return np.bincount(spk_step[sel] - lag - self._step, minlength=ran)[:ran]
+
     def _hand_out(self, layout: Layout, ran: int) -> None:
         """Give the block's recordings to the monitors' sinks and clear the buffers."""
         rec = layout.rec
@@ -269,6 +297,11 @@ class Network:
                 local = spk_id[sel].astype(np.int64) - g.offset
                 keep = np.isin(local, m.indices) if m.indices.size < g.size else slice(None)
                 m.sink.append(m, {"t": spk_step[sel][keep] * self.dt, "i": local[keep]})
+            elif isinstance(m, MergedSpikeMonitor):
+                sel = np.zeros(n_spk, bool)
+                for g in m.targets:
+                    sel |= (spk_id >= g.offset) & (spk_id < g.offset + g.size)
+                m.sink.append(m, {"t": spk_step[sel] * self.dt, "i": spk_id[sel].astype(np.int64)})
             elif isinstance(m, StateMonitor):
                 width = m.indices.size
                 rows = rec_step % m.interval_steps(self.dt) == 0
@@ -278,8 +311,7 @@ class Network:
                     col += width
                 m.sink.append(m, block)
             elif isinstance(m, RateMonitor):
-                k = self.groups.index(m.target)
-                rate = rec.counts[:ran, k] / (m.target.size * self.dt)
+                rate = self._spikes_per_step(m.target, ran, spk_step, spk_id) / (m.target.size * self.dt)
                 m.sink.append(m, {"t": (self._step + np.arange(ran)) * self.dt, "rate": rate})
         for g, count in zip(self.groups, rec.counts[:ran].sum(axis=0)):
             self.spike_counts[g.name] = self.spike_counts.get(g.name, 0) + int(count)

@@ -12,12 +12,14 @@ from typing import Any
 
 from neurosim.population import Population
 from neurosim.projection import RECEPTORS
+from neurosim.subgroup import Subgroup, parent_of
 from neurosim.units import parse_quantity, show
 
 
 @dataclass(eq=False)
 class PoissonInput:
-    """``n`` independent Poisson trains of ``rate`` (Hz) into every neuron of ``target``,
+    """``n`` independent Poisson trains of ``rate`` (Hz) into every neuron of ``target`` (a
+    population or a slice of one),
     each spike adding ``weight`` (the target model's weight unit) to the receptor variable.
 
     In every step of length dt, neuron i receives ``k_i ~ Binomial(n, rate·dt)`` spikes: what
@@ -32,7 +34,7 @@ class PoissonInput:
     """
 
     name: str
-    target: Population
+    target: Population | Subgroup
     n: int
     rate: Any
     weight: Any
@@ -45,7 +47,7 @@ class PoissonInput:
         f = f"input.{self.name}"
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ValueError(f"input.name: must be an identifier-like string, got {show(self.name)}")
-        if not isinstance(self.target, Population):
+        if not isinstance(parent_of(self.target), Population):
             raise ValueError(f"{f}.target: {getattr(self.target, 'name', self.target)!r} is not a neuron population")
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n <= 0:
             raise ValueError(f"{f}.n: the number of input synapses per neuron must be a positive integer, "

@@ -10,6 +10,7 @@ import numpy as np
 
 from neurosim.connectivity.initializers import Initializer
 from neurosim.neurons.base import NeuronModel
+from neurosim.subgroup import Subgroup
 from neurosim.units import parse_array, parse_quantity, show, steps_array
 
 
@@ -41,6 +42,12 @@ class Group:
 
     def __len__(self) -> int:
         return self.size
+
+    def __getitem__(self, key: slice) -> Subgroup:
+        """The subgroup of neurons ``key.start .. key.stop-1`` (see :mod:`neurosim.subgroup`)."""
+        return Subgroup.of(self, key)
+
+    __iter__ = None  # slicing does not make a group a sequence of neurons
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, size={self.size})"

@@ -1,4 +1,4 @@
-"""Projections: the synapses from one spiking group onto one neuron population."""
+"""Projections: the synapses from one spiking group onto one neuron population (or subgroups of them)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from neurosim.connectivity.csr import CSR
 from neurosim.connectivity.initializers import Constant, Initializer, as_initializer
 from neurosim.plasticity.stdp import STDP
 from neurosim.population import Group, Population, SpikeSource
+from neurosim.subgroup import Subgroup, parent_of
 from neurosim.units import show
 
 RECEPTORS = ("auto", "exc", "inh")
@@ -45,8 +46,8 @@ class Projection:
     """
 
     name: str
-    pre: Group
-    post: Population
+    pre: Group | Subgroup
+    post: Population | Subgroup
     connector: Connector
     weight: Initializer | None
     delay: Initializer
@@ -92,7 +93,7 @@ class Projection:
         """What can be checked before synapses exist: a spike source that drives plastic synapses
         spikes at most once per step (one pairing per step), and constant initial weights lie
         within the rule's bounds (random ones are checked when the layout is built)."""
-        g, dt = self.pre, self.dt
+        g, dt = parent_of(self.pre), self.dt
         if isinstance(g, SpikeSource) and g.indices.size:
             where = f"population.{g.name}.times"
             at = g.steps
@@ -122,7 +123,7 @@ class Projection:
         ctx = ConnectContext(
             n_pre=self.pre.size,
             n_post=self.post.size,
-            same_population=self.pre is self.post,
+            same_population=self.pre == self.post,  # one group, or one subgroup range
             rng=self.rng,
             pre_positions=getattr(self.pre, "positions", None),
             post_positions=self.post.positions,

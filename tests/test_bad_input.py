@@ -166,6 +166,20 @@ CASES = [
     ('model.connections.0.weight=true', "model.connections.0.weight: true is not valid here"),
     ('model.populations.0.neuron.tau_m="0 ms"', "CubaLIF.tau_m: must be > 0"),
     ('record.1.populations=["noise"]', "record.1.populations: 'noise' is a spike source"),
+    # slices of populations ("P[a:b]") wherever a population is named
+    ('model.connections.0.post="exx[0:5]"', "model.connections.0.post: unknown population 'exx'; did you mean 'exc'?"),
+    ('model.connections.0.post="exc[0:99]"', "model.connections.0.post: exc[0:99] is out of range: exc has 20 neurons"),
+    ('model.connections.1.pre="exc[10:5]"', "model.connections.1.pre: exc[10:5] is empty: start must be less than stop"),
+    ('model.connections.1.pre="exc[5:5]"', "model.connections.1.pre: exc[5:5] is empty"),
+    ('model.connections.1.pre="exc[0:10:2]"', "model.connections.1.pre: exc[0:10:2] has step 2: only contiguous slices"),
+    ('model.connections.1.pre="exc[0:x]"', "model.connections.1.pre: expected a population name or a slice such as "
+                                           "P[0:100], got 'exc[0:x]'"),
+    ('model.connections.0.pre="noise[-1:]"', "model.connections.0.pre: noise[-1:] is out of range: noise has 10 neurons"),
+    ('model.currents.0.target="exc[15:25]"', "model.currents.0.target: exc[15:25] is out of range: exc has 20 neurons"),
+    ('model.currents.0.target="times[0:1]"', "model.currents.0: current.target: 'times[0:1]' is a spike source"),
+    ('record.1.populations=["exc[20:]"]', "record.1.populations: exc[20:] is empty"),
+    ('record.1.populations=["exc]["]', "record.1.populations: expected a population name or a slice"),
+    ('record.1.merge=true', "record.1.merge: only a spikes record can be merged"),
     # a model written as equations: names and units are checked before anything runs
     ('model.populations.1.neuron={model="equations", equations="dv/dt = -v/tau + i_ext : volt", threshold="v > v_th", '
      'parameters={tau="10 ms", v_th="1 mV", v_rest="0 mV"}}',

@@ -174,3 +174,18 @@ def test_bad_arguments_name_the_field():
         net.poisson_input(src, 5, "5 Hz", "1 pA", name="x")
     with pytest.raises(ValueError, match=r"input\.x\.receptor: must be one of"):
         net.poisson_input(pop, 5, "5 Hz", "1 pA", receptor="ampa", name="x")
+
+
+def test_an_input_into_a_slice_gives_its_neurons_the_counts_of_an_input_into_the_whole():
+    """Counts are keyed by (input, step, global neuron): the slice's neurons get the same draws."""
+    def counts(whole: bool) -> np.ndarray:
+        net = Network(dt=DT, seed=9)
+        pop = net.population("c", 30, EquationModel(**COUNTER), v_init=0.0)
+        net.poisson_input(pop if whole else pop[10:20], 500, "40 Hz", "1 mV")
+        mon = net.state_monitor(pop, ["v"])
+        net.run("3 ms", backend="numba")
+        return np.rint(mon["v"] / 1e-3).astype(np.int64)
+
+    whole, part = counts(True), counts(False)
+    assert np.array_equal(part[:, 10:20], whole[:, 10:20]) and whole[:, 10:20].sum() > 0
+    assert not part[:, :10].any() and not part[:, 20:].any()

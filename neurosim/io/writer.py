@@ -11,8 +11,10 @@ Layout (a superset of SONATA, see :mod:`neurosim.io.sonata`)::
 
     /                      magic, version, provenance attributes, complete, dt_ms, t_start_ms, t_stop_ms
     /spikes/<pop>          timestamps (float64, ms), node_ids (uint64); sorting = by_time
+                           (a monitor of a subgroup or a merged monitor writes under each parent
+                           population, with the parent's node ids)
     /report/<pop>[.<var>]  data (float32, mV or nA) and mapping/{node_ids, index_pointers, element_ids, time}
-    /rates/<pop>           t (ms), rate (Hz)
+    /rates/<pop>           t (ms), rate (Hz); <pop> may be a subgroup such as P[0:100]
     /metrics/<name>        scalar or array; optional attrs x (metric used as x-axis), units
     /weights/<name>        pre, post (uint64), weight (A or V), delay (ms)
     /populations           attrs: population name -> size
@@ -53,7 +55,8 @@ from neurosim.io.sonata import (
     result_groups,
     write_root_attrs,
 )
-from neurosim.monitors import Monitor, RateMonitor, SpikeMonitor, StateMonitor
+from neurosim.monitors import MergedSpikeMonitor, Monitor, RateMonitor, SpikeMonitor, StateMonitor
+from neurosim.subgroup import first_of, parent_of
 
 if TYPE_CHECKING:
     from neurosim.network import Network
@@ -207,18 +210,34 @@ def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
 
 
 class _SpikeStream:
-    """``/spikes/<pop>``: SONATA spike population, sorted by time as blocks arrive in time order."""
+    """``/spikes/<pop>``: SONATA spike population, sorted by time as blocks arrive in time order;
+    node ids are the monitor's indices plus ``first`` (a subgroup's start in its population)."""
 
-    def __init__(self, root: h5py.Group, monitor: SpikeMonitor):
-        group = root.require_group("spikes").create_group(monitor.target.name)
+    def __init__(self, root: h5py.Group, population: str, first: int = 0):
+        group = root.require_group("spikes").create_group(population)
         group.attrs.create("sorting", BY_TIME, dtype=SORTING)
+        self.first = first
         self.t = create_stream(group, "timestamps", np.float64)
         self.t.attrs["units"] = "ms"
         self.i = create_stream(group, "node_ids", np.uint64)
 
     def append(self, block: dict[str, np.ndarray]) -> None:
         append(self.t, np.asarray(block["t"], np.float64) * MS_PER_S)
-        append(self.i, np.asarray(block["i"]).astype(np.uint64))
+        append(self.i, (np.asarray(block["i"]) + self.first).astype(np.uint64))
+
+
+class _MergedSpikeStream:
+    """A merged spike monitor: its global ids split into one ``/spikes/<pop>`` per parent population."""
+
+    def __init__(self, root: h5py.Group, monitor: MergedSpikeMonitor):
+        parents = dict.fromkeys(parent_of(g) for g in monitor.targets)
+        self.parts = [(p, _SpikeStream(root, p.name)) for p in parents]
+
+    def append(self, block: dict[str, np.ndarray]) -> None:
+        t, i = np.asarray(block["t"]), np.asarray(block["i"])
+        for p, stream in self.parts:
+            sel = (i >= p.offset) & (i < p.offset + p.size)
+            stream.append({"t": t[sel], "i": i[sel] - p.offset})
 
 
 class _RateStream:
@@ -249,13 +268,14 @@ class _Report:
         self.name, self.variable, self.dt_ms = name, variable, dt_ms
         units, self.factor = report_units(variable, monitor.target.model.state_dimension(variable))
         group = root.require_group("report").create_group(name)
-        group.attrs["population"] = monitor.target.name
+        group.attrs["population"] = parent_of(monitor.target).name
         group.attrs["variable"] = variable
         n = monitor.indices.size
         self.data = create_stream(group, "data", np.float32, width=n)
         self.data.attrs["units"] = units
         mapping = group.create_group("mapping")
-        ids = mapping.create_dataset("node_ids", data=monitor.indices.astype(np.uint64))
+        node_ids = monitor.indices + first_of(monitor.target)
+        ids = mapping.create_dataset("node_ids", data=node_ids.astype(np.uint64))
         ids.attrs["sorted"] = np.int8(1)
         mapping.create_dataset("index_pointers", data=np.arange(n + 1, dtype=np.uint64))
         mapping.create_dataset("element_ids", data=np.zeros(n, np.uint32))
@@ -285,7 +305,7 @@ class _StateStream:
     def __init__(self, root: h5py.Group, monitor: StateMonitor, dt: float, t0: float):
         dt_ms = monitor.interval_steps(dt) * dt * MS_PER_S
         self.reports = {
-            var: _Report(root, report_name(monitor.target.name, var, monitor.variables), monitor, var, dt_ms,
+            var: _Report(root, report_name(parent_of(monitor.target).name, var, monitor.variables), monitor, var, dt_ms,
                          t0 * MS_PER_S)
             for var in monitor.variables
         }
@@ -296,7 +316,20 @@ class _StateStream:
             report.append(t_ms, block[var])
 
 
-_Stream = _SpikeStream | _RateStream | _StateStream
+_Stream = _SpikeStream | _MergedSpikeStream | _RateStream | _StateStream
+
+
+def monitor_groups(monitor: Monitor) -> list[str]:
+    """The HDF5 groups ``monitor`` writes: spikes and states under the parent population's name
+    (with its node ids), rates under the recorded group's own name."""
+    if isinstance(monitor, MergedSpikeMonitor):
+        parents = dict.fromkeys(parent_of(g).name for g in monitor.targets)
+        return [group for name in parents for group in result_groups("spikes", name)]
+    if isinstance(monitor, SpikeMonitor):
+        return result_groups("spikes", parent_of(monitor.target).name)
+    if isinstance(monitor, RateMonitor):
+        return result_groups("rate", monitor.target.name)
+    return result_groups("state", parent_of(monitor.target).name, monitor.variables)
 
 
 class ResultsSink:
@@ -476,18 +509,18 @@ class ResultsWriter:
         self._claimed.update(dict.fromkeys(groups, monitor.name))
 
     def _open_stream(self, monitor: object) -> _Stream:
-        if not isinstance(monitor, (SpikeMonitor, RateMonitor, StateMonitor)):
+        if not isinstance(monitor, (SpikeMonitor, MergedSpikeMonitor, RateMonitor, StateMonitor)):
             raise TypeError(f"results: cannot record {type(monitor).__name__}")
         net = monitor.target.network
         self.write_network(net)
-        root, pop = self.h5, monitor.target.name
+        root = self.h5
+        self._claim(monitor_groups(monitor), monitor)
+        if isinstance(monitor, MergedSpikeMonitor):
+            return _MergedSpikeStream(root, monitor)
         if isinstance(monitor, SpikeMonitor):
-            self._claim(result_groups("spikes", pop), monitor)
-            return _SpikeStream(root, monitor)
+            return _SpikeStream(root, parent_of(monitor.target).name, first_of(monitor.target))
         if isinstance(monitor, RateMonitor):
-            self._claim(result_groups("rate", pop), monitor)
             return _RateStream(root, monitor)
-        self._claim(result_groups("state", pop, monitor.variables), monitor)
         return _StateStream(root, monitor, net.dt, net.t)
 
     def _append(self, monitor: object, block: dict[str, np.ndarray]) -> None:

@@ -12,7 +12,7 @@ import importlib
 from neurosim.network import Network
 from neurosim.scenario.schema import Problem, ScenarioError, suggest
 
-NAMED_MODELS = {"cuba": "neurosim.models.cuba"}
+NAMED_MODELS = {"cuba": "neurosim.models.cuba", "brunel2000": "neurosim.models.brunel"}
 
 
 def build_named(name: str, params: dict, dt: float, seed: int, precision: str) -> Network:

@@ -30,8 +30,8 @@
                               # (exact mean rate; rate·dt > 1 is refused: use more sources)
 
     [[model.connections]]
-    pre = "noise"
-    post = "exc"
+    pre = "noise"             # a population or source, or a slice of one: "exc[0:400]", "exc[:400]", "exc[400:]"
+    post = "exc"              # (neurons 0..399; contiguous, step 1; the connector sees the slice's size)
     connector = { type = "fixed_probability", p = 0.1 }
     weight = "20 pA"          # or { dist = "normal", mean = "20 pA", std = "5 pA" }
     delay = "1 ms"
@@ -50,16 +50,22 @@
     drive = [{ population = "exc", coefficient = 1.0 }, { population = "noise", coefficient = -1.0 }]
 
     [[model.currents]]
-    target = "exc"
+    target = "exc"            # or a slice: "exc[400:800]"
     amplitudes = ["0 pA", "100 pA"]
     times = ["0 ms", "50 ms"]
 
     [[model.inputs]]          # per-target Poisson drive (Brian2's PoissonInput): every neuron of
-    target = "exc"            # the target gets its own Binomial(n, rate·dt) spikes per step,
+    target = "exc"            # the target (or slice) gets its own Binomial(n, rate·dt) spikes per step,
     n = 1000                  # n virtual synapses (none stored)
     rate = "10 Hz"            # of each of them (rate·dt <= 1)
     weight = "0.1 mV"         # per spike, in the target model's weight unit
     receptor = "auto"         # "exc", "inh" or "auto" (by the weight's sign); start, stop, name optional
+
+Wherever a population is named (``pre``, ``post``, ``target``, and the ``populations`` of a
+``[[record]]`` table), ``"P[a:b]"`` names its neurons ``a .. b-1`` (a
+:class:`~neurosim.subgroup.Subgroup`; recorded node ids in the results file are ``P``'s own).
+A spikes record with ``merge = true`` records all its ``populations`` in one monitor (so
+several slices of one population can be recorded together into ``/spikes/P``).
 
 The neuron table's keys are the fields of the neuron dataclass (one description serves
 simulation, training and export): any model of :data:`neurosim.neurons.MODELS`, or
@@ -78,6 +84,7 @@ from neurosim.plasticity import STDP
 from neurosim.modulator import ACTS_ON
 from neurosim.plasticity.stdp import DEPENDENCES, TRACES
 from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, quantity, suggest, table, validate_table
+from neurosim.subgroup import REFERENCE, slice_problem
 
 NEURON_MODELS: dict[str, type[NeuronModel]] = dict(MODELS)
 #: ``model = "equations"``: a model written in the table (:class:`neurosim.neurons.EquationModel`)
@@ -263,6 +270,24 @@ def _neuron(model: str, population: str, params: dict) -> NeuronModel:
     return NEURON_MODELS[model](**params)
 
 
+def resolve_group(groups: dict[str, Any], text: str, path: str) -> Any:
+    """The population, source or slice ``"P"`` / ``"P[a:b]"`` names, else a :class:`ScenarioError` at ``path``."""
+    match = REFERENCE.match(text)
+    if match is None:
+        raise ScenarioError([Problem(path, f"expected a population name or a slice such as P[0:100], got {text!r}")])
+    name, start, stop, step = match.groups()
+    if name not in groups:
+        raise ScenarioError([Problem(path, f"unknown population {name!r}{suggest(name, list(groups))}")])
+    group = groups[name]
+    if "[" not in text:
+        return group
+    bound = [None if b in (None, "") else int(b) for b in (start, stop, step)]
+    problem = slice_problem(name, group.size, *bound)
+    if problem:
+        raise ScenarioError([Problem(path, problem)])
+    return group[bound[0]:bound[1]]
+
+
 def build_explicit(model: dict, dt: float, seed: int, precision: str, block_steps: int = 10_000) -> Network:
     """Build the network of an explicit ``[model]`` table (connectivity is generated lazily)."""
     net = Network(dt=dt, seed=seed, precision=precision, block_steps=block_steps)
@@ -296,12 +321,10 @@ def build_explicit(model: dict, dt: float, seed: int, precision: str, block_step
         groups[src["name"]] = attempt(path, make)
     for k, c in enumerate(model.get("connections", [])):
         path = f"model.connections.{k}"
-        for end in ("pre", "post"):
-            if c[end] not in groups:
-                raise ScenarioError([Problem(f"{path}.{end}", f"unknown population {c[end]!r}{suggest(c[end], list(groups))}")])
+        pre, post = (resolve_group(groups, c[end], f"{path}.{end}") for end in ("pre", "post"))
         connector = _connector(c["connector"], f"{path}.connector")
         rule = _plasticity(c.get("plasticity"), f"{path}.plasticity")
-        attempt(path, lambda: net.connect(groups[c["pre"]], groups[c["post"]], connector,
+        attempt(path, lambda: net.connect(pre, post, connector,
                                           weight=_initializer(c.get("weight")), delay=_initializer(c.get("delay")),
                                           receptor=c["receptor"], name=c.get("name"), plasticity=rule))
     connections = {p.name: p for p in net.projections}
@@ -324,17 +347,14 @@ def build_explicit(model: dict, dt: float, seed: int, precision: str, block_step
                                             m["acts_on"], m.get("initial")))
     for k, cur in enumerate(model.get("currents", [])):
         path = f"model.currents.{k}"
-        if cur["target"] not in groups:
-            raise ScenarioError([Problem(f"{path}.target", f"unknown population {cur['target']!r}")])
-        attempt(path, lambda: net.current(groups[cur["target"]], cur["amplitudes"], cur.get("times", [0.0]),
+        target = resolve_group(groups, cur["target"], f"{path}.target")
+        attempt(path, lambda: net.current(target, cur["amplitudes"], cur.get("times", [0.0]),
                                           cur.get("indices")))
     for k, inp in enumerate(model.get("inputs", [])):
         path = f"model.inputs.{k}"
-        if inp["target"] not in groups:
-            raise ScenarioError([Problem(f"{path}.target", f"unknown population {inp['target']!r}"
-                                                           f"{suggest(inp['target'], list(groups))}")])
+        target = resolve_group(groups, inp["target"], f"{path}.target")
         try:
-            net.poisson_input(groups[inp["target"]], inp["n"], inp["rate"], inp["weight"], inp["receptor"],
+            net.poisson_input(target, inp["n"], inp["rate"], inp["weight"], inp["receptor"],
                               inp.get("start", 0.0), inp.get("stop"), inp.get("name"))
         except ValueError as exc:  # "input.<name>.<field>: message" -> the field of this table
             where, _, message = str(exc).partition(": ")

@@ -1,5 +1,8 @@
 """The ``simulate`` task: build the network of ``[model]``, record what ``[[record]]`` asks,
-run ``simulation.duration`` and write spikes, traces, rates, weights and metrics."""
+run ``simulation.duration`` and write spikes, traces, rates, weights and metrics.
+
+A record's ``populations`` may name slices (``"exc[0:100]"``); ``merge = true`` makes a spikes
+record one merged monitor of all its populations (see :mod:`neurosim.scenario.network_spec`)."""
 
 from __future__ import annotations
 
@@ -14,15 +17,18 @@ import numba
 
 from neurosim.engine.footprint import GIB, check_fits, recorded_bytes
 from neurosim.engine.registry import resolve_backend_name
-from neurosim.io.sonata import result_groups
+from neurosim.io.writer import monitor_groups
 from neurosim.network import Network
 from neurosim.population import Population
 from neurosim.projection import Projection
 from neurosim.scenario.named_models import build_named
-from neurosim.scenario.network_spec import build_explicit
+from neurosim.scenario.network_spec import build_explicit, resolve_group
 from neurosim.scenario.schema import Problem, ScenarioError, suggest
 from neurosim.scenario.spec import output_path
+from neurosim.monitors import SpikeMonitor
 from neurosim.scenario.tasks import TaskKind, register_task
+from neurosim.spike_stats import StreamingSpikeStats, TeeSink
+from neurosim.subgroup import parent_of
 from neurosim.units import steps
 
 #: recordings larger than this (bytes) are announced with a warning before the run
@@ -48,16 +54,13 @@ def build_network(cfg: dict) -> Network:
 
 
 def _groups(net: Network, names: list[str] | None, path: str, neurons_only: bool):
-    known = {g.name: g for g in net.groups if isinstance(g, Population) or not neurons_only}
     if names is None:
-        return list(known.values())
-    sources = {g.name for g in net.groups if not isinstance(g, Population)}
-    for name in names:
-        if name in sources and name not in known:
-            raise ScenarioError([Problem(path, f"{name!r} is a spike source: only neuron populations have a state")])
-        if name not in known:
-            raise ScenarioError([Problem(path, f"unknown population {name!r}{suggest(name, list(known))}")])
-    return [known[n] for n in names]
+        return [g for g in net.groups if isinstance(g, Population) or not neurons_only]
+    groups = [resolve_group({g.name: g for g in net.groups}, name, path) for name in names]
+    for g in groups:
+        if neurons_only and not isinstance(parent_of(g), Population):
+            raise ScenarioError([Problem(path, f"{g.name!r} is a spike source: only neuron populations have a state")])
+    return groups
 
 
 def _claim(claimed: dict[str, str], groups: list[str], path: str) -> None:
@@ -86,16 +89,20 @@ def _attach_records(net: Network, records: list[dict]) -> list[Projection]:
                     weights.append(known[name])
                 continue
             groups = _groups(net, rec.get("populations"), f"{path}.populations", neurons_only=kind == "state")
+            if rec.get("merge", False):
+                if kind != "spikes":
+                    raise ScenarioError([Problem(f"{path}.merge", "only a spikes record can be merged")])
+                groups = [groups]
             for g in groups:
-                _claim(claimed, result_groups(kind, g.name, tuple(rec.get("variables", ["v"]))), path)
-                name = f"{kind}_{g.name}_{k}"
+                name = f"{kind}_{k}" if rec.get("merge", False) else f"{kind}_{g.name}_{k}"
                 if kind == "spikes":
-                    net.spike_monitor(g, indices=rec.get("indices"), name=name)
+                    monitor = net.spike_monitor(g, indices=rec.get("indices"), name=name)
                 elif kind == "state":
-                    net.state_monitor(g, tuple(rec.get("variables", ["v"])), rec.get("indices"), rec.get("interval"),
-                                      name=name)
+                    monitor = net.state_monitor(g, tuple(rec.get("variables", ["v"])), rec.get("indices"),
+                                                rec.get("interval"), name=name)
                 else:
-                    net.rate_monitor(g, name=name)
+                    monitor = net.rate_monitor(g, name=name)
+                _claim(claimed, monitor_groups(monitor), path)
         except ScenarioError:
             raise
         except ValueError as exc:
@@ -140,13 +147,21 @@ def prepare(cfg: dict) -> Prepared:
     return Prepared(net, n_steps, backend, weights)
 
 
+#: population spike counts in bins of 1 ms after the first 100 ms: the synchrony metric ``fano_<monitor>``
+FANO_BIN_S, FANO_SKIP_S = 1e-3, 0.1
+
+
 def run(cfg: dict, prepared: Prepared, ctx) -> None:
     net, writer = prepared.net, ctx.writer
     threads = min(cfg["simulation"]["threads"], numba.config.NUMBA_NUM_THREADS)
     numba.set_num_threads(threads)  # results do not depend on it (counter-based random numbers)
     ctx.log.info("backend %s, %d numba threads", prepared.backend, threads)
+    stats = {}  # spike monitors of neuron populations (or slices): ISI CV and Fano factor, streamed
     for monitor in net.monitors:
         monitor.sink = writer.sink()
+        if isinstance(monitor, SpikeMonitor) and isinstance(parent_of(monitor.target), Population):
+            stats[monitor.name] = StreamingSpikeStats(monitor.target.size, FANO_BIN_S, FANO_SKIP_S)
+            monitor.sink = TeeSink(monitor.sink, stats[monitor.name])
     writer.write_network(net)
     duration = prepared.n_steps * net.dt
     start = time.perf_counter()
@@ -164,6 +179,12 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
         writer.write_metric(f"rate_hz_{g.name}", count / (g.size * duration), units="Hz")
     n_neurons = sum(p.size for p in net.populations)
     writer.write_metric("mean_rate_hz", total / (n_neurons * duration), units="Hz")
+    for name, st in stats.items():
+        cv, fano = st.cv(), st.fano(duration) if duration > 2 * FANO_SKIP_S else None
+        if cv is not None:
+            writer.write_metric(f"isi_cv_{name}", cv)
+        if fano is not None:
+            writer.write_metric(f"fano_{name}", fano)
     writer.write_metric("sim_wall_s", wall, units="s")
     writer.write_metric("realtime_factor", wall / duration)
     for projection in prepared.weights:

@@ -7,8 +7,8 @@ A scenario is a TOML file:
     task = "simulate"                  # a registered task kind
     [model]                            # explicit network (see network_spec) or name = "cuba"
     [simulation]  duration = "1 s", dt = "0.1 ms", backend = "auto", seed = 1, threads = 1
-    [[record]]    type = "spikes" | "state" | "rate" | "weights", populations, variables, indices,
-                  interval, connections
+    [[record]]    type = "spikes" | "state" | "rate" | "weights", populations (names or slices "P[0:100]"),
+                  variables, indices, interval, connections, merge (spikes of all populations in one monitor)
     [output]      path = "results/quickstart.h5", overwrite = "error" | "overwrite"
     [sweep]       mode = "grid" | "zip" | "random", repeats, samples, params = {"dotted.path" = [...]}
 
@@ -68,6 +68,7 @@ RECORD = table({
     "variables": list_of(Field("str"), min_items=1),
     "indices": list_of(Field("int", minimum=0)),
     "interval": quantity("time", minimum=0.0, exclusive_minimum=True),
+    "merge": Field("bool", doc="spikes of all populations in one monitor (global neuron ids)"),
 })
 
 OUTPUT = table({
