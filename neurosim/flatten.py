@@ -26,7 +26,7 @@ from neurosim.engine.rng import binomial_alias
 from neurosim.flatten_plasticity import build_plasticity
 from neurosim.monitors import MergedSpikeMonitor, RateMonitor, SpikeMonitor, StateMonitor
 from neurosim.population import PoissonSource, Population, SpikeSource
-from neurosim.subgroup import Subgroup, parent_of
+from neurosim.subgroup import Subgroup, first_of, parent_of
 
 #: the network being flattened (a :class:`~neurosim.network.Network`)
 Net = Any
@@ -176,7 +176,30 @@ def _drive(net: Net) -> Drive:
         cur_id=cur_id[corder].astype(np.int32),
         cur_delta=cur_delta[corder].astype(net.precision),
         **_poisson_inputs(net, int(seed[0])),
+        **_noise_inputs(net, int(seed[0])),
     )
+
+
+def _noise_inputs(net: Net, seed: int) -> dict[str, np.ndarray]:
+    """The ``noises``/``noise_*`` arrays of :class:`Drive` for ``net.noise_inputs``; each input's
+    increments use the decay factor of its variable (``_P_x_x`` or ``_E_x`` rows) where the model has one."""
+    rows, keys, a_parts, b_parts, o = [], [], [np.zeros(0)], [np.zeros(0)], 0
+    for q, noise in enumerate(net.noise_inputs):
+        target, x = noise.target, noise.variable
+        compiled = target.model.compiled
+        values, _ = target.model.kernel_rows(parent_of(target).size, net.dt, parent_of(target).name)
+        decay_row = next((r for r in (f"_P_{x}_{x}", f"_E_{x}") if r in compiled.rows), None)
+        lo = first_of(target)
+        decay = None if decay_row is None else np.broadcast_to(values[decay_row], (parent_of(target).size,))[lo:lo + target.size]
+        a, b = noise.increments(decay)
+        first, stop = noise.steps()
+        rows.append((target.offset, target.offset + target.size, compiled.state.index(x), first, stop, o))
+        keys.append(np.random.SeedSequence(seed, spawn_key=(1 << 20, q)).generate_state(1, np.uint64)[0])
+        a_parts.append(a)
+        b_parts.append(b)
+        o += target.size
+    return dict(noises=np.array(rows, np.int64).reshape(-1, 6), noise_seed=np.array(keys, np.uint64),
+                noise_a=np.concatenate(a_parts), noise_b=np.concatenate(b_parts))
 
 
 def _poisson_inputs(net: Net, seed: int) -> dict[str, np.ndarray]:

@@ -29,6 +29,7 @@ from neurosim.inputs import CurrentInput
 from neurosim.modulator import Modulator
 from neurosim.monitors import MergedSpikeMonitor, Monitor, RateMonitor, SpikeMonitor, StateMonitor
 from neurosim.neurons.base import NeuronModel
+from neurosim.noise_input import NoiseInput
 from neurosim.poisson_input import PoissonInput
 from neurosim.population import Group, PoissonSource, Population, SpikeSource
 from neurosim.projection import Projection
@@ -68,6 +69,7 @@ class Network:
         self.projections: list[Projection] = []
         self.currents: list[CurrentInput] = []
         self.poisson_inputs: list[PoissonInput] = []
+        self.noise_inputs: list[NoiseInput] = []
         self.monitors: list[Monitor] = []
         self.modulators: list[Modulator] = []
         self._layout: Layout | None = None
@@ -184,6 +186,20 @@ class Network:
         inp = PoissonInput(name, target, n, rate, weight, self.dt, receptor, start, stop)
         self.poisson_inputs.append(inp)
         return inp
+
+    def noise_input(self, target: Population | Subgroup, sigma: Any, mean: Any = 0.0, variable: str | None = None,
+                    start: Any = 0.0, stop: Any = None, name: str | None = None) -> NoiseInput:
+        """White noise ``sigma`` (intensity, [x]/√s) and drift ``mean`` ([x]/s) into state variable
+        ``variable`` of every neuron of ``target``: see :class:`~neurosim.noise_input.NoiseInput`
+        (Ornstein–Uhlenbeck currents and conductances, integrated exactly)."""
+        self._check_mutable()
+        name = name or f"{getattr(parent_of(target), 'name', 'noise')}_noise_{len(self.noise_inputs)}"
+        self._own(target, f"noise.{name}.target")
+        if any(i.name == name for i in self.noise_inputs):
+            raise ValueError(f"noise.{name}: a noise input of that name exists already")
+        noise = NoiseInput(name, target, sigma, self.dt, mean, variable, start, stop)
+        self.noise_inputs.append(noise)
+        return noise
 
     def _add_monitor(self, monitor: Monitor) -> Monitor:
         self._check_mutable()

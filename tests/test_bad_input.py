@@ -154,6 +154,13 @@ CASES = [
      "model.inputs.0.target: 'noise' is not a neuron population"),
     ('model.inputs=[{target="exc", n=10, rate="10 Hz", weight="5 pA", start="3 ms", stop="1 ms"}]',
      "model.inputs.0.stop: the input is active in [start, stop)"),
+    # noise inputs
+    ('model.noise=[{target="exc", sigma="5 mV/ms**0.5"}]',
+     "model.noise.0.sigma: '5 mV/ms**0.5' is in"),
+    ('model.noise=[{target="exc", sigma="5 pA/ms**0.5", variable="w"}]',
+     "model.noise.0.variable: 'w' is not a state variable"),
+    ('model.noise=[{target="exc", sigma=nan}]', "model.noise.0.sigma: must be a finite number"),
+    ('model.noise=[{target="exc[0:99]", sigma="5 pA/ms**0.5"}]', "model.noise.0.target: exc[0:99] is out of range"),
     # sizes the machine cannot hold
     ('model.populations.0.size=100000000', "model: the network needs about"),
     ('model.populations.1.size=20000000', "set simulation.max_memory_gib to run it anyway"),

@@ -54,8 +54,9 @@ Translation (``N`` neurons, ``S`` sources, see :mod:`neurosim.engine.layout`)
 - sources (spike sources and Poisson sources): one ``SpikeGeneratorGroup`` with the exact
   spikes neurosim produces (Poisson spikes from neurosim's counter-based generator
   :mod:`neurosim.engine.rng`, so both simulate the same input).
-- per-target Poisson inputs: a ``NetworkOperation`` at the start of every step (slot
-  ``before_start``) adds neurosim's own counts (the same counter-based draws) times the weight,
+- per-target Poisson inputs and noise inputs: ``NetworkOperation`` objects add neurosim's own
+  counts times the weight at the start of every step (slot ``before_start``) and its Gaussian
+  increments after the state sample (``before_groups``), the same counter-based draws,
   so in runtime mode only; the sum is formed after the step's source and delayed arrivals
   (neurosim adds the inputs before the delayed arrivals), which agrees to rounding.
 - currents: every change of ``i_ext`` is an event of an "inject" ``SpikeGeneratorGroup`` with a
@@ -692,9 +693,8 @@ def translate(layout: Layout, dt: float | None = None, step0: int = 0, source_un
             objects.append(_synapses(b2, inject, neurons.groups[g], var, neurons.unit(g, var), sel, local,
                                      e_amount[sel], np.zeros(sel.size, np.int64), dt, clock))
 
-    # --- per-target Poisson inputs: neurosim's counts, added before each step's integration
-    if drv.inputs.shape[0]:
-        objects.append(_poisson_inputs(b2, layout, neurons, k_rows, step0, dt, clock))
+    # --- per-target Poisson inputs and noise: neurosim's draws, added before each step's integration
+    objects += _drive_operations(b2, layout, neurons, k_rows, step0, dt, clock)
 
     # --- monitors
     rec = layout.rec
@@ -715,20 +715,25 @@ def translate(layout: Layout, dt: float | None = None, step0: int = 0, source_un
                        states=states, state_every=every, plastic=plastic, modulators=modulators)
 
 
-def _poisson_inputs(b2, layout: Layout, neurons: Neurons, k_rows: int, base: int, dt: float, clock):
-    """A ``NetworkOperation`` (runtime mode only) that adds neurosim's per-target Poisson input
-    counts (:func:`neurosim.engine.numpy_backend.poisson_increments`, the same draws) at the start
-    of every step (slot ``before_start``), before the step's state sample and integration."""
-    from neurosim.engine.numpy_backend import poisson_increments
+def _drive_operations(b2, layout: Layout, neurons: Neurons, k_rows: int, base: int, dt: float, clock) -> list:
+    """``NetworkOperation`` objects (runtime mode only) that add neurosim's own draws: the
+    per-target Poisson input counts at the start of every step (slot ``before_start``, before
+    the state sample), the noise increments after the sample (``before_groups``, before the
+    integration); see :func:`neurosim.engine.numpy_backend.poisson_increments` and ``noise_increments``."""
+    from neurosim.engine.numpy_backend import noise_increments, poisson_increments
 
-    def add(t):
-        step = base + int(round(float(t / b2.second) / dt))
-        for codes, amounts in poisson_increments(layout, step):
-            for g, var, sel, local in neurons.split_codes(codes, k_rows):
-                view = getattr(neurons.groups[g], var + "_")
-                view[local] = view[local] + amounts[sel]
+    def operation(increments, when: str):
+        def add(t):
+            step = base + int(round(float(t / b2.second) / dt))
+            for codes, amounts in increments(layout, step):
+                for g, var, sel, local in neurons.split_codes(codes, k_rows):
+                    view = getattr(neurons.groups[g], var + "_")
+                    view[local] = view[local] + amounts[sel]
+        return b2.NetworkOperation(add, when=when, order=-1, clock=clock)
 
-    return b2.NetworkOperation(add, when="before_start", order=-1, clock=clock)
+    drv = layout.drive
+    return ([operation(poisson_increments, "before_start")] if drv.inputs.shape[0] else []) \
+        + ([operation(noise_increments, "before_groups")] if drv.noises.shape[0] else [])
 
 
 def _synapses(b2, source, target, var, unit, i, j, w, d, dt, clock):

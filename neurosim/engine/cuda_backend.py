@@ -228,6 +228,7 @@ class _DeviceLayout:
         self.n_poisson = drv.poisson_id.shape[0]
         self.seed = np.uint64(drv.seed[0])
         self.inputs = [self._input(drv, q, up) for q in range(drv.inputs.shape[0])]
+        self.noises = [self._noise(drv, q, up) for q in range(drv.noises.shape[0])]
         self.gen_id = up(drv.gen_id if drv.gen_id.size else np.zeros(1, np.int32))
         self.cur_id = up(drv.cur_id if drv.cur_id.size else np.zeros(1, np.int32))
         self.cur_delta = up(drv.cur_delta if drv.cur_delta.size else np.zeros(1, st.i_ext.dtype))
@@ -260,6 +261,13 @@ class _DeviceLayout:
         table = (up(drv.input_prob[t0:t1]), up(drv.input_alias[t0:t1])) if t1 > t0 else (up(np.zeros(0)),) * 2
         args = (row * self.n + first, first, stop - first, drv.input_seed[q], drv.input_real[q, 0], *table, count,
                 drv.input_real[q, 1], bool(flip), drv.input_w[q])
+        return s0, s1, args
+
+    def _noise(self, drv, q: int, up) -> tuple:
+        """The launch arguments of noise input ``q`` after ``(k, step, halt, flat)``, with its steps."""
+        first, stop, row, s0, s1, o = (int(v) for v in drv.noises[q])
+        args = (row * self.n + first, first, stop - first, drv.noise_seed[q], up(drv.noise_a[o:o + stop - first]),
+                up(drv.noise_b[o:o + stop - first]))
         return s0, s1, args
 
     # ------------------------------------------------------------------ state sync
@@ -342,6 +350,7 @@ class CudaBackend:
         cfg_rec = _launch(n_cols)
         begin_step, sources = _Launcher(K.begin_step, (1, 1)), _Launcher(K.sources, cfg_src)
         inputs = [(s0, s1, _Launcher(K.poisson_input, cfg_neu), args) for s0, s1, args in dev.inputs]
+        noises = [(s0, s1, _Launcher(K.noise_input, cfg_neu), args) for s0, s1, args in dev.noises]
         dpl = dev.plastic
         if dpl is None:
             deliver_src, deliver_neu = _Launcher(K.deliver, cfg_del), _Launcher(K.deliver, cfg_del)
@@ -387,8 +396,15 @@ class CudaBackend:
                     take_buffered(k, dev.halt, n, dev.flat, dev.buf, slot, dev.buffered)
                 record_state(k, dev.halt, n, dev.flat, dev.rec_id, dev.rec_var, dev.rec_out, row0 + len(rows))
                 rows.append(step)
+            noisy = [(launch, args) for s0, s1, launch, args in noises if s0 <= step < s1]
+            taken = sample or not any_buffered
+            if noisy and not taken:  # the buffered input first, as the other backends add it
+                take_buffered(k, dev.halt, n, dev.flat, dev.buf, slot, dev.buffered)
+                taken = True
+            for launch, args in noisy:  # after the sample: the noise of [t_step, t_step+1)
+                launch(k, step, dev.halt, dev.flat, *args)
             update(k, step, dev.halt, dev.ctr, n, dev.flat, dev.ref, dev.i_ext, dev.params, dev.ref_steps,
-                   dev.model_of, int(any_buffered and not sample), dev.buf, slot, dev.buffered, dev.spikes_neu,
+                   dev.model_of, int(not taken), dev.buf, slot, dev.buffered, dev.spikes_neu,
                    dev.spike_mask, dev.spk_step, dev.spk_id, dev.counts, dev.group_of)
             deliver_neu(k, dev.halt, dev.ctr, K.NEU_LIST, dev.spikes_neu, step + 1, lanes, *csr, dev.flat, dev.buf,
                         *notes)

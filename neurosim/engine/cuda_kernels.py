@@ -87,6 +87,19 @@ def poisson_input(k, step, halt, flat, offset, first, n_targets, seed, k0, prob,
         flat[offset + i] += c * w
 
 
+_normal = _on_device(rng.normal, uniform_jit=uniform)
+
+
+@cuda.jit
+def noise_input(k, step, halt, flat, offset, first, n_targets, seed, a, b):
+    """One noise input (see :class:`neurosim.engine.layout.Drive`): neuron ``first + i`` adds
+    ``a[i] + b[i] z`` to ``flat[offset + i]``."""
+    if halt[0] <= k:
+        return
+    for i in range(cuda.grid(1), n_targets, cuda.gridsize(1)):
+        flat[offset + i] += a[i] + b[i] * _normal(seed, np.uint64(step), np.uint64(first + i))
+
+
 @cuda.jit(device=True)
 def _emit(j, stamp, k, ctr, slot, spikes, spike_mask, spk_step, spk_id, counts, group_of):
     """Append spike of element ``j`` at step ``stamp`` to the list ``spikes`` (counter

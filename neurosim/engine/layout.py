@@ -157,7 +157,9 @@ class Drive(NamedTuple):
     ``k ~ Binomial(inputs[q, 3], p)`` drawn with key ``input_seed[q]`` (step ``m``, element
     ``j``; :mod:`neurosim.engine.rng`): from the alias table ``input_prob/input_alias[t0:t1]``
     (``t0, t1 = inputs[q, 6:8]``) as ``input_real[q, 0] + index`` when it is not empty, else
-    by rejection with ``q = input_real[q, 1]`` and ``flip = inputs[q, 8]``.
+    by rejection with ``q = input_real[q, 1]`` and ``flip = inputs[q, 8]``. Noise input ``q``
+    (:class:`neurosim.noise_input.NoiseInput`) adds ``a + b z`` to its state row, ``z`` a
+    standard normal drawn with key ``noise_seed[q]`` (:func:`neurosim.engine.rng.normal`).
     """
 
     poisson_id: np.ndarray  # int32 global ids
@@ -176,6 +178,10 @@ class Drive(NamedTuple):
     input_seed: np.ndarray  # uint64 (Q,): generator key of each input
     input_prob: np.ndarray  # float64 (T,): alias tables, concatenated
     input_alias: np.ndarray  # float64 (T,): alias indices (as floats)
+    noises: np.ndarray  # int64 (Q', 6): first, stop, state row, first step, stop step, offset o into noise_a/b
+    noise_seed: np.ndarray  # uint64 (Q',): generator key of each noise input
+    noise_a: np.ndarray  # float64: per target neuron j, noise_a[o + j - first] + noise_b[...] z is added
+    noise_b: np.ndarray  # float64
 
 
 class Recording(NamedTuple):

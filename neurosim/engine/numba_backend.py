@@ -36,7 +36,7 @@ from neurosim.engine.borrowed import borrowed
 from neurosim.engine.jit_cache import njit
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout, NoPlasticity
 from neurosim.engine.numba_neurons import tag, update_function
-from neurosim.engine.rng import alias_draw, binomial_jit, uniform_jit
+from neurosim.engine.rng import alias_draw, binomial_jit, normal_jit, uniform_jit
 from neurosim.engine.wide_vectors import prefer_wide_vectors
 from neurosim.plasticity import rules
 
@@ -215,6 +215,20 @@ def _poisson_inputs(step, drv, flat, n):
 
 
 @njit(cache=True, inline="always")
+def _noise_inputs(step, drv, flat, n):
+    """The noise inputs active at ``step`` add ``a + b z`` to their state rows (see
+    :class:`neurosim.engine.layout.Drive`)."""
+    ustep = np.uint64(step)
+    for q in range(drv.noises.shape[0]):
+        first, stop, row, o = drv.noises[q, 0], drv.noises[q, 1], drv.noises[q, 2], drv.noises[q, 5]
+        if drv.noises[q, 3] <= step < drv.noises[q, 4]:
+            seed, out = drv.noise_seed[q], flat[row * n + first:row * n + stop]
+            a, b = drv.noise_a[o:o + stop - first], drv.noise_b[o:o + stop - first]
+            for i in range(stop - first):
+                out[i] += a[i] + b[i] * normal_jit(seed, ustep, np.uint64(first + i))
+
+
+@njit(cache=True, inline="always")
 def _record_state(step, st, rec):
     row = rec.counters[N_ROWS]
     for c in range(rec.rec_id.shape[0]):
@@ -238,9 +252,10 @@ def _take_buffered(slot, syn, st):
 @njit(cache=True, inline="always")
 def _anything_before(step, syn, drv, rec, plastic):
     """Whether step ``step`` has anything to do before the neuron update: a current change, a
-    generator spike, Poisson sources or inputs, plasticity, buffered input or a state sample."""
+    generator spike, Poisson sources or inputs, noise, plasticity, buffered input or a state sample."""
     c, g = rec.counters[CUR_CURSOR], rec.counters[GEN_CURSOR]
-    return (plastic or drv.poisson_id.shape[0] > 0 or drv.inputs.shape[0] > 0 or syn.buffered.any()
+    return (plastic or drv.poisson_id.shape[0] > 0 or drv.inputs.shape[0] > 0 or drv.noises.shape[0] > 0
+            or syn.buffered.any()
             or (c < drv.cur_step.shape[0] and drv.cur_step[c] == step)
             or (g < drv.gen_step.shape[0] and drv.gen_step[g] == step)
             or (rec.rec_id.shape[0] > 0 and step % rec.rec_interval[0] == 0))
@@ -249,7 +264,7 @@ def _anything_before(step, syn, drv, rec, plastic):
 @njit(cache=True, nogil=True)
 def _before_neurons(step, k, st, syn, drv, rec, pl, flat):
     """Phases 1–3 of step ``step`` (``k``-th of the block): currents, source spikes, Poisson
-    inputs, plasticity, buffered input, state sample. ``pl`` is None without plastic projections: numba prunes the
+    inputs, plasticity, buffered input, state sample, noise inputs. ``pl`` is None without plastic projections: numba prunes the
     plasticity branches then, and the call does not pass the (empty) plasticity tables."""
     c = rec.counters[CUR_CURSOR]
     while c < drv.cur_step.shape[0] and drv.cur_step[c] == step:
@@ -281,6 +296,8 @@ def _before_neurons(step, k, st, syn, drv, rec, pl, flat):
     _take_buffered(step & (syn.buf.shape[0] - 1), syn, st)
     if rec.rec_id.shape[0] > 0 and step % rec.rec_interval[0] == 0:
         _record_state(step, st, rec)
+    if drv.noises.shape[0] > 0:  # after the sample: it shows the state at t_step, the noise is of [t_step, t_step+1)
+        _noise_inputs(step, drv, flat, st.vars.shape[1])
 
 
 @njit(cache=True, nogil=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout
-from neurosim.engine.rng import binomial_counts, uniform
+from neurosim.engine.rng import binomial_counts, normal_draws, uniform
 
 
 def _emit(layout: Layout, ids: np.ndarray, stamp: int, base: int, k: int) -> None:
@@ -117,6 +117,17 @@ def poisson_increments(layout: Layout, step: int) -> list[tuple[np.ndarray, np.n
     return out
 
 
+def noise_increments(layout: Layout, step: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Noise inputs active at ``step``: for each, the state codes of its targets and the
+    amounts ``a + b z`` they receive (``z``: :func:`neurosim.engine.rng.normal`)."""
+    drv, n, out = layout.drive, layout.n_neurons, []
+    for q, (first, stop, row, s0, s1, o) in enumerate(drv.noises):
+        if s0 <= step < s1:
+            z = normal_draws(drv.noise_seed[q], step, first, stop)
+            out.append((row * n + np.arange(first, stop), drv.noise_a[o:o + stop - first] + drv.noise_b[o:o + stop - first] * z))
+    return out
+
+
 def _update_neurons(layout: Layout) -> np.ndarray:
     """Every segment takes its model's step (:attr:`CompiledModel.numpy_step`); the spike mask."""
     st, tab = layout.state, layout.table
@@ -169,5 +180,7 @@ class NumpyBackend:
                 rec.rec_out[row] = st.vars[rec.rec_var, rec.rec_id]
                 rec.rec_step[row] = step
                 rec.counters[N_ROWS] = row + 1
+            for codes, amounts in noise_increments(layout, step):  # after the sample: noise of [t_m, t_m+1)
+                flat[codes] += amounts
             _emit(layout, np.flatnonzero(_update_neurons(layout)), step + 1, step + 1, k)
         return n_steps

@@ -148,6 +148,26 @@ def binomial(seed, step, element, n, q, flip):
 binomial_jit = njit(cache=True)(binomial)
 
 
+def normal(seed, step, element):
+    """A standard normal for ``(seed, step, element)``: Box–Muller of the uniforms of elements
+    ``element`` and ``element | 1 << 40``, ``sqrt(-2 log(1 - u1)) cos(2 pi u2)``."""
+    u1 = uniform_jit(seed, step, element)
+    u2 = uniform_jit(seed, step, element | (np.uint64(1) << DRAW_SHIFT))
+    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+
+
+normal_jit = njit(cache=True, inline="always")(normal)
+
+
+@njit(cache=True)
+def normal_draws(seed, step, first, stop):
+    """:func:`normal` for the elements ``first .. stop - 1``: the NumPy backend's draws."""
+    out = np.empty(stop - first)
+    for j in range(first, stop):
+        out[j - first] = normal_jit(seed, np.uint64(step), np.uint64(j))
+    return out
+
+
 @njit(cache=True)
 def binomial_counts(seed, step, first, stop, n, q, flip):
     """:func:`binomial` for the elements ``first .. stop - 1`` (int64 array): the NumPy backend's draws."""

@@ -12,6 +12,7 @@ expression whose units do not agree; the ``ValueError`` names the symbol or the 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -168,6 +169,10 @@ def dimension(expr: sympy.Expr, dims: dict[str, Dim], where: str) -> Dim:
         _not_dimensionless(dimension(exponent, dims, where), f"the exponent of {expr}", where)
         if base.dimensionless:
             return DIMENSIONLESS
+        if isinstance(exponent, sympy.Float):  # 0.5 as written in Brian's ms**0.5
+            ratio = Fraction(float(exponent)).limit_denominator(12)
+            if abs(float(ratio) - float(exponent)) < 1e-12:
+                return base ** ratio
         if not isinstance(exponent, sympy.Rational):
             raise ValueError(f"{where}: {expr}: a quantity with units ({base}) needs a constant exponent")
         return base ** Fraction(int(exponent.p), int(exponent.q))
@@ -219,5 +224,26 @@ def substitute_units(expr: sympy.Expr, constants: dict[str, tuple[float, Dim]]) 
     return expr.xreplace({sympy.Symbol(n): sympy.Float(f) for n, (f, _) in constants.items()})
 
 
+def parse_unit_expression(value: float | str, where: str) -> tuple[float, Dim]:
+    """A quantity written with Brian2-style unit expressions (``"39.24*mV/ms**0.5"``, ``"25 mV/ms"``)
+    as its SI value and dimension; a bare number is SI and takes any dimension. NaN and infinity
+    are refused."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number, dim = float(value), ANY
+    elif isinstance(value, str):
+        expr = parse_expression(value.replace(" ", "*", 1) if re.match(r"^\s*[-+.\d]", value) else value, where)
+        constants = unit_constants([expr], set())
+        unknown = sorted(s.name for s in expr.free_symbols if s.name not in constants)
+        if unknown:
+            raise ValueError(f"{where}: unknown unit {unknown[0]!r} in {value!r}")
+        dim = dimension(expr, {n: d for n, (_, d) in constants.items()}, where)
+        number = float(substitute_units(expr, constants))
+    else:
+        raise ValueError(f"{where}: expected a number or a quantity such as '1 mV/ms**0.5', got {value!r}")
+    if not math.isfinite(number):
+        raise ValueError(f"{where}: must be a finite number, got {value!r}")
+    return number, dim
+
+
 __all__ = ["Equation", "Statement", "parse_equations", "parse_statements", "parse_expression", "dimension",
-           "unit_constants", "substitute_units", "named", "EXTERNAL_CURRENT", "FUNCTIONS"]
+           "unit_constants", "substitute_units", "parse_unit_expression", "named", "EXTERNAL_CURRENT", "FUNCTIONS"]

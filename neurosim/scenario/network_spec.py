@@ -61,6 +61,11 @@
     weight = "0.1 mV"         # per spike, in the target model's weight unit
     receptor = "auto"         # "exc", "inh" or "auto" (by the weight's sign); start, stop, name optional
 
+    [[model.noise]]           # white noise into a state variable (Brian2's "+ mean + sigma*xi"): an
+    target = "exc"            # Ornstein-Uhlenbeck current / conductance where the variable decays
+    sigma = "10 pA/ms**0.5"   # intensity: the variable's unit per square root of a time
+    mean = "1 pA/ms"          # optional drift; variable (default: the excitatory receptor's), start, stop, name
+
 Wherever a population is named (``pre``, ``post``, ``target``, and the ``populations`` of a
 ``[[record]]`` table), ``"P[a:b]"`` names its neurons ``a .. b-1`` (a
 :class:`~neurosim.subgroup.Subgroup`; recorded node ids in the results file are ``P``'s own).
@@ -220,12 +225,24 @@ INPUT = table({
     "name": Field("str"),
 })
 
+NOISE = table({
+    "target": Field("str", required=True),
+    "sigma": Field("union", required=True, options=(Field("float"), Field("str")),
+                   doc="intensity, e.g. '2 mV/ms**0.5' (the unit of the variable per square root of a time)"),
+    "mean": Field("union", options=(Field("float"), Field("str")), doc="drift, e.g. '25 mV/ms'"),
+    "variable": Field("str"),
+    "start": quantity("time", minimum=0.0),
+    "stop": quantity("time", minimum=0.0),
+    "name": Field("str"),
+})
+
 EXPLICIT_MODEL_FIELDS = {
     "populations": list_of(POPULATION, min_items=1),
     "sources": list_of(SOURCE),
     "connections": list_of(CONNECTION),
     "currents": list_of(CURRENT),
     "inputs": list_of(INPUT),
+    "noise": list_of(NOISE),
     "modulators": list_of(MODULATOR),
 }
 
@@ -356,8 +373,21 @@ def build_explicit(model: dict, dt: float, seed: int, precision: str, block_step
         try:
             net.poisson_input(target, inp["n"], inp["rate"], inp["weight"], inp["receptor"],
                               inp.get("start", 0.0), inp.get("stop"), inp.get("name"))
-        except ValueError as exc:  # "input.<name>.<field>: message" -> the field of this table
-            where, _, message = str(exc).partition(": ")
-            field = where.split(".", 2)[2] if where.count(".") >= 2 else ""
-            raise ScenarioError([Problem(f"{path}.{field}" if field else path, message or str(exc))]) from None
+        except ValueError as exc:
+            raise _element_problem(exc, path) from None
+    for k, noise in enumerate(model.get("noise", [])):
+        path = f"model.noise.{k}"
+        target = resolve_group(groups, noise["target"], f"{path}.target")
+        try:
+            net.noise_input(target, noise["sigma"], noise.get("mean", 0.0), noise.get("variable"),
+                            noise.get("start", 0.0), noise.get("stop"), noise.get("name"))
+        except ValueError as exc:
+            raise _element_problem(exc, path) from None
     return net
+
+
+def _element_problem(exc: ValueError, path: str) -> ScenarioError:
+    """``"input.<name>.<field>: message"`` (an input or noise element's error) at ``<path>.<field>``."""
+    where, _, message = str(exc).partition(": ")
+    field = where.split(".", 2)[2] if where.count(".") >= 2 else ""
+    return ScenarioError([Problem(f"{path}.{field}" if field else path, message or str(exc))])
