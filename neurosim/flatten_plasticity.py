@@ -34,6 +34,7 @@ def build_plasticity(net: Any, syn: Synapses, positions: list[np.ndarray], n_neu
     a_plus, a_minus = np.zeros(n_plastic, dtype), np.zeros(n_plastic, dtype)
     w_min, w_max = np.zeros(n_plastic, dtype), np.zeros(n_plastic, dtype)
     mult = np.zeros(n_plastic, np.uint8)
+    alpha = np.zeros(n_plastic, dtype)
     pre_tr, post_tr = np.zeros(n_plastic, np.int64), np.zeros(n_plastic, np.int64)
     sets: dict[tuple, int] = {}
     tset, t_inc, t_decay, t_nearest = [], [], [], []
@@ -55,6 +56,7 @@ def build_plasticity(net: Any, syn: Synapses, positions: list[np.ndarray], n_neu
         rule = proj.plasticity
         a_plus[q], a_minus[q], w_min[q], w_max[q] = rule.a_plus, rule.a_minus, rule.w_min, rule.w_max
         mult[q] = rule.dependence == "multiplicative"
+        alpha[q] = rule.alpha
         nearest = rule.traces == "nearest"
         pre_tr[q] = trace_column(proj.pre, rule.decay(net.dt, "pre"), nearest, rule.trace_increment)
         post_tr[q] = trace_column(proj.post, rule.decay(net.dt, "post"), nearest, rule.trace_increment)
@@ -116,7 +118,7 @@ def build_plasticity(net: Any, syn: Synapses, positions: list[np.ndarray], n_neu
 
     return Plasticity(
         flags=np.ones(1, np.uint8), counters=np.zeros(1, np.int64),
-        a_plus=a_plus, a_minus=a_minus, w_min=w_min, w_max=w_max, mult=mult, lr=lr, skip=skip,
+        a_plus=a_plus, a_minus=a_minus, w_min=w_min, w_max=w_max, mult=mult, alpha=alpha, lr=lr, skip=skip,
         row_grp=row_grp, grp_ptr=grp_ptr, grp_pos=pos[by_row], grp_col=post_col[by_row], grp_proj=proj_k[by_row],
         grp_delay=grp_delay, pend=np.zeros((ring, n_delayed), np.int32), pend_n=np.zeros(ring, np.int64),
         csc_ptr=csc_ptr, csc_pos=pos[by_post], csc_col=pre_col[by_post], csc_proj=proj_k[by_post],

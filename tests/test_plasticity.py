@@ -456,3 +456,23 @@ def test_malformed_plastic_scenarios_name_the_field(tmp_path, capsys, keys, valu
     assert run_scenario(tmp_path, config) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert re.search(message, err), err
+
+
+# ----------------------------------------------------------------------------- Vogels–Sprekeler iSTDP
+@pytest.mark.parametrize("backend", BACKENDS + ["brian2"])
+def test_vogels_sprekeler_rule_follows_its_closed_form(backend):
+    """w += eta (x_post - alpha) on a pre arrival, w += eta x_pre on a post spike (Vogels et al.
+    2011), alpha = 2 rho_0 tau: here eta = 0.1 mV, rho_0 = 10 Hz, tau = 20 ms, so alpha = 0.4."""
+    if backend == "brian2":
+        pytest.importorskip("brian2")
+    from neurosim.plasticity import vogels_sprekeler
+
+    istdp = vogels_sprekeler(eta="0.1 mV", rho_0="10 Hz", w_max="5 mV")
+    eta, alpha = 1e-4, 0.4
+    assert istdp.alpha == pytest.approx(alpha, rel=1e-15)
+    w, _, _ = pair([10], [15], istdp, backend)  # pre alone (no post before): -eta alpha; then post: +eta x_pre
+    assert w[0] == pytest.approx(W0 - eta * alpha + eta * decay(5, 20), rel=1e-9)
+    w, _, _ = pair([13], [10], istdp, backend)  # post first (no pre trace yet), then pre 3 ms later
+    assert w[0] == pytest.approx(W0 + eta * (decay(3, 20) - alpha), rel=1e-9)
+    w, _, _ = pair([10, 20, 30], [], istdp, backend)  # presynaptic spikes alone weaken the synapse
+    assert w[0] == pytest.approx(W0 - 3 * eta * alpha, rel=1e-9)

@@ -117,7 +117,7 @@ flags that are state variables instead (custom events, evaluated in ``before_sta
   clash with a model variable such as AdEx's ``w``; in the target variable's unit) and the
   rule's constants (shared), and ``pos`` (the merged-CSR position, for the way back).
   ``on_pre`` (event ``arrive``, order 0): ``<var>_post += w``, then
-  ``w = clip(w - eta_- A-(w) xp_post, w_min, w_max)``: the weight a delayed synapse delivers is
+  ``w = clip(w - eta_- A-(w) (xp_post - alpha), w_min, w_max)``: the weight a delayed synapse delivers is
   its weight at arrival, before that arrival's depression; ``on_post`` (event ``fired``,
   order 1, after every depression of the step): ``w = clip(w + eta_+ A+(w) y_pre, ...)``.
 - traces are left limits: the events read ``xp`` (neurons, one variable per postsynaptic trace
@@ -301,9 +301,10 @@ def _trace_code(x: str, flag: str, inc: str, dec: str, near: str) -> str:
 
 def _update_code(potentiate: bool, mult: bool, trace: str, eta: str | None) -> str:
     """One weight update, one operation per statement in neurosim's order
-    (``w + (a eta) (w_max - w) x``, ``w - (a eta) (w - w_min) x``, ``w +- (a eta) x``, then clip)."""
+    (``w + (a eta) (w_max - w) x``, ``w - (a eta) (w - w_min) x``, ``w +- (a eta) x``, then clip;
+    a depression reads ``x - alpha``)."""
     s, a = ("_p", "a_plus") if potentiate else ("_d", "a_minus")
-    lines = [f"{s}x = {trace}", f"{s}a = {a} * {eta}" if eta else f"{s}a = {a}"]
+    lines = [f"{s}x = {trace}" if potentiate else f"{s}x = {trace} - alpha", f"{s}a = {a} * {eta}" if eta else f"{s}a = {a}"]
     if mult:
         lines += [f"{s}g = w_max - syn_w" if potentiate else f"{s}g = syn_w - w_min", f"{s}h = {s}a * {s}g",
                   f"{s}dw = {s}h * {s}x"]
@@ -396,7 +397,8 @@ class _PlasticPlan:
         for m, mod in enumerate(self.mods):
             for q, kind in mod["targets"]:
                 self.eta[(q, kind)] = m
-        self.rule = dict(a_plus=pl.a_plus, a_minus=pl.a_minus, w_min=pl.w_min, w_max=pl.w_max, mult=pl.mult)
+        self.rule = dict(a_plus=pl.a_plus, a_minus=pl.a_minus, w_min=pl.w_min, w_max=pl.w_max, mult=pl.mult,
+                         alpha=pl.alpha)
 
     def static_mask(self, n_synapses: int) -> np.ndarray:
         keep = np.ones(n_synapses, bool)
@@ -504,7 +506,7 @@ class _PlasticPlan:
                 unit = neurons.unit(g, var)
                 lines = [f"syn_w : {unit}", "pos : integer (constant)"]
                 lines += [f"{k} : {'1' if mult else unit} (constant, shared)" for k in ("a_plus", "a_minus")]
-                lines += [f"{k} : {unit} (constant, shared)" for k in ("w_min", "w_max")]
+                lines += [f"{k} : {unit} (constant, shared)" for k in ("w_min", "w_max")] + ["alpha : 1 (constant, shared)"]
                 if eta_p is not None or eta_d is not None:
                     lines.append("mod_index : integer (constant)")
                 lines += [f"eta_{s} : 1 (linked)" for s, e in (("p", eta_p), ("d", eta_d)) if e is not None]
@@ -516,7 +518,7 @@ class _PlasticPlan:
                 s.connect(i=self.r_of[sel], j=local)
                 s.syn_w_ = syn.weight[self.pos[sel]].astype(np.float64)
                 s.pos = self.pos[sel]
-                for k in ("a_plus", "a_minus", "w_min", "w_max"):
+                for k in ("a_plus", "a_minus", "w_min", "w_max", "alpha"):
                     setattr(s, k + "_", float(self.rule[k][q]))
                 if eta_p is not None or eta_d is not None:
                     s.mod_index = 0

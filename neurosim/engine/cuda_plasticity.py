@@ -48,7 +48,7 @@ from neurosim.engine.layout import Plasticity, column_sets
 from neurosim.plasticity import rules
 
 #: per-run constants of the layout's Plasticity, uploaded once
-STATIC = ("a_plus", "a_minus", "w_min", "w_max", "mult", "skip", "row_grp", "grp_ptr", "grp_pos", "grp_col",
+STATIC = ("a_plus", "a_minus", "w_min", "w_max", "mult", "alpha", "skip", "row_grp", "grp_ptr", "grp_pos", "grp_col",
           "grp_proj", "grp_delay", "csc_ptr", "csc_pos", "csc_col", "csc_proj", "csc_delay", "watch", "tset",
           "t_inc", "t_decay", "t_nearest", "mod_tau", "mod_weight", "mod_bias", "mod_drive_ptr", "mod_group",
           "mod_coef", "mod_target_ptr", "mod_proj", "mod_kind")
@@ -62,15 +62,15 @@ _modulator_step = cuda.jit(device=True)(rules.modulator_step)
 
 
 @cuda.jit(device=True)
-def _update(s, p, x, potentiate, weight, a_plus, a_minus, w_min, w_max, mult, lr):
+def _update(s, p, x, potentiate, weight, a_plus, a_minus, w_min, w_max, mult, alpha, lr):
     """``numba_backend._update`` on the device arrays."""
-    weight[s] = _stdp_weight(weight[s], x, potentiate, a_plus[p], a_minus[p], lr[p, 0], lr[p, 1], w_min[p],
+    weight[s] = _stdp_weight(weight[s], x if potentiate else x - alpha[p], potentiate, a_plus[p], a_minus[p], lr[p, 0], lr[p, 1], w_min[p],
                              w_max[p], mult[p])
 
 
 @cuda.jit
 def plastic_pre(k, step, halt, ctr, lanes, target, weight, buf, pend, pend_n, fired, row_grp, grp_ptr, grp_pos,
-                grp_col, grp_proj, grp_delay, trace, a_plus, a_minus, w_min, w_max, mult, lr):
+                grp_col, grp_proj, grp_delay, trace, a_plus, a_minus, w_min, w_max, mult, alpha, lr):
     """Phase a: arrivals (deliver with the current weight, then depress), then the spikes now
     (depress their delay-0 groups, queue the delayed ones); ``lanes`` threads per item."""
     if halt[0] <= k:
@@ -88,7 +88,7 @@ def plastic_pre(k, step, halt, ctr, lanes, target, weight, buf, pend, pend_n, fi
                 s = grp_pos[q]
                 cuda.atomic.add(buf, (slot, target[s]), weight[s])
                 _update(s, grp_proj[q], trace[slot, grp_col[q]], False, weight, a_plus, a_minus, w_min, w_max,
-                        mult, lr)
+                        mult, alpha, lr)
         else:
             j = fired[e - n_arrivals]
             for g in range(row_grp[j], row_grp[j + 1]):
@@ -96,7 +96,7 @@ def plastic_pre(k, step, halt, ctr, lanes, target, weight, buf, pend, pend_n, fi
                 if d == 0:
                     for q in range(grp_ptr[g] + lane, grp_ptr[g + 1], lanes):
                         _update(grp_pos[q], grp_proj[q], trace[slot, grp_col[q]], False, weight, a_plus, a_minus,
-                                w_min, w_max, mult, lr)
+                                w_min, w_max, mult, alpha, lr)
                 elif lane == 0:
                     t = (step + np.int64(d)) & mask
                     pend[t, cuda.atomic.add(pend_n, t, 1)] = g
@@ -104,7 +104,7 @@ def plastic_pre(k, step, halt, ctr, lanes, target, weight, buf, pend, pend_n, fi
 
 @cuda.jit
 def plastic_post(k, step, halt, ctr, lanes, weight, fired, csc_ptr, csc_pos, csc_col, csc_proj, csc_delay, trace,
-                 a_plus, a_minus, w_min, w_max, mult, lr):
+                 a_plus, a_minus, w_min, w_max, mult, alpha, lr):
     """Phase b: potentiate the incoming plastic synapses of the elements in ``fired`` with the
     presynaptic traces of the arrivals before ``t_step``; ``lanes`` threads per element."""
     if halt[0] <= k:
@@ -116,7 +116,7 @@ def plastic_post(k, step, halt, ctr, lanes, weight, fired, csc_ptr, csc_pos, csc
         i = fired[f]
         for q in range(csc_ptr[i] + lane, csc_ptr[i + 1], lanes):
             x = trace[(step - np.int64(csc_delay[q])) & mask, csc_col[q]]
-            _update(csc_pos[q], csc_proj[q], x, True, weight, a_plus, a_minus, w_min, w_max, mult, lr)
+            _update(csc_pos[q], csc_proj[q], x, True, weight, a_plus, a_minus, w_min, w_max, mult, alpha, lr)
 
 
 @cuda.jit
@@ -192,7 +192,7 @@ class DevicePlasticity:
     def phase_args(self, dev) -> tuple[tuple, tuple, tuple]:
         """The array arguments of :func:`plastic_pre`, :func:`plastic_post` and :func:`plastic_traces`
         after their leading scalars (``dev``: the backend's device layout)."""
-        rule = (self.a_plus, self.a_minus, self.w_min, self.w_max, self.mult, self.lr)
+        rule = (self.a_plus, self.a_minus, self.w_min, self.w_max, self.mult, self.alpha, self.lr)
         pre = (dev.target, dev.weight, dev.buf, self.pend, self.pend_n, self.fired, self.row_grp, self.grp_ptr,
                self.grp_pos, self.grp_col, self.grp_proj, self.grp_delay, self.trace, *rule)
         post = (dev.weight, self.fired, self.csc_ptr, self.csc_pos, self.csc_col, self.csc_proj, self.csc_delay,

@@ -105,6 +105,7 @@ class Plasticity(NamedTuple):
     w_min: np.ndarray
     w_max: np.ndarray
     mult: np.ndarray  # uint8 (P,): 1 multiplicative, 0 additive
+    alpha: np.ndarray  # (P,): subtracted from the postsynaptic trace at presynaptic arrivals
     lr: np.ndarray  # (P, 2): learning-rate factors (potentiation, depression)
     skip: np.ndarray  # uint8 (n synapses): 1 for plastic synapses with a delay (delivered on arrival)
     row_grp: np.ndarray  # int64 (N+S+1,): delay groups of row j are row_grp[j] .. row_grp[j+1]
@@ -237,7 +238,7 @@ def empty_plasticity(n_groups: int, ring: int, dtype: np.dtype) -> Plasticity:
     w, u8 = np.zeros(0, dtype), np.zeros(0, np.uint8)
     return NoPlasticity(
         flags=np.zeros(1, np.uint8), counters=np.zeros(1, np.int64),
-        a_plus=w, a_minus=w, w_min=w, w_max=w, mult=u8, lr=np.zeros((0, 2), dtype), skip=u8,
+        a_plus=w, a_minus=w, w_min=w, w_max=w, mult=u8, alpha=w, lr=np.zeros((0, 2), dtype), skip=u8,
         row_grp=np.zeros(1, np.int64), grp_ptr=np.zeros(1, np.int64), grp_pos=i64, grp_col=i64, grp_proj=i32,
         grp_delay=i32, pend=np.zeros((ring, 0), np.int32), pend_n=np.zeros(ring, np.int64),
         csc_ptr=np.zeros(1, np.int64), csc_pos=i64, csc_col=i64, csc_proj=i32, csc_delay=i32,

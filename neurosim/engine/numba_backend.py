@@ -137,8 +137,8 @@ _modulator_step = njit(cache=True, inline="always")(rules.modulator_step)
 @njit(cache=True, inline="always")
 def _update(s, p, x, potentiate, syn, pl):
     """Plastic synapse at merged position ``s`` of projection ``p``, with the other side's trace
-    ``x``: potentiate (``w += eta_+ A+(w) x``) or depress (``w -= eta_- A-(w) x``), then clip."""
-    syn.weight[s] = _stdp_weight(syn.weight[s], x, potentiate, pl.a_plus[p], pl.a_minus[p], pl.lr[p, 0],
+    ``x``: potentiate (``w += eta_+ A+(w) x``) or depress (``w -= eta_- A-(w) (x - alpha)``), then clip."""
+    syn.weight[s] = _stdp_weight(syn.weight[s], x if potentiate else x - pl.alpha[p], potentiate, pl.a_plus[p], pl.a_minus[p], pl.lr[p, 0],
                                  pl.lr[p, 1], pl.w_min[p], pl.w_max[p], pl.mult[p])
 
 

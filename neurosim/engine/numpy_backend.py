@@ -42,10 +42,11 @@ def _emit(layout: Layout, ids: np.ndarray, stamp: int, base: int, k: int) -> Non
 
 
 def _update(layout: Layout, s: np.ndarray, p: np.ndarray, x: np.ndarray, potentiate: bool) -> None:
-    """Potentiate (``w += eta_+ A+(w) x``) or depress (``w -= eta_- A-(w) x``) the distinct
+    """Potentiate (``w += eta_+ A+(w) x``) or depress (``w -= eta_- A-(w) (x - alpha)``) the distinct
     plastic synapses at merged positions ``s`` (projections ``p``), then clip to the bounds."""
     syn, pl = layout.syn, layout.plastic
     w, lo, hi = syn.weight[s], pl.w_min[p], pl.w_max[p]
+    x = x if potentiate else x - pl.alpha[p]
     if potentiate:
         a = pl.a_plus[p] * pl.lr[p, 0]
         w = w + np.where(pl.mult[p] != 0, a * (hi - w) * x, a * x)

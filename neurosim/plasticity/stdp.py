@@ -16,7 +16,7 @@ with ``i``'s spikes:
 
 - post spike of ``i`` at ``t``:  ``w <- clip(w + eta_+ A+(w) x_pre_j(t - D))``
   (``x_pre_j(t - D)`` is the trace of the arrivals before ``t``);
-- pre spike of ``j`` arriving at ``t``:  ``w <- clip(w - eta_- A-(w) x_post_i(t))``;
+- pre spike of ``j`` arriving at ``t``:  ``w <- clip(w - eta_- A-(w) (x_post_i(t) - alpha))``;
 
 with the weight dependence
 
@@ -45,6 +45,12 @@ Weights and bounds are SI: currents (A) onto ``CubaLIF``, voltage jumps (V) onto
 unit strings such as ``"50 pA"`` are accepted. ``a_plus`` / ``a_minus`` are weights for the
 additive rule and dimensionless rates for the multiplicative one. Negative ``a_plus`` or
 ``a_minus`` give anti-Hebbian rules (e.g. inhibitory synapses in NALSM).
+
+``alpha`` (default 0) is subtracted from the postsynaptic trace at each presynaptic arrival.
+With ``a_plus = eta``, ``a_minus = -eta``, equal time constants and increments of 1 this is the
+inhibitory plasticity of Vogels et al. (2011, Science 334:1569): ``w += eta x_post - eta alpha``
+on a pre arrival, ``w += eta x_pre`` on a post spike, with ``alpha = 2 rho_0 tau`` for a target
+rate ``rho_0`` (:func:`vogels_sprekeler`).
 """
 
 from __future__ import annotations
@@ -84,7 +90,8 @@ class STDP:
     ``a_minus``: potentiation and depression amplitudes; ``w_min <= w_max``: hard bounds;
     ``traces``: ``"all_to_all"`` or ``"nearest"``; ``dependence``: ``"additive"`` or
     ``"multiplicative"``; ``trace_increment``: what a spike adds to (all-to-all) or sets
-    (nearest) its trace. Values are converted to SI and validated on construction; the
+    (nearest) its trace; ``alpha``: subtracted from the postsynaptic trace at presynaptic
+    arrivals (Vogels–Sprekeler; see the module docstring). Values are converted to SI and validated on construction; the
     weight dimension is checked against the projection in ``Network.connect``.
     """
 
@@ -97,6 +104,7 @@ class STDP:
     traces: str = "all_to_all"
     dependence: str = "additive"
     trace_increment: Any = 1.0
+    alpha: Any = 0.0
     #: dimension of the weight-like values given with units (None: bare numbers only)
     weight_dimension: str | None = field(default=None, init=False, compare=False)
 
@@ -117,6 +125,7 @@ class STDP:
         if not inc > 0:
             raise ValueError(f"{f}.trace_increment: must be > 0, got {show(inc)}")
         object.__setattr__(self, "trace_increment", inc)
+        object.__setattr__(self, "alpha", parse_quantity(self.alpha, "dimensionless", f"{f}.alpha"))
         weight_like = ("w_min", "w_max") + (("a_plus", "a_minus") if self.dependence == "additive" else ())
         dims: dict[str, str] = {}
         for name in ("a_plus", "a_minus", "w_min", "w_max"):
@@ -154,3 +163,16 @@ class STDP:
     def as_dict(self) -> dict[str, Any]:
         """The rule's parameters (SI), e.g. for result files."""
         return {"rule": self.rule, **{f.name: getattr(self, f.name) for f in fields(self) if f.init}}
+
+
+def vogels_sprekeler(eta: Any, rho_0: Any, w_max: Any, tau: Any = "20 ms", w_min: Any = 0.0) -> STDP:
+    """The inhibitory STDP of Vogels et al. (2011): symmetric, ``w += eta (x_post - alpha)`` on a
+    presynaptic arrival and ``w += eta x_pre`` on a postsynaptic spike, traces of time constant
+    ``tau`` incremented by 1, ``alpha = 2 rho_0 tau``: an inhibitory synapse grows while its
+    target fires above the target rate ``rho_0`` (Hz) and shrinks below it. ``eta`` and the
+    bounds are weights (SI numbers or unit strings, the target's weight unit)."""
+    rate = parse_quantity(rho_0, "frequency", "plasticity.rho_0")
+    tau_s = parse_quantity(tau, "time", "plasticity.tau")
+    value, _ = _weight(eta, "plasticity.eta")
+    return STDP(a_plus=value, a_minus=-value, w_max=w_max, w_min=w_min, tau_pre=tau_s, tau_post=tau_s,
+                alpha=2.0 * rate * tau_s)

@@ -38,7 +38,8 @@
 
     plasticity = { rule = "stdp", tau_pre = "20 ms", tau_post = "20 ms", a_plus = "0.5 pA",
                    a_minus = "0.6 pA", w_min = "0 pA", w_max = "40 pA", traces = "all_to_all",
-                   dependence = "additive" }     # optional: see neurosim.plasticity.STDP
+                   dependence = "additive" }     # optional: see neurosim.plasticity.STDP; Vogels et al.
+                                                 # (2011) iSTDP: a_plus = eta, a_minus = -eta, alpha = 2 rho_0 tau
 
     [[model.modulators]]      # optional: learning-rate factors set each step (neurosim.modulator.Modulator)
     name = "astro"
@@ -179,6 +180,7 @@ PLASTICITY = table({
     "traces": Field("str", default="all_to_all", choices=TRACES),
     "dependence": Field("str", default="additive", choices=DEPENDENCES),
     "trace_increment": Field("float", default=1.0, minimum=0.0, exclusive_minimum=True),
+    "alpha": Field("float", default=0.0, doc="subtracted from the postsynaptic trace at presynaptic arrivals"),
 })
 
 CONNECTION = table({
