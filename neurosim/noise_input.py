@@ -18,7 +18,7 @@ from neurosim.neurons.dimensions import Dim, named
 from neurosim.neurons.equations import ANY, parse_unit_expression
 from neurosim.population import Population
 from neurosim.subgroup import Subgroup, parent_of
-from neurosim.units import parse_quantity, show
+from neurosim.units import active_window, show, window_steps
 
 
 @dataclass(eq=False)
@@ -67,11 +67,7 @@ class NoiseInput:
         self.mean = self._quantity(self.mean, x / named("time"), "mean")
         if self.sigma < 0:
             raise ValueError(f"{f}.sigma: must be >= 0, got {show(self.sigma)}")
-        self.start = parse_quantity(self.start, "time", f"{f}.start")
-        self.stop = math.inf if self.stop is None else parse_quantity(self.stop, "time", f"{f}.stop", allow_inf=True)
-        if self.start < 0 or self.stop < self.start:
-            raise ValueError(f"{f}.stop: the noise is active in [start, stop) with 0 <= start <= stop, "
-                             f"got [{show(self.start)}, {show(self.stop)}) s")
+        self.start, self.stop = active_window(self.start, self.stop, f)
 
     def _quantity(self, value: Any, dim: Dim, field: str) -> float:
         number, found = parse_unit_expression(value, f"noise.{self.name}.{field}")
@@ -95,5 +91,4 @@ class NoiseInput:
 
     def steps(self) -> tuple[int, int]:
         """First step with noise, first step without (``2**62`` for an open end)."""
-        stop = 2 ** 62 if math.isinf(self.stop) else math.ceil(self.stop / self.dt - 1e-9)
-        return math.ceil(self.start / self.dt - 1e-9), stop
+        return window_steps(self.start, self.stop, self.dt)

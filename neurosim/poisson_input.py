@@ -6,14 +6,13 @@ every neuron: ``n`` virtual synapses per neuron, none of them stored.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from neurosim.population import Population
 from neurosim.projection import RECEPTORS
 from neurosim.subgroup import Subgroup, parent_of
-from neurosim.units import parse_quantity, show
+from neurosim.units import active_window, parse_quantity, show, window_steps
 
 
 @dataclass(eq=False)
@@ -62,11 +61,7 @@ class PoissonInput:
         self.weight = parse_quantity(self.weight, self.target.model.weight_dimension, f"{f}.weight")
         if self.receptor not in RECEPTORS:
             raise ValueError(f"{f}.receptor: must be one of {', '.join(RECEPTORS)}, got {show(self.receptor)}")
-        self.start = parse_quantity(self.start, "time", f"{f}.start")
-        self.stop = math.inf if self.stop is None else parse_quantity(self.stop, "time", f"{f}.stop", allow_inf=True)
-        if self.start < 0 or self.stop < self.start:
-            raise ValueError(f"{f}.stop: the input is active in [start, stop) with 0 <= start <= stop, "
-                             f"got [{show(self.start)}, {show(self.stop)}) s")
+        self.start, self.stop = active_window(self.start, self.stop, f)
 
     @property
     def channel(self) -> int:
@@ -77,5 +72,4 @@ class PoissonInput:
 
     def steps(self) -> tuple[int, int]:
         """First step with input, first step without (``2**62`` for an open end)."""
-        stop = 2 ** 62 if math.isinf(self.stop) else math.ceil(self.stop / self.dt - 1e-9)
-        return math.ceil(self.start / self.dt - 1e-9), stop
+        return window_steps(self.start, self.stop, self.dt)

@@ -183,3 +183,19 @@ def steps_array(times: np.ndarray, dt: float, field: str) -> np.ndarray:
     if bad.size:
         raise ValueError(f"{field}: {show(float(times[bad[0]]))} s is not a multiple of dt = {show(dt)} s")
     return k.astype(np.int64)
+
+
+def active_window(start: Any, stop: Any, field: str) -> tuple[float, float]:
+    """``[start, stop)`` in seconds (``stop`` None: open-ended, ``inf``), checked: 0 <= start <= stop."""
+    first = parse_quantity(start, "time", f"{field}.start")
+    last = math.inf if stop is None else parse_quantity(stop, "time", f"{field}.stop", allow_inf=True)
+    if first < 0 or last < first:
+        raise ValueError(f"{field}.stop: active in [start, stop) with 0 <= start <= stop, "
+                         f"got [{show(first)}, {show(last)}) s")
+    return first, last
+
+
+def window_steps(start: float, stop: float, dt: float) -> tuple[int, int]:
+    """The steps of ``[start, stop)``: first step in it, first step after it (``2**62`` for an open end)."""
+    last = 2 ** 62 if math.isinf(stop) else math.ceil(stop / dt - 1e-9)
+    return math.ceil(start / dt - 1e-9), last

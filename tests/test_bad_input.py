@@ -153,7 +153,7 @@ CASES = [
     ('model.inputs=[{target="noise", n=10, rate="10 Hz", weight="5 pA"}]',
      "model.inputs.0.target: 'noise' is not a neuron population"),
     ('model.inputs=[{target="exc", n=10, rate="10 Hz", weight="5 pA", start="3 ms", stop="1 ms"}]',
-     "model.inputs.0.stop: the input is active in [start, stop)"),
+     "model.inputs.0.stop: active in [start, stop)"),
     # noise inputs
     ('model.noise=[{target="exc", sigma="5 mV/ms**0.5"}]',
      "model.noise.0.sigma: '5 mV/ms**0.5' is in"),

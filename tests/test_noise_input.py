@@ -3,14 +3,10 @@ Wiener increment's √dt scaling, and the same draws on every backend."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
+from cudasim import run_simulated
 from neurosim.network import Network
 from neurosim.neurons import CubaLIF, EquationModel
 
@@ -73,8 +69,7 @@ def test_numpy_and_numba_add_the_same_noise_bit_for_bit(precision):
 
 
 CUDA_CHILD = r"""
-import json, sys
-sys.path.insert(0, "tests")
+import json
 import numpy as np
 from neurosim.engine import cuda_kernels
 from test_noise_input import _noisy
@@ -86,12 +81,7 @@ print(json.dumps({"spikes": int(a[2].size), "equal": all(np.array_equal(x, y) fo
 
 
 def test_cuda_under_the_simulator_adds_the_same_noise():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": root}
-    proc = subprocess.run([sys.executable, "-c", CUDA_CHILD], env=env, cwd=root, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = run_simulated(CUDA_CHILD)
     assert report["spikes"] > 0 and report["equal"]
 
 

@@ -3,16 +3,12 @@ and every backend drawing the same counts."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from scipy import stats
 
 from neurosim.connectivity import AllToAll
+from cudasim import run_simulated
 from neurosim.network import Network
 from neurosim.neurons import CubaLIF, EquationModel, LIF
 
@@ -130,8 +126,7 @@ def test_nothing_arrives_outside_start_stop():
 
 
 CUDA_CHILD = r"""
-import json, sys
-sys.path.insert(0, "tests")
+import json
 import numpy as np
 from neurosim.engine import cuda_kernels
 from test_poisson_input import _driven
@@ -143,12 +138,7 @@ print(json.dumps({"spikes": int(s_nb[0].size), "equal": all(np.array_equal(a, b)
 
 
 def test_cuda_under_the_simulator_draws_the_same_counts():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": root}
-    proc = subprocess.run([sys.executable, "-c", CUDA_CHILD], env=env, cwd=root, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = run_simulated(CUDA_CHILD)
     assert report["spikes"] > 50 and report["equal"]
 
 

@@ -3,15 +3,12 @@ with merged spike monitors and slices in scenario files."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cudasim import run_simulated
 from neurosim import CubaLIF, FromArrays, Network, STDP
 from neurosim.cli import main
 from neurosim.io.reader import load
@@ -245,8 +242,7 @@ def test_bad_slices_exit_2_naming_the_field(tmp_path, capsys, old, new, message)
 
 
 CUDA_CHECK = """
-import sys
-sys.path.insert(0, "tests")
+import json
 import numpy as np
 from neurosim.engine import cuda_kernels
 from test_subgroups import ei_network, outcome
@@ -260,17 +256,12 @@ for backend in ("numpy", "cuda"):
 assert sum(t.size for t, _ in sa) > 5
 assert all(np.array_equal(x, y) for a, b in zip(sa, sb) for x, y in zip(a, b))
 assert np.array_equal(va, vb) and np.array_equal(ia, ib) and all(np.array_equal(x, y) for x, y in zip(wa, wb))
-print("same")
+print(json.dumps({"same": True}))
 """
 
 
 def test_cuda_simulator_runs_slices_bit_for_bit_like_numpy():
-    """In a child process (numba reads NUMBA_ENABLE_CUDASIM when imported), as tests/test_cuda_backend.py."""
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": str(root)}
-    done = subprocess.run([sys.executable, "-c", CUDA_CHECK], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0 and done.stdout.strip() == "same", done.stderr[-2000:]
+    assert run_simulated(CUDA_CHECK)["same"]
 
 
 def test_brian2_runs_slices_spike_for_spike_with_numba():
