@@ -86,7 +86,6 @@ def test_cuda_under_the_simulator_adds_the_same_noise():
 
 
 def test_brian2_backend_adds_the_same_noise():
-    pytest.importorskip("brian2")
     a, b = _noisy("numba"), _noisy("brian2")
     for x, y in zip(a[:2], b[:2]):
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-12 * np.max(np.abs(x)))

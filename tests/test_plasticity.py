@@ -463,8 +463,6 @@ def test_malformed_plastic_scenarios_name_the_field(tmp_path, capsys, keys, valu
 def test_vogels_sprekeler_rule_follows_its_closed_form(backend):
     """w += eta (x_post - alpha) on a pre arrival, w += eta x_pre on a post spike (Vogels et al.
     2011), alpha = 2 rho_0 tau: here eta = 0.1 mV, rho_0 = 10 Hz, tau = 20 ms, so alpha = 0.4."""
-    if backend == "brian2":
-        pytest.importorskip("brian2")
     from neurosim.plasticity import vogels_sprekeler
 
     istdp = vogels_sprekeler(eta="0.1 mV", rho_0="10 Hz", w_max="5 mV")

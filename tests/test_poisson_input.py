@@ -143,7 +143,6 @@ def test_cuda_under_the_simulator_draws_the_same_counts():
 
 
 def test_brian2_backend_adds_the_same_counts():
-    pytest.importorskip("brian2")
     (s_nb, x_nb), (s_b2, x_b2) = _driven("numba"), _driven("brian2")
     assert all(np.array_equal(a, b) for a, b in zip(s_nb, s_b2))
     for a, b in zip(x_nb, x_b2):
