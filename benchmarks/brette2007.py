@@ -92,7 +92,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import jit_cache_state  # noqa: E402
+from _common import build_and_run, jit_cache_state, warm_backend  # noqa: E402
 from neurosim.spike_stats import mean_isi_cv  # noqa: E402
 from cuba import Brian2Side as _CubaBrian2Side  # noqa: E402  (the worker protocol: _read, run, close)
 
@@ -167,30 +167,18 @@ class NeurosimSide:
     """neurosim's network of one model: compiled once on a tiny network, then :meth:`run` builds and runs one seed."""
 
     def __init__(self, model: str, args: argparse.Namespace):
-        from neurosim.engine.registry import get_backend
-
         self.model, self.args = model, args
         self.build, Params = neurosim_builder(model)
         extra = {"method": args.coba_method} if model == "coba" else {}
         self.params = Params(**extra)
         self.dt = f"{args.dt} ms"
         tiny = self.build(Params(n=100, k=10.0, **extra), dt=self.dt, seed=args.seed)
-        tiny.layout
-        t0 = time.perf_counter()
-        self.engine = get_backend(args.backend)
-        tiny.run(self.dt, backend=self.engine)
-        self.compile_s = time.perf_counter() - t0
-        self.jit_cache = jit_cache_state(self.engine.name, tiny.layout.models)
+        self.engine, self.compile_s, self.jit_cache = warm_backend(tiny, args.backend, self.dt)
 
     def run(self, seed: int) -> dict[str, Any]:
         args = self.args
-        t0 = time.perf_counter()
-        net = self.build(self.params, dt=self.dt, seed=seed)
-        net.layout
-        build_s = time.perf_counter() - t0
-        wall0, cpu0 = time.perf_counter(), time.process_time()
-        net.run(n_steps(args) * net.dt, backend=self.engine)
-        cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
+        net, build_s, cpu_s, wall_s = build_and_run(self.build, self.params, self.dt, seed,
+                                                    n_steps(args), self.engine)
         i = np.concatenate([m.target.offset + m.i for m in net.monitors])
         t = np.concatenate([m.t for m in net.monitors])
         return {"seed": seed, "build_s": build_s, "sim_s": cpu_s, "sim_wall_s": wall_s, "spikes": int(i.size),

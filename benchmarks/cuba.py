@@ -65,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import jit_cache_state  # noqa: E402  (this script's folder is on sys.path)
+from _common import build_and_run, warm_backend  # noqa: E402  (this script's folder is on sys.path)
 
 K_REFERENCE = 80.0  # in-degree of the original network, whose weights are used unscaled
 BRIAN2_WORKER_FLAG = "--brian2-worker"
@@ -101,30 +101,18 @@ class NeurosimSide:
     """neurosim's CUBA: the backend is loaded and compiled once, then :meth:`run` builds and runs one seed."""
 
     def __init__(self, args: argparse.Namespace):
-        from neurosim.engine.registry import get_backend
         from neurosim.models.cuba import Params, build
 
         self.args, self.build = args, build
         self.dt = f"{args.dt} ms"
         self.params = Params(n=args.n, k=args.k, weight_scale=K_REFERENCE / args.k)
         tiny = build(Params(n=100, k=10.0), dt=self.dt, seed=args.seed)
-        tiny.layout
-        t0 = time.perf_counter()
-        self.engine = get_backend(args.backend)
-        tiny.run(self.dt, backend=self.engine)
-        self.compile_s = time.perf_counter() - t0
-        self.jit_cache = jit_cache_state(self.engine.name, tiny.layout.models)
+        self.engine, self.compile_s, self.jit_cache = warm_backend(tiny, args.backend, self.dt)
 
     def run(self, seed: int) -> dict[str, Any]:
         args = self.args
-        t0 = time.perf_counter()
-        net = self.build(self.params, dt=self.dt, seed=seed)
+        net, build_s, cpu_s, wall_s = build_and_run(self.build, self.params, self.dt, seed, n_steps(args), self.engine)
         layout = net.layout
-        build_s = time.perf_counter() - t0
-
-        wall0, cpu0 = time.perf_counter(), time.process_time()
-        net.run(n_steps(args) * net.dt, backend=self.engine)
-        cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
 
         spike_ids = np.concatenate([m.target.offset + m.i for m in net.monitors])
         return {
