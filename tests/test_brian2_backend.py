@@ -224,7 +224,7 @@ def test_brian_clock_is_the_network_dt():
 MS = 1e-3
 
 
-def stdp_network(traces="all_to_all", dependence="additive"):
+def stdp_network(traces="all_to_all", dependence="additive", rule: STDP | None = None):
     """Two spike sources and three LIF neurons, all synapses among them plastic: sources -> neurons
     with delays 0, 2 steps, 1 ms and 3 ms, neurons -> neurons with delays 0, 3 steps and 2 ms.
     Kicks make neurons 0 and 1 spike at chosen times (a pre arrival and a post spike in the same
@@ -238,10 +238,10 @@ def stdp_network(traces="all_to_all", dependence="additive"):
                                        t_ref="0.1 ms"))
     net.current(pop, amplitudes="0.7 nA", indices=[2])
     net.connect(kick, pop, FromArrays([0, 1], [0, 1]), weight="20 mV")
-    if dependence == "additive":
+    if rule is None and dependence == "additive":
         rule = STDP(a_plus="0.4 mV", a_minus="0.45 mV", w_min="0 mV", w_max="6 mV", tau_pre="15 ms",
                     tau_post="25 ms", traces=traces)
-    else:
+    elif rule is None:
         rule = STDP(a_plus=0.3, a_minus=0.35, w_min="0.5 mV", w_max="6 mV", tau_pre="15 ms", tau_post="25 ms",
                     traces=traces, dependence=dependence)
     projs = [net.connect(pre, pop, FromArrays([0, 0, 1, 1, 0], [0, 1, 1, 2, 2],
@@ -279,6 +279,24 @@ def test_stdp_same_spikes_and_weights_as_numba(traces, dependence):
         assert np.all(w != w0)  # every synapse learned
     if traces == "all_to_all":  # the stronger depression reaches w_min
         assert np.any(np.concatenate(weights) == (0.0 if dependence == "additive" else 0.5e-3))
+
+
+@pytest.mark.parametrize("traces", ["all_to_all", "nearest"])
+@pytest.mark.parametrize("dependence", ["additive", "multiplicative"])
+def test_triplet_stdp_with_same_step_pairing_same_as_numba(traces, dependence):
+    """The network above has a pre arrival and a post spike in one step (20 ms): with same-step
+    pairing they pair, in Brian's translation as in neurosim's kernels."""
+    amplitudes = {"additive": dict(a_plus="0.4 mV", a_minus="0.45 mV", a3_plus="0.3 mV", a3_minus="0.2 mV"),
+                  "multiplicative": dict(a_plus=0.1, a_minus=0.12, a3_plus=0.05, a3_minus=0.03, w_min="0.5 mV")}
+    out = []
+    for same, backend in ((True, "numba"), (True, brian()), (False, "numba")):
+        rule = STDP(**amplitudes[dependence], w_max="6 mV", tau_pre="15 ms", tau_post="25 ms", tau_x="40 ms",
+                    tau_y="60 ms", traces=traces, dependence=dependence, same_step=same)
+        net, mons, projs = stdp_network(rule=rule)
+        net.run("50 ms", backend=backend)
+        out.append(learned(mons, projs))
+    assert_same_learning(out[0], out[1])
+    assert any(not np.array_equal(a, b) for a, b in zip(out[0][1], out[2][1]))  # the coincidence paired
 
 
 @pytest.mark.parametrize("cut, what", [

@@ -121,7 +121,7 @@ print(json.dumps(report))
 # liquid and, negatively, the input, acting on depression) and a second modulator; runs of
 # several blocks (early returns on a small spike buffer), host edits between runs.
 SIMULATED_PLASTIC = PRELUDE + r"""
-def learning_network(ee, ei):
+def learning_network(ee, ei, triplet=False):
     net = Network(dt="0.1 ms", seed=3, block_steps=60)
     rng = np.random.default_rng(11)
     exc = net.population("exc", 40, CubaLIF(v_rest="-60 mV", v_th=rng.uniform(-52e-3, -48e-3, 40),
@@ -133,6 +133,9 @@ def learning_network(ee, ei):
     pa = dict(a_plus="3 pA", a_minus="3.5 pA", w_min="0 pA", w_max="150 pA")
     pm = dict(a_plus=0.08, a_minus=0.1, w_min="5 pA", w_max="150 pA")
     rules = {"additive": pa, "multiplicative": pm}
+    if triplet:  # triplet terms and same-step pairing on the recurrent and E->I rules
+        pa3, pm3 = dict(a3_plus="2 pA", a3_minus="1 pA"), dict(a3_plus=0.04, a3_minus=0.03)
+        rules = {"additive": {**pa, **pa3, "same_step": True}, "multiplicative": {**pm, **pm3, "same_step": True}}
     p_in = net.connect(noise, exc, FixedProbability(0.3), weight=Uniform("40 pA", "90 pA"),  # reaches w_max
                        delay=Uniform("0 ms", "1 ms"), plasticity=STDP(**{**pa, "w_max": "90 pA"}, tau_pre="10 ms"))
     net.connect(stim, exc, FixedProbability(0.5), weight="120 pA", delay="0.4 ms",  # rows of delayed plastic only
@@ -142,6 +145,9 @@ def learning_network(ee, ei):
                        plasticity=STDP(**rules[ee[1]], traces=ee[0], tau_post="15 ms"))
     volts = {"additive": dict(a_plus="0.03 mV", a_minus="0.04 mV", w_max="2 mV"),
              "multiplicative": dict(a_plus=0.05, a_minus=0.07, w_min="0.1 mV", w_max="2 mV")}
+    if triplet:
+        volts = {"additive": {**volts["additive"], "a3_plus": "0.02 mV", "tau_y": "30 ms", "same_step": True},
+                 "multiplicative": {**volts["multiplicative"], "a3_minus": 0.05, "tau_x": "50 ms"}}
     net.connect(exc, inh, FixedProbability(0.3), weight="0.9 mV", delay="0.5 ms",
                 plasticity=STDP(**volts[ei[1]], traces=ei[0]))
     net.connect(inh, exc, FixedProbability(0.3), weight=Uniform("-150 pA", "-60 pA"),  # anti-Hebbian
@@ -168,12 +174,13 @@ def edit(net):  # the host edits weights and a modulator between runs: the devic
 
 
 OTHER = {"all_to_all": "nearest", "nearest": "all_to_all", "additive": "multiplicative", "multiplicative": "additive"}
-for ee in (("all_to_all", "additive"), ("nearest", "multiplicative"), ("all_to_all", "multiplicative"),
-           ("nearest", "additive")):
+for ee, triplet in ((("all_to_all", "additive"), False), (("nearest", "multiplicative"), False),
+                    (("all_to_all", "multiplicative"), False), (("nearest", "additive"), False),
+                    (("all_to_all", "additive"), True), (("nearest", "multiplicative"), True)):
     ei = (OTHER[ee[0]], OTHER[ee[1]])
-    label = ee[0] + "_" + ee[1]
-    initial = [p.synapses.weight.copy() for p in learning_network(ee, ei)[0].projections]
-    runs = compare(label, lambda: learning_network(ee, ei), ["9 ms", "6 ms", edit, "7 ms"])
+    label = ee[0] + "_" + ee[1] + ("_triplet" if triplet else "")
+    initial = [p.synapses.weight.copy() for p in learning_network(ee, ei, triplet)[0].projections]
+    runs = compare(label, lambda: learning_network(ee, ei, triplet), ["9 ms", "6 ms", edit, "7 ms"])
     (na, _, ba, _), (nc, _, bc, _) = runs["numba"], runs["cuda"]
     r = report[label]
     r["up"] = [int(np.sum(p.synapses.weight > w0)) for p, w0 in zip(na.projections, initial)]
@@ -293,6 +300,34 @@ for precision in ("float64", "float32"):
                               cc=(8, 0))
     report[precision] = {"entry": ".entry" in ptx, "f64": len(re.findall(r"\.f64\b", ptx)),
                          "models": len(lay.models)}
+
+# the plasticity kernels, typed with a layout that has triplet terms and same-step pairing
+from neurosim import CubaLIF, FixedProbability, STDP
+from neurosim.engine import cuda_kernels as K, cuda_plasticity as P
+from neurosim.engine.layout import column_sets
+
+net = Network(dt="0.1 ms", precision="float32")
+pop = net.population("pop", 10, CubaLIF())
+net.connect(pop, pop, FixedProbability(0.5), weight="10 pA", delay="1 ms",
+            plasticity=STDP(a_plus="1 pA", a_minus="1 pA", a3_plus="1 pA", a3_minus="1 pA", w_max="1 nA",
+                            same_step=True))
+lay = net.layout
+pl, syn = lay.plastic, lay.syn
+host = types.SimpleNamespace(**{name: getattr(pl, name) for name in P.STATIC + P.DYNAMIC}, n_cols=pl.trace.shape[1],
+                             col_set=column_sets(pl).astype(np.int32), n_hit=pl.hit.shape[1], n_mod=0)
+pre, post, traces = P.DevicePlasticity.phase_args(host, types.SimpleNamespace(target=syn.target, weight=syn.weight,
+                                                                                buf=syn.buf))
+i, a1, a4 = np.int64(0), np.zeros(1, np.int64), np.zeros(4, np.int64)
+lead = {"plastic_pre": (i, i, a1, a4, i), "plastic_post": (i, i, a1, a4, i), "plastic_traces": (i, i, a1, a4)}
+for name, args in (("plastic_pre", pre), ("plastic_post", post), ("plastic_traces", traces)):
+    sig = tuple(numba.typeof(a) for a in lead[name] + tuple(args))
+    ptx, _ = cuda.compile_ptx(getattr(P, name).py_func, sig, cc=(8, 0))
+    report[name] = ".entry" in ptx
+notes = (pl.skip, lay.rec.group_of, pl.last, pl.gcount, pl.watch, pl.fired, np.int64(pl.hit.shape[1]), pl.hit)
+args = (i, a1, a4, i, np.zeros(4, np.int32), i, i, syn.indptr, syn.target, syn.weight, syn.delay, syn.row_delay,
+        syn.row_uniform, syn.row_weight, lay.state.vars.reshape(-1), syn.buf) + notes
+ptx, _ = cuda.compile_ptx(K.deliver_plastic.py_func, tuple(numba.typeof(a) for a in args), cc=(8, 0))
+report["deliver_plastic"] = ".entry" in ptx
 print(json.dumps(report))
 """
 
@@ -317,10 +352,12 @@ def test_cuda_kernels_under_the_simulator_match_numba_bit_for_bit():
 
 
 def test_cuda_plasticity_under_the_simulator_matches_numba_bit_for_bit():
-    """STDP (all-to-all / nearest, additive / multiplicative, delays, hard bounds) and modulators:
-    spikes, samples, weights, traces, queues and modulator values equal block for block."""
+    """STDP (all-to-all / nearest, additive / multiplicative, triplet terms, same-step pairing,
+    delays, hard bounds) and modulators: spikes, samples, weights, traces, queues and modulator
+    values equal block for block."""
     report = _child(SIMULATED_PLASTIC)
-    for label in ("all_to_all_additive", "nearest_multiplicative", "all_to_all_multiplicative", "nearest_additive"):
+    for label in ("all_to_all_additive", "nearest_multiplicative", "all_to_all_multiplicative", "nearest_additive",
+                  "all_to_all_additive_triplet", "nearest_multiplicative_triplet"):
         r = report[label]
         assert r["spikes"] > 200 and r["blocks"] > 6 and r["early_returns"] > 2, r
         assert r["blocks_equal"] and r["monitors_equal"], r
@@ -361,7 +398,8 @@ def _nvvm_usable() -> tuple[bool, str]:
 @pytest.mark.skipif(not _nvvm_usable()[0], reason=_nvvm_usable()[1])
 def test_generated_neuron_kernel_compiles_to_ptx_for_every_model():
     """What the simulator cannot show: the generated device code types and compiles for a GPU
-    (all models in one kernel); float32 layouts compute in float32 throughout."""
+    (all models in one kernel; and the plasticity kernels); float32 layouts compute in float32
+    throughout."""
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     proc = subprocess.run([sys.executable, "-c", PTX], env={**env, "PYTHONPATH": ROOT}, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
@@ -372,6 +410,8 @@ def test_generated_neuron_kernel_compiles_to_ptx_for_every_model():
     for precision in ("float64", "float32"):
         assert report[precision]["entry"] and report[precision]["models"] == len(MODELS), report
     assert report["float64"]["f64"] > 0 and report["float32"]["f64"] == 0, report
+    for kernel in ("plastic_pre", "plastic_post", "plastic_traces", "deliver_plastic"):
+        assert report[kernel], kernel  # triplet terms and same-step pairing type and compile for a GPU
 
 
 def _network(neurons: int, plastic: bool) -> Network:

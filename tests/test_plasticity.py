@@ -428,6 +428,23 @@ def test_a_plastic_scenario_saves_learned_weights(tmp_path):
     assert params["rule"] == "stdp" and params["traces"] == "nearest" and params["w_max"] == pytest.approx(40e-12)
 
 
+def test_a_scenario_states_triplet_terms_and_same_step_pairing(tmp_path):
+    """The TOML fields reach the rule: the saved parameters name them, and the learned weights
+    differ from the pair rule's."""
+    triplet = copy.deepcopy(SCENARIO)
+    triplet["model"]["connections"][0]["plasticity"].update(a3_plus="2 pA", a3_minus="0.5 pA", tau_x="50 ms",
+                                                             tau_y="70 ms", same_step=True)
+    assert run_scenario(tmp_path, triplet) == 0
+    learned = load(tmp_path / "out.h5").weights["ee"].weight
+    with h5py.File(tmp_path / "out.h5") as f:
+        params = json.loads(f["weights/ee"].attrs["plasticity"])
+    assert params["a3_plus"] == pytest.approx(2e-12) and params["tau_y"] == pytest.approx(0.07)
+    assert params["same_step"] is True
+    (tmp_path / "pair").mkdir()
+    assert run_scenario(tmp_path / "pair", SCENARIO) == 0
+    assert np.any(learned != load(tmp_path / "pair" / "out.h5").weights["ee"].weight)
+
+
 def set_key(config, keys, value):
     node = config
     for k in keys[:-1]:
@@ -450,6 +467,10 @@ def set_key(config, keys, value):
     (["modulators", 0, "drive", 0, "population"], "ex", r"model\.modulators\.0\.drive\.0\.population: unknown"),
     (["modulators", 0, "acts_on"], "all", r"model\.modulators\.0\.acts_on: 'all'"),
     (["modulators", 0, "tau"], "0.01 ms", r"model\.modulators\.0: .*tau: must be >= dt"),
+    (["connections", 0, "plasticity", "same_step"], "yes", r"model\.connections\.0\.plasticity\.same_step: "),
+    (["connections", 0, "plasticity", "a3_plus"], "4 mV", r"model\.connections\.0\.plasticity\.a3_plus: is a volt"),
+    (["connections", 0, "plasticity", "tau_x"], "-1 ms", r"model\.connections\.0\.plasticity\.tau_x: must be"),
+    (["connections", 0, "plasticity", "a3_minus"], float("nan"), r"model\.connections\.0\.plasticity\.a3_minus: "),
 ])
 def test_malformed_plastic_scenarios_name_the_field(tmp_path, capsys, keys, value, message):
     config = set_key(copy.deepcopy(SCENARIO), ["model", *keys], value)

@@ -39,7 +39,9 @@
     plasticity = { rule = "stdp", tau_pre = "20 ms", tau_post = "20 ms", a_plus = "0.5 pA",
                    a_minus = "0.6 pA", w_min = "0 pA", w_max = "40 pA", traces = "all_to_all",
                    dependence = "additive" }     # optional: see neurosim.plasticity.STDP; Vogels et al.
-                                                 # (2011) iSTDP: a_plus = eta, a_minus = -eta, alpha = 2 rho_0 tau
+                                                 # (2011) iSTDP: a_plus = eta, a_minus = -eta, alpha = 2 rho_0 tau;
+                                                 # triplet STDP: a3_plus, a3_minus, tau_x, tau_y;
+                                                 # same_step = true pairs coincidences as Brian2
 
     [[model.modulators]]      # optional: learning-rate factors set each step (neurosim.modulator.Modulator)
     name = "astro"
@@ -181,6 +183,13 @@ PLASTICITY = table({
     "dependence": Field("str", default="additive", choices=DEPENDENCES),
     "trace_increment": Field("float", default=1.0, minimum=0.0, exclusive_minimum=True),
     "alpha": Field("float", default=0.0, doc="subtracted from the postsynaptic trace at presynaptic arrivals"),
+    "a3_plus": Field("union", default=0.0, options=(Field("float"), Field("str")),
+                     doc="triplet potentiation amplitude (Pfister & Gerstner 2006): a number or a unit string"),
+    "a3_minus": Field("union", default=0.0, options=(Field("float"), Field("str")),
+                      doc="triplet depression amplitude: a number or a unit string"),
+    "tau_x": quantity("time", default=0.101, minimum=0.0, exclusive_minimum=True),
+    "tau_y": quantity("time", default=0.125, minimum=0.0, exclusive_minimum=True),
+    "same_step": Field("bool", default=False, doc="pair a pre arrival and a post spike of one step, as Brian2 does"),
 })
 
 CONNECTION = table({
