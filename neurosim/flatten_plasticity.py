@@ -32,10 +32,12 @@ def build_plasticity(net: Any, syn: Synapses, positions: list[np.ndarray], n_neu
 
     # per projection: rule constants and trace columns (one trace set per group, tau, mode and increment)
     a_plus, a_minus = np.zeros(n_plastic, dtype), np.zeros(n_plastic, dtype)
+    a3_plus, a3_minus = np.zeros(n_plastic, dtype), np.zeros(n_plastic, dtype)
     w_min, w_max = np.zeros(n_plastic, dtype), np.zeros(n_plastic, dtype)
-    mult = np.zeros(n_plastic, np.uint8)
-    alpha = np.zeros(n_plastic, dtype)
+    soft, alpha, x_inc = np.zeros(n_plastic, dtype), np.zeros(n_plastic, dtype), np.zeros(n_plastic, dtype)
+    same, x_near = np.zeros(n_plastic, np.uint8), np.zeros(n_plastic, np.uint8)
     pre_tr, post_tr = np.zeros(n_plastic, np.int64), np.zeros(n_plastic, np.int64)
+    pre_slow, post_slow = np.zeros(n_plastic, np.int64), np.zeros(n_plastic, np.int64)
     sets: dict[tuple, int] = {}
     tset, t_inc, t_decay, t_nearest = [], [], [], []
     columns = 0
@@ -55,11 +57,19 @@ def build_plasticity(net: Any, syn: Synapses, positions: list[np.ndarray], n_neu
     for q, proj in enumerate(plastic):
         rule = proj.plasticity
         a_plus[q], a_minus[q], w_min[q], w_max[q] = rule.a_plus, rule.a_minus, rule.w_min, rule.w_max
-        mult[q] = rule.dependence == "multiplicative"
+        a3_plus[q], a3_minus[q] = rule.a3_plus, rule.a3_minus
+        soft[q] = rule.dependence == "multiplicative"
         alpha[q] = rule.alpha
         nearest = rule.traces == "nearest"
-        pre_tr[q] = trace_column(proj.pre, rule.decay(net.dt, "pre"), nearest, rule.trace_increment)
-        post_tr[q] = trace_column(proj.post, rule.decay(net.dt, "post"), nearest, rule.trace_increment)
+        same[q], x_inc[q], x_near[q] = rule.same_step, rule.trace_increment, nearest
+
+        def column(group, which: str) -> int:
+            return trace_column(group, rule.decay(net.dt, which), nearest, rule.trace_increment)
+
+        pre_tr[q], post_tr[q] = column(proj.pre, "pre"), column(proj.post, "post")
+        # the slow traces of triplet STDP; a pair rule multiplies its fast trace by a3 = 0
+        pre_slow[q] = column(proj.pre, "x") if rule.a3_minus else pre_tr[q]
+        post_slow[q] = column(proj.post, "y") if rule.a3_plus else post_tr[q]
         proj.check_weight_bounds(proj.synapses.weight)
 
     # plastic synapses, in merged-CSR order
@@ -73,6 +83,7 @@ def build_plasticity(net: Any, syn: Synapses, positions: list[np.ndarray], n_neu
     post = (syn.target[pos] % max(n_neurons, 1)).astype(np.int32)
     delay = syn.delay[pos]
     pre_col, post_col = pre_tr[proj_k] + pre, post_tr[proj_k] + post
+    pre_ycol, post_ycol = pre_slow[proj_k] + pre, post_slow[proj_k] + post
     skip = np.zeros(syn.target.size, np.uint8)
     skip[pos[delay > 0]] = 1
     rows = np.unique(pre)
@@ -118,12 +129,15 @@ def build_plasticity(net: Any, syn: Synapses, positions: list[np.ndarray], n_neu
 
     return Plasticity(
         flags=np.ones(1, np.uint8), counters=np.zeros(1, np.int64),
-        a_plus=a_plus, a_minus=a_minus, w_min=w_min, w_max=w_max, mult=mult, alpha=alpha, lr=lr, skip=skip,
-        row_grp=row_grp, grp_ptr=grp_ptr, grp_pos=pos[by_row], grp_col=post_col[by_row], grp_proj=proj_k[by_row],
-        grp_delay=grp_delay, pend=np.zeros((ring, n_delayed), np.int32), pend_n=np.zeros(ring, np.int64),
-        csc_ptr=csc_ptr, csc_pos=pos[by_post], csc_col=pre_col[by_post], csc_proj=proj_k[by_post],
-        csc_delay=delay[by_post].astype(np.int32), watch=watch,
+        a_plus=a_plus, a_minus=a_minus, a3_plus=a3_plus, a3_minus=a3_minus, w_min=w_min, w_max=w_max,
+        soft=soft, hard=(1 - soft).astype(dtype), alpha=alpha, same=same, x_inc=x_inc, x_near=x_near, lr=lr,
+        skip=skip, row_grp=row_grp, grp_ptr=grp_ptr, grp_pos=pos[by_row], grp_col=post_col[by_row],
+        grp_ycol=pre_ycol[by_row], grp_proj=proj_k[by_row], grp_delay=grp_delay,
+        pend=np.zeros((ring, n_delayed), np.int32), pend_n=np.zeros(ring, np.int64),
+        csc_ptr=csc_ptr, csc_pos=pos[by_post], csc_col=pre_col[by_post], csc_ycol=post_ycol[by_post],
+        csc_pre=pre[by_post], csc_proj=proj_k[by_post], csc_delay=delay[by_post].astype(np.int32), watch=watch,
         fired=np.zeros(n_elements, np.int32), last=np.full(n_elements, -1, np.int64),
+        hit=np.zeros((ring, n_elements if same.any() else 0), np.uint8),
         gcount=np.zeros(len(net.groups), np.int64),
         trace=np.zeros((ring, columns), dtype), tset=np.array(tset, np.int64).reshape(-1, 3),
         t_inc=np.array(t_inc, dtype), t_decay=np.array(t_decay, dtype), t_nearest=np.array(t_nearest, np.uint8),

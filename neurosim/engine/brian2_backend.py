@@ -171,9 +171,10 @@ from typing import Any
 
 import numpy as np
 
-from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout, column_sets
 from neurosim.engine.brian2_neurons import Neurons, network_inputs
+from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout, column_sets
 from neurosim.engine.rng import _S11, _STEP_KEY, _TO_UNIT, splitmix64
+from neurosim.plasticity import rules
 
 
 def available() -> tuple[bool, str]:
@@ -299,19 +300,21 @@ def _trace_code(x: str, flag: str, inc: str, dec: str, near: str) -> str:
             f"{u}sum = {u}old + {u}add\n{x} = {u}sum * {dec}\n")
 
 
-def _update_code(potentiate: bool, mult: bool, trace: str, eta: str | None) -> str:
-    """One weight update, one operation per statement in neurosim's order
-    (``w + (a eta) (w_max - w) x``, ``w - (a eta) (w - w_min) x``, ``w +- (a eta) x``, then clip;
-    a depression reads ``x - alpha``)."""
-    s, a = ("_p", "a_plus") if potentiate else ("_d", "a_minus")
-    lines = [f"{s}x = {trace}" if potentiate else f"{s}x = {trace} - alpha", f"{s}a = {a} * {eta}" if eta else f"{s}a = {a}"]
-    if mult:
-        lines += [f"{s}g = w_max - syn_w" if potentiate else f"{s}g = syn_w - w_min", f"{s}h = {s}a * {s}g",
-                  f"{s}dw = {s}h * {s}x"]
-    else:
-        lines.append(f"{s}dw = {s}a * {s}x")
-    lines += [f"{s}w = syn_w + {s}dw" if potentiate else f"{s}w = syn_w - {s}dw", f"syn_w = clip({s}w, w_min, w_max)"]
-    return "\n".join(lines) + "\n"
+def _rule_code(potentiate: bool, x: str, y: str, eta: str | None) -> str:
+    """One weight update (:data:`neurosim.plasticity.rules.POTENTIATION` or ``DEPRESSION``) as
+    Brian code, reading the traces ``x`` and ``y`` and the learning-rate factor ``eta`` (None: 1)."""
+    names = {"w": "syn_w", "x": x, "y": y, "lr": eta or "1.0", "lo": "w_min", "hi": "w_max", "soft": "soft_bound",
+             "hard": "hard_bound", "alpha": "alpha", "a2": "a_plus" if potentiate else "a_minus",
+             "a3": "a3_plus" if potentiate else "a3_minus"}
+    statements = rules.POTENTIATION if potentiate else rules.DEPRESSION
+    return rules.brian2_code(statements, names, "_p_" if potentiate else "_d_")
+
+
+#: the presynaptic trace of a potentiation with same-step pairing: ``y + inc`` (all-to-all) or
+#: ``inc`` (nearest) if the relay is hit now (:func:`neurosim.plasticity.rules.same_step_trace`,
+#: branch-free: ``y - y * reset`` is ``y`` or exactly 0)
+_SAME_STEP_CODE = ("_s_reset = hit_pre * near_pre\n_s_gone = y_pre * _s_reset\n_s_kept = y_pre - _s_gone\n"
+                   "_s_add = inc_pre * hit_pre\n_s_x = _s_kept + _s_add\n")
 
 
 class _PlasticPlan:
@@ -334,25 +337,28 @@ class _PlasticPlan:
         self.proj = pl.grp_proj.astype(np.int64)
         self.row = syn.target[self.pos].astype(np.int64) // max(n, 1)
         self.post = syn.target[self.pos].astype(np.int64) % max(n, 1)
-        pre_col_at = np.zeros(syn.target.size, np.int64)
-        pre_col_at[pl.csc_pos] = pl.csc_col
-        pre_col = pre_col_at[self.pos]
-        post_col = pl.grp_col.astype(np.int64)
+        pre_col_at, post_ycol_at = np.zeros(syn.target.size, np.int64), np.zeros(syn.target.size, np.int64)
+        pre_col_at[pl.csc_pos], post_ycol_at[pl.csc_pos] = pl.csc_col, pl.csc_ycol
+        pre_col, post_ycol = pre_col_at[self.pos], post_ycol_at[self.pos]
+        pre_ycol, post_col = pl.grp_ycol.astype(np.int64), pl.grp_col.astype(np.int64)
         sets = pl.tset.astype(np.int64)  # trace sets: (first element, size, first column)
         col_set = column_sets(pl)
-        self.post_set = col_set[post_col]  # the main group's trace xp<set> each synapse's depression reads
-        self.post_sets = np.unique(self.post_set)
+        # the main group's traces xp<set> each synapse reads: fast (depression), slow (potentiation)
+        self.post_set, self.post_yset = col_set[post_col], col_set[post_ycol]
+        self.post_sets = np.unique(np.concatenate([self.post_set, self.post_yset]))
         self.inc, self.dec, self.near = (pl.t_inc.astype(np.float64), pl.t_decay.astype(np.float64),
                                          pl.t_nearest.astype(np.float64))
-        # relay elements: unique (presynaptic column, delay)
-        keys, self.r_of = np.unique(np.stack([pre_col, self.delay]), axis=1, return_inverse=True)
+        # relay elements: unique (presynaptic column, its slow column, delay); y and y2 their traces
+        keys, self.r_of = np.unique(np.stack([pre_col, pre_ycol, self.delay]), axis=1, return_inverse=True)
         self.r_of = self.r_of.reshape(-1)
-        r_col, self.r_delay = keys[0], keys[1]
-        r_set = col_set[r_col]
+        r_col, r_ycol, self.r_delay = keys[0], keys[1], keys[2]
+        r_set, r_yset = col_set[r_col], col_set[r_ycol]
         self.r_pre = r_col - sets[r_set, 2] + sets[r_set, 0]  # the element whose spikes arrive
         self.r_inc, self.r_dec, self.r_near = self.inc[r_set], self.dec[r_set], self.near[r_set]
+        self.r_inc2, self.r_dec2, self.r_near2 = self.inc[r_yset], self.dec[r_yset], self.near[r_yset]
         n_r = r_col.size
-        self.r_y = pl.trace[(step0 - self.r_delay) & mask, r_col].astype(np.float64)  # x_pre(step0 - D)
+        sent = (step0 - self.r_delay) & mask
+        self.r_y, self.r_y2 = pl.trace[sent, r_col].astype(np.float64), pl.trace[sent, r_ycol].astype(np.float64)
         # the spikes at t_step0: neurons (emitted by the previous block, delay-0 synapses delivered
         # then) and the sources of step0 (not emitted yet)
         self.fired0 = pl.last[:n] == step0
@@ -397,8 +403,8 @@ class _PlasticPlan:
         for m, mod in enumerate(self.mods):
             for q, kind in mod["targets"]:
                 self.eta[(q, kind)] = m
-        self.rule = dict(a_plus=pl.a_plus, a_minus=pl.a_minus, w_min=pl.w_min, w_max=pl.w_max, mult=pl.mult,
-                         alpha=pl.alpha)
+        self.rule = {k: getattr(pl, k) for k in ("a_plus", "a_minus", "a3_plus", "a3_minus", "w_min", "w_max", "soft",
+                                                  "hard", "alpha", "same")}
 
     def static_mask(self, n_synapses: int) -> np.ndarray:
         keep = np.ones(n_synapses, bool)
@@ -427,13 +433,15 @@ class _PlasticPlan:
         """The relay elements, flagged by the spikes (after their delays) and the inject events."""
         n = neurons.n
         n_r = self.r_pre.size
-        relay = b2.NeuronGroup(n_r, "hit : 1\nmute : 1\ny : 1\ninc : 1 (constant)\ndec : 1 (constant)\n"
-                               "near : 1 (constant)", events={"arrive": "hit > 0.5"}, clock=clock)
+        traces = "".join(f"y{k} : 1\ninc{k} : 1 (constant)\ndec{k} : 1 (constant)\nnear{k} : 1 (constant)\n"
+                         for k in ("", "2"))
+        relay = b2.NeuronGroup(n_r, "hit : 1\nmute : 1\n" + traces, events={"arrive": "hit > 0.5"}, clock=clock)
         relay.thresholder["arrive"].when, relay.thresholder["arrive"].order = _EVENTS_AT
-        relay.hit, relay.mute, relay.y = self.hit, self.mute, self.r_y
+        relay.hit, relay.mute, relay.y, relay.y2 = self.hit, self.mute, self.r_y, self.r_y2
         relay.inc, relay.dec, relay.near = self.r_inc, self.r_dec, self.r_near
-        relay.run_regularly(_trace_code("y", "hit", "inc", "dec", "near") + "hit = 0\nmute = 0\n",
-                            when=_TRACES_AT[0], order=_TRACES_AT[1])
+        relay.inc2, relay.dec2, relay.near2 = self.r_inc2, self.r_dec2, self.r_near2
+        relay.run_regularly(_trace_code("y", "hit", "inc", "dec", "near") + _trace_code("y2", "hit", "inc2", "dec2", "near2")
+                            + "hit = 0\nmute = 0\n", when=_TRACES_AT[0], order=_TRACES_AT[1])
         objects.append(relay)
         # relays: a spike of element j flags its relay element of delay D, D steps later, in the
         # synapses slot of the step before the arrival
@@ -500,26 +508,34 @@ class _PlasticPlan:
             in_q = np.flatnonzero(self.proj == q)
             for g, var, sel_q, local in neurons.split_codes(self.row[in_q] * max(n, 1) + self.post[in_q], n_rows):
                 sel = in_q[sel_q]
-                t = int(self.post_set[sel[0]])
-                mult = bool(self.rule["mult"][q])
+                t, ty = int(self.post_set[sel[0]]), int(self.post_yset[sel[0]])
                 eta_p, eta_d = self.eta.get((int(q), 0)), self.eta.get((int(q), 1))
                 unit = neurons.unit(g, var)
+                # amplitudes carry the weight unit and ``soft_bound`` its inverse, so that Brian's unit check
+                # accepts the branch-free rule (the SI values are neurosim's: dimensionless rates for
+                # the multiplicative rule, soft = 1)
                 lines = [f"syn_w : {unit}", "pos : integer (constant)"]
-                lines += [f"{k} : {'1' if mult else unit} (constant, shared)" for k in ("a_plus", "a_minus")]
-                lines += [f"{k} : {unit} (constant, shared)" for k in ("w_min", "w_max")] + ["alpha : 1 (constant, shared)"]
+                lines += [f"{k} : {unit} (constant, shared)" for k in ("a_plus", "a_minus", "a3_plus", "a3_minus",
+                                                                      "w_min", "w_max")]
+                lines += [f"soft_bound : {neurons.unit(g, var, -1)} (constant, shared)",
+                          "hard_bound : 1 (constant, shared)", "alpha : 1 (constant, shared)"]
                 if eta_p is not None or eta_d is not None:
                     lines.append("mod_index : integer (constant)")
                 lines += [f"eta_{s} : 1 (linked)" for s, e in (("p", eta_p), ("d", eta_d)) if e is not None]
                 on_pre = (f"_keep = 1 - mute_pre\n_v = syn_w * _keep\n{var}_post += _v\n"
-                          + _update_code(False, mult, f"xp{t}_post", "eta_d" if eta_d is not None else None))
-                on_post = _update_code(True, mult, "y_pre", "eta_p" if eta_p is not None else None)
+                          + _rule_code(False, f"xp{t}_post", "y2_pre", "eta_d" if eta_d is not None else None))
+                same = bool(self.rule["same"][q])
+                on_post = ((_SAME_STEP_CODE if same else "")
+                           + _rule_code(True, "_s_x" if same else "y_pre", f"xp{ty}_post",
+                                        "eta_p" if eta_p is not None else None))
                 s = b2.Synapses(relay, neurons.groups[g], model="\n".join(lines), on_pre=on_pre, on_post=on_post,
                                 on_event={"pre": "arrive", "post": "fired"}, clock=clock)
                 s.connect(i=self.r_of[sel], j=local)
                 s.syn_w_ = syn.weight[self.pos[sel]].astype(np.float64)
                 s.pos = self.pos[sel]
-                for k in ("a_plus", "a_minus", "w_min", "w_max", "alpha"):
+                for k in ("a_plus", "a_minus", "a3_plus", "a3_minus", "w_min", "w_max", "alpha"):
                     setattr(s, k + "_", float(self.rule[k][q]))
+                s.soft_bound_, s.hard_bound_ = float(self.rule["soft"][q]), float(self.rule["hard"][q])
                 if eta_p is not None or eta_d is not None:
                     s.mod_index = 0
                 for name, e in (("eta_p", eta_p), ("eta_d", eta_d)):

@@ -25,6 +25,7 @@ CLAMP_AT = ("after_groups", 0)
 CLAMPING_EVENT_AT = ("after_groups", 1)
 CLAMPING_AT = ("after_groups", 2)
 CURRENT = "i_ext"
+CURRENT_DIM = named("current")
 
 
 def _identifier(name: str) -> str:
@@ -270,10 +271,11 @@ class Neurons:
             sel = np.flatnonzero(g_of == g)
             yield g, sel, self.local[ids[sel]]
 
-    def unit(self, g: int, var: str) -> str:
-        """Brian unit of variable ``var`` of group ``g``."""
+    def unit(self, g: int, var: str, power: int = 1) -> str:
+        """Brian unit of variable ``var`` of group ``g`` (raised to ``power``)."""
         model = self.plans[g].model
-        return "amp" if var == CURRENT else brian_unit(model.state_dims[model.state.index(var)])
+        dim = CURRENT_DIM if var == CURRENT else model.state_dims[model.state.index(var)]
+        return brian_unit(dim ** power)
 
     # --- state --------------------------------------------------------------------------------
     def set_state(self, state: np.ndarray, ref: np.ndarray) -> None:

@@ -357,7 +357,7 @@ class CudaBackend:
             notes = ()
         else:  # rows with plastic synapses, and the spikes noted for the plasticity phase
             deliver_src, deliver_neu = _Launcher(K.deliver_plastic, cfg_del), _Launcher(K.deliver_plastic, cfg_del)
-            notes = (dpl.skip, dev.group_of, dpl.last, dpl.gcount, dpl.watch, dpl.fired)
+            notes = (dpl.skip, dev.group_of, dpl.last, dpl.gcount, dpl.watch, dpl.fired, dpl.n_hit, dpl.hit)
             pre_args, post_args, trace_args = dpl.phase_args(dev)
             plastic_pre, plastic_post = _Launcher(P.plastic_pre, cfg_del), _Launcher(P.plastic_post, cfg_del)
             plastic_traces = _Launcher(P.plastic_traces, _launch(dpl.n_cols))

@@ -194,11 +194,12 @@ def deliver(k, halt, ctr, slot, spikes, base, lanes, indptr, target, weight, del
 
 @cuda.jit
 def deliver_plastic(k, halt, ctr, slot, spikes, base, lanes, indptr, target, weight, delay, row_delay, row_uniform,
-                    row_weight, flat, buf, skip, group_of, last, gcount, watch, fired):
+                    row_weight, flat, buf, skip, group_of, last, gcount, watch, fired, n_hit, hit):
     """:func:`deliver` in a layout with plastic projections (``numba_backend._emit_plastic``):
     lane 0 of each spike's group also notes the spike for the next plasticity phase (latest
     spike step ``last``, group count ``gcount``, and the list ``fired`` of watched elements,
-    counter ``ctr[FIRED]``). Every call delivers spikes stamped ``base``."""
+    counter ``ctr[FIRED]``; same-step pairing: the flag ``hit[base mod L, j]``). Every call
+    delivers spikes stamped ``base``."""
     if halt[0] <= k:
         return
     count = ctr[slot]
@@ -211,6 +212,8 @@ def deliver_plastic(k, halt, ctr, slot, spikes, base, lanes, indptr, target, wei
             cuda.atomic.add(gcount, group_of[j], 1)
             if watch[j]:
                 fired[cuda.atomic.add(ctr, FIRED, 1)] = j
+                if n_hit > 0:
+                    hit[base & (hit.shape[0] - 1), j] = 1
         _deliver_spike(j, base, lane, lanes, indptr, target, weight, delay, row_delay, row_uniform, row_weight, skip,
                        flat, buf)
 

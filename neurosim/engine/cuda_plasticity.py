@@ -9,7 +9,8 @@ before the ring buffer is taken into the state:
    elements in ``fired`` are depressed and their delayed groups are queued in
    ``pend[(m + d) mod L]``;
 2. :func:`plastic_post` (phase b): the incoming plastic synapses of the elements in ``fired``
-   (the CSC index ``csc_*``) are potentiated with the presynaptic trace ``trace[(m - D) mod L]``;
+   (the CSC index ``csc_*``) are potentiated with the presynaptic trace ``trace[(m - D) mod L]``
+   (same-step pairing: plus the arrival at ``t_m``, flagged in ``hit``);
 3. :func:`plastic_traces` (phases c, d): one thread per trace column writes the traces at
    ``t_{m+1}``; thread 0 then integrates the modulators in index order, sets ``lr``, and
    empties ``gcount``, ``fired`` (``ctr[FIRED]``) and the arrival list of this step
@@ -48,29 +49,32 @@ from neurosim.engine.layout import Plasticity, column_sets
 from neurosim.plasticity import rules
 
 #: per-run constants of the layout's Plasticity, uploaded once
-STATIC = ("a_plus", "a_minus", "w_min", "w_max", "mult", "alpha", "skip", "row_grp", "grp_ptr", "grp_pos", "grp_col",
-          "grp_proj", "grp_delay", "csc_ptr", "csc_pos", "csc_col", "csc_proj", "csc_delay", "watch", "tset",
-          "t_inc", "t_decay", "t_nearest", "mod_tau", "mod_weight", "mod_bias", "mod_drive_ptr", "mod_group",
-          "mod_coef", "mod_target_ptr", "mod_proj", "mod_kind")
+STATIC = ("a_plus", "a_minus", "a3_plus", "a3_minus", "w_min", "w_max", "soft", "hard", "alpha", "same", "x_inc",
+          "x_near", "skip", "row_grp", "grp_ptr", "grp_pos", "grp_col", "grp_ycol", "grp_proj", "grp_delay",
+          "csc_ptr", "csc_pos", "csc_col", "csc_ycol", "csc_pre", "csc_proj", "csc_delay", "watch", "tset", "t_inc",
+          "t_decay", "t_nearest", "mod_tau", "mod_weight", "mod_bias", "mod_drive_ptr", "mod_group", "mod_coef",
+          "mod_target_ptr", "mod_proj", "mod_kind")
 #: the state that a block changes (``counters[0]`` travels in the backend's counter array)
-DYNAMIC = ("lr", "fired", "last", "gcount", "pend", "pend_n", "trace", "mod_state")
+DYNAMIC = ("lr", "fired", "last", "hit", "gcount", "pend", "pend_n", "trace", "mod_state")
 
 
-_stdp_weight = cuda.jit(device=True)(rules.stdp_weight)
+_potentiate = cuda.jit(device=True)(rules.potentiate)
+_depress = cuda.jit(device=True)(rules.depress)
 _next_trace = cuda.jit(device=True)(rules.next_trace)
+_same_step_trace = cuda.jit(device=True)(rules.same_step_trace)
 _modulator_step = cuda.jit(device=True)(rules.modulator_step)
 
 
 @cuda.jit(device=True)
-def _update(s, p, x, potentiate, weight, a_plus, a_minus, w_min, w_max, mult, alpha, lr):
-    """``numba_backend._update`` on the device arrays."""
-    weight[s] = _stdp_weight(weight[s], x if potentiate else x - alpha[p], potentiate, a_plus[p], a_minus[p], lr[p, 0], lr[p, 1], w_min[p],
-                             w_max[p], mult[p])
+def _depress_at(s, p, x, y, weight, a_minus, a3_minus, w_min, w_max, soft, hard, alpha, lr):
+    """``numba_backend._depress_at`` on the device arrays."""
+    weight[s] = _depress(weight[s], x, y, a_minus[p], a3_minus[p], lr[p, 1], w_min[p], w_max[p], soft[p], hard[p],
+                         alpha[p])
 
 
 @cuda.jit
 def plastic_pre(k, step, halt, ctr, lanes, target, weight, buf, pend, pend_n, fired, row_grp, grp_ptr, grp_pos,
-                grp_col, grp_proj, grp_delay, trace, a_plus, a_minus, w_min, w_max, mult, alpha, lr):
+                grp_col, grp_ycol, grp_proj, grp_delay, trace, a_minus, a3_minus, w_min, w_max, soft, hard, alpha, lr):
     """Phase a: arrivals (deliver with the current weight, then depress), then the spikes now
     (depress their delay-0 groups, queue the delayed ones); ``lanes`` threads per item."""
     if halt[0] <= k:
@@ -84,48 +88,57 @@ def plastic_pre(k, step, halt, ctr, lanes, target, weight, buf, pend, pend_n, fi
     for e in range(group, total, n_groups):
         if e < n_arrivals:
             g = pend[slot, e]
+            sent = (step - np.int64(grp_delay[g])) & mask
             for q in range(grp_ptr[g] + lane, grp_ptr[g + 1], lanes):
                 s = grp_pos[q]
                 cuda.atomic.add(buf, (slot, target[s]), weight[s])
-                _update(s, grp_proj[q], trace[slot, grp_col[q]], False, weight, a_plus, a_minus, w_min, w_max,
-                        mult, alpha, lr)
+                _depress_at(s, grp_proj[q], trace[slot, grp_col[q]], trace[sent, grp_ycol[q]], weight, a_minus,
+                            a3_minus, w_min, w_max, soft, hard, alpha, lr)
         else:
             j = fired[e - n_arrivals]
             for g in range(row_grp[j], row_grp[j + 1]):
                 d = grp_delay[g]
                 if d == 0:
                     for q in range(grp_ptr[g] + lane, grp_ptr[g + 1], lanes):
-                        _update(grp_pos[q], grp_proj[q], trace[slot, grp_col[q]], False, weight, a_plus, a_minus,
-                                w_min, w_max, mult, alpha, lr)
+                        _depress_at(grp_pos[q], grp_proj[q], trace[slot, grp_col[q]], trace[slot, grp_ycol[q]],
+                                    weight, a_minus, a3_minus, w_min, w_max, soft, hard, alpha, lr)
                 elif lane == 0:
                     t = (step + np.int64(d)) & mask
                     pend[t, cuda.atomic.add(pend_n, t, 1)] = g
 
 
 @cuda.jit
-def plastic_post(k, step, halt, ctr, lanes, weight, fired, csc_ptr, csc_pos, csc_col, csc_proj, csc_delay, trace,
-                 a_plus, a_minus, w_min, w_max, mult, alpha, lr):
+def plastic_post(k, step, halt, ctr, lanes, weight, fired, csc_ptr, csc_pos, csc_col, csc_ycol, csc_pre, csc_proj,
+                 csc_delay, trace, n_hit, hit, same, x_inc, x_near, a_plus, a3_plus, w_min, w_max, soft, hard, lr):
     """Phase b: potentiate the incoming plastic synapses of the elements in ``fired`` with the
-    presynaptic traces of the arrivals before ``t_step``; ``lanes`` threads per element."""
+    presynaptic traces of the arrivals before ``t_step`` (same-step pairing: and at ``t_step``);
+    ``lanes`` threads per element."""
     if halt[0] <= k:
         return
     mask = trace.shape[0] - 1
+    now = step & mask
     gid = cuda.grid(1)
     group, lane, n_groups = gid // lanes, gid % lanes, cuda.gridsize(1) // lanes
     for f in range(group, ctr[FIRED], n_groups):
         i = fired[f]
         for q in range(csc_ptr[i] + lane, csc_ptr[i + 1], lanes):
-            x = trace[(step - np.int64(csc_delay[q])) & mask, csc_col[q]]
-            _update(csc_pos[q], csc_proj[q], x, True, weight, a_plus, a_minus, w_min, w_max, mult, alpha, lr)
+            p, sent = csc_proj[q], (step - np.int64(csc_delay[q])) & mask
+            x = trace[sent, csc_col[q]]
+            if n_hit > 0 and same[p] and hit[sent, csc_pre[q]]:
+                x = _same_step_trace(x, x_inc[p], x_near[p])
+            s = csc_pos[q]
+            weight[s] = _potentiate(weight[s], x, trace[now, csc_ycol[q]], a_plus[p], a3_plus[p], lr[p, 0], w_min[p],
+                                    w_max[p], soft[p], hard[p])
 
 
 @cuda.jit
-def plastic_traces(k, step, halt, ctr, n_cols, col_set, tset, t_inc, t_decay, t_nearest, last, trace, n_mod,
-                   mod_state, mod_tau, mod_weight, mod_bias, mod_drive_ptr, mod_group, mod_coef, mod_target_ptr,
+def plastic_traces(k, step, halt, ctr, n_cols, col_set, tset, t_inc, t_decay, t_nearest, last, trace, n_hit, hit,
+                   n_mod, mod_state, mod_tau, mod_weight, mod_bias, mod_drive_ptr, mod_group, mod_coef, mod_target_ptr,
                    mod_proj, mod_kind, lr, gcount, pend_n):
-    """Phases c and d: the traces at ``t_{step+1}`` (one thread per column); thread 0 then
-    integrates the modulators (``A <- A + (w n + b - A) / tau``, in index order), sets ``lr``
-    and empties ``gcount``, ``fired`` and the pending slot of ``step``."""
+    """Phases c and d: the traces at ``t_{step+1}`` (one thread per column) and an empty
+    ``hit`` slot for them; thread 0 then integrates the modulators (``A <- A + (w n + b - A) /
+    tau``, in index order), sets ``lr`` and empties ``gcount``, ``fired`` and the pending slot
+    of ``step``."""
     if halt[0] <= k:
         return
     mask = trace.shape[0] - 1
@@ -136,6 +149,8 @@ def plastic_traces(k, step, halt, ctr, n_cols, col_set, tset, t_inc, t_decay, t_
         e = tset[t, 0] + (c - tset[t, 2])
         inc, decay = t_inc[t], t_decay[t]
         trace[nxt, c] = _next_trace(trace[now, c], last[e] == step, inc, decay, t_nearest[t])
+    for e in range(gid, n_hit, cuda.gridsize(1)):
+        hit[nxt, e] = 0
     if gid != 0:
         return
     for m in range(n_mod):
@@ -167,6 +182,7 @@ class DevicePlasticity:
         for name in STATIC + DYNAMIC:
             setattr(self, name, up(np.ascontiguousarray(_stand_in(getattr(pl, name)))))
         self.n_cols = pl.trace.shape[1]
+        self.n_hit = pl.hit.shape[1]  # 0: no same-step pairing (``hit`` is a stand-in)
         self.col_set = up(_stand_in(column_sets(pl).astype(np.int32)))
         self.n_mod = pl.mod_state.shape[0]
         self.synced = SyncedCopies()
@@ -192,13 +208,15 @@ class DevicePlasticity:
     def phase_args(self, dev) -> tuple[tuple, tuple, tuple]:
         """The array arguments of :func:`plastic_pre`, :func:`plastic_post` and :func:`plastic_traces`
         after their leading scalars (``dev``: the backend's device layout)."""
-        rule = (self.a_plus, self.a_minus, self.w_min, self.w_max, self.mult, self.alpha, self.lr)
+        bounds = (self.w_min, self.w_max, self.soft, self.hard)
         pre = (dev.target, dev.weight, dev.buf, self.pend, self.pend_n, self.fired, self.row_grp, self.grp_ptr,
-               self.grp_pos, self.grp_col, self.grp_proj, self.grp_delay, self.trace, *rule)
-        post = (dev.weight, self.fired, self.csc_ptr, self.csc_pos, self.csc_col, self.csc_proj, self.csc_delay,
-                self.trace, *rule)
+               self.grp_pos, self.grp_col, self.grp_ycol, self.grp_proj, self.grp_delay, self.trace, self.a_minus,
+               self.a3_minus, *bounds, self.alpha, self.lr)
+        post = (dev.weight, self.fired, self.csc_ptr, self.csc_pos, self.csc_col, self.csc_ycol, self.csc_pre,
+                self.csc_proj, self.csc_delay, self.trace, self.n_hit, self.hit, self.same, self.x_inc, self.x_near,
+                self.a_plus, self.a3_plus, *bounds, self.lr)
         traces = (self.n_cols, self.col_set, self.tset, self.t_inc, self.t_decay, self.t_nearest, self.last,
-                  self.trace, self.n_mod, self.mod_state, self.mod_tau, self.mod_weight, self.mod_bias,
+                  self.trace, self.n_hit, self.hit, self.n_mod, self.mod_state, self.mod_tau, self.mod_weight, self.mod_bias,
                   self.mod_drive_ptr, self.mod_group, self.mod_coef, self.mod_target_ptr, self.mod_proj,
                   self.mod_kind, self.lr, self.gcount, self.pend_n)
         return pre, post, traces

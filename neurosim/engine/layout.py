@@ -92,26 +92,40 @@ class Plasticity(NamedTuple):
        are depressed; their delayed groups are queued in ``pend[(m + d) mod L]``;
     b. post spikes: the incoming plastic synapses (``csc``) of the neurons in ``fired`` are
        potentiated, reading the presynaptic trace ``trace[(m - delay) mod L]`` (the trace of
-       the arrivals before ``t_m``);
+       the arrivals before ``t_m``; with same-step pairing plus the arrival at ``t_m``, if
+       ``hit[(m - delay) mod L]`` of the presynaptic element is set);
     c. traces: ``trace[(m+1) mod L] = (trace[m mod L] (+ inc if the element spiked at t_m)) * decay``
        (nearest: ``inc`` replaces the value);
-    d. modulators integrate the spike counts at ``t_m`` and set ``lr``.
+    d. modulators integrate the spike counts at ``t_m`` and set ``lr``; ``hit[(m+1) mod L]`` is
+       cleared for the spikes at ``t_{m+1}``.
+
+    The weight updates of (a) and (b) are :func:`neurosim.plasticity.rules.depress` and
+    ``potentiate``; a depression also reads the presynaptic element's slow trace
+    ``trace[(m - delay) mod L, grp_ycol]``, a potentiation the postsynaptic neuron's
+    ``trace[m mod L, csc_ycol]`` (triplet STDP).
     """
 
     flags: np.ndarray  # uint8[1]: 1 if any projection is plastic
     counters: np.ndarray  # int64[1]: number of elements in ``fired``
-    a_plus: np.ndarray  # (P,) per plastic projection
+    a_plus: np.ndarray  # (P,) per plastic projection: pair amplitudes
     a_minus: np.ndarray
+    a3_plus: np.ndarray  # (P,): triplet amplitudes (0: pair STDP)
+    a3_minus: np.ndarray
     w_min: np.ndarray
     w_max: np.ndarray
-    mult: np.ndarray  # uint8 (P,): 1 multiplicative, 0 additive
+    soft: np.ndarray  # (P,): 1 multiplicative (soft bounds), 0 additive
+    hard: np.ndarray  # (P,): 1 - soft
     alpha: np.ndarray  # (P,): subtracted from the postsynaptic trace at presynaptic arrivals
+    same: np.ndarray  # uint8 (P,): 1 if a presynaptic arrival pairs with a postsynaptic spike of its step
+    x_inc: np.ndarray  # (P,): increment of the presynaptic trace (for same-step pairing)
+    x_near: np.ndarray  # uint8 (P,): 1 if the presynaptic trace is nearest-spike
     lr: np.ndarray  # (P, 2): learning-rate factors (potentiation, depression)
     skip: np.ndarray  # uint8 (n synapses): 1 for plastic synapses with a delay (delivered on arrival)
     row_grp: np.ndarray  # int64 (N+S+1,): delay groups of row j are row_grp[j] .. row_grp[j+1]
     grp_ptr: np.ndarray  # int64 (G+1,): synapses of group g are entries grp_ptr[g] .. grp_ptr[g+1] of:
     grp_pos: np.ndarray  # int64: merged-CSR position (entries by row, delay, position)
     grp_col: np.ndarray  # int64: trace column of the postsynaptic neuron
+    grp_ycol: np.ndarray  # int64: slow (triplet) trace column of the presynaptic element (a3_minus = 0: any column)
     grp_proj: np.ndarray  # int32: plastic projection
     grp_delay: np.ndarray  # int32 (G,)
     pend: np.ndarray  # int32 (L, groups with a delay): groups arriving at each ring slot
@@ -119,11 +133,14 @@ class Plasticity(NamedTuple):
     csc_ptr: np.ndarray  # int64 (N+S+1,): incoming plastic synapses of neuron i are entries csc_ptr[i] .. of:
     csc_pos: np.ndarray  # int64: merged-CSR position (entries by post, position)
     csc_col: np.ndarray  # int64: trace column of the presynaptic element
+    csc_ycol: np.ndarray  # int64: slow (triplet) trace column of the postsynaptic neuron (a3_plus = 0: any column)
+    csc_pre: np.ndarray  # int32: the presynaptic element
     csc_proj: np.ndarray  # int32: plastic projection
     csc_delay: np.ndarray  # int32: delay (steps)
     watch: np.ndarray  # uint8 (N+S,): 1 if the element has outgoing or incoming plastic synapses
     fired: np.ndarray  # int32 (N+S,): watched elements that spiked at the current time
     last: np.ndarray  # int64 (N+S,): step of each element's latest spike (-1: none)
+    hit: np.ndarray  # uint8 (L, N+S) if a projection pairs same-step spikes, else (L, 0): hit[s mod L, j] = 1 if j spiked at t_s
     gcount: np.ndarray  # int64 (groups,): spikes of each group at the current time
     trace: np.ndarray  # (L, columns): trace[m mod L] holds the traces at t_m (before its spikes)
     tset: np.ndarray  # int64 (sets, 3): first element, size, first column of each trace set
@@ -238,11 +255,12 @@ def empty_plasticity(n_groups: int, ring: int, dtype: np.dtype) -> Plasticity:
     w, u8 = np.zeros(0, dtype), np.zeros(0, np.uint8)
     return NoPlasticity(
         flags=np.zeros(1, np.uint8), counters=np.zeros(1, np.int64),
-        a_plus=w, a_minus=w, w_min=w, w_max=w, mult=u8, alpha=w, lr=np.zeros((0, 2), dtype), skip=u8,
-        row_grp=np.zeros(1, np.int64), grp_ptr=np.zeros(1, np.int64), grp_pos=i64, grp_col=i64, grp_proj=i32,
-        grp_delay=i32, pend=np.zeros((ring, 0), np.int32), pend_n=np.zeros(ring, np.int64),
-        csc_ptr=np.zeros(1, np.int64), csc_pos=i64, csc_col=i64, csc_proj=i32, csc_delay=i32,
-        watch=u8, fired=i32, last=i64,
+        a_plus=w, a_minus=w, a3_plus=w, a3_minus=w, w_min=w, w_max=w, soft=w, hard=w, alpha=w, same=u8, x_inc=w,
+        x_near=u8, lr=np.zeros((0, 2), dtype), skip=u8,
+        row_grp=np.zeros(1, np.int64), grp_ptr=np.zeros(1, np.int64), grp_pos=i64, grp_col=i64, grp_ycol=i64,
+        grp_proj=i32, grp_delay=i32, pend=np.zeros((ring, 0), np.int32), pend_n=np.zeros(ring, np.int64),
+        csc_ptr=np.zeros(1, np.int64), csc_pos=i64, csc_col=i64, csc_ycol=i64, csc_pre=i32, csc_proj=i32,
+        csc_delay=i32, watch=u8, fired=i32, last=i64, hit=np.zeros((ring, 0), np.uint8),
         gcount=np.zeros(n_groups, np.int64),
         trace=np.zeros((ring, 0), dtype), tset=np.zeros((0, 3), np.int64), t_inc=w, t_decay=w, t_nearest=u8,
         mod_state=f64, mod_tau=f64, mod_weight=f64, mod_bias=f64, mod_drive_ptr=np.zeros(1, np.int64),

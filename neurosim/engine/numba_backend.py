@@ -122,6 +122,8 @@ def _emit_plastic(j, stamp, base, syn, flat, rec, k, pl):
         f = pl.counters[0]
         pl.fired[f] = j
         pl.counters[0] = f + 1
+        if pl.hit.shape[1] > 0:
+            pl.hit[stamp & (pl.hit.shape[0] - 1), j] = 1
     if syn.row_delay[j] < -1:
         _deliver_plastic_row(j, base, syn, flat, pl)
     else:
@@ -129,17 +131,27 @@ def _emit_plastic(j, stamp, base, syn, flat, rec, k, pl):
 
 
 _alias_draw = njit(cache=True, inline="always")(alias_draw)
-_stdp_weight = njit(cache=True, inline="always")(rules.stdp_weight)
+_potentiate = njit(inline="always")(rules.potentiate)
+_depress = njit(inline="always")(rules.depress)
 _next_trace = njit(cache=True, inline="always")(rules.next_trace)
+_same_step_trace = njit(cache=True, inline="always")(rules.same_step_trace)
 _modulator_step = njit(cache=True, inline="always")(rules.modulator_step)
 
 
 @njit(cache=True, inline="always")
-def _update(s, p, x, potentiate, syn, pl):
-    """Plastic synapse at merged position ``s`` of projection ``p``, with the other side's trace
-    ``x``: potentiate (``w += eta_+ A+(w) x``) or depress (``w -= eta_- A-(w) (x - alpha)``), then clip."""
-    syn.weight[s] = _stdp_weight(syn.weight[s], x if potentiate else x - pl.alpha[p], potentiate, pl.a_plus[p], pl.a_minus[p], pl.lr[p, 0],
-                                 pl.lr[p, 1], pl.w_min[p], pl.w_max[p], pl.mult[p])
+def _depress_at(s, p, x, y, syn, pl):
+    """Depress the plastic synapse at merged position ``s`` (projection ``p``) for a presynaptic
+    arrival: ``x`` the postsynaptic trace, ``y`` the presynaptic slow trace (:func:`rules.depress`)."""
+    syn.weight[s] = _depress(syn.weight[s], x, y, pl.a_minus[p], pl.a3_minus[p], pl.lr[p, 1], pl.w_min[p],
+                             pl.w_max[p], pl.soft[p], pl.hard[p], pl.alpha[p])
+
+
+@njit(cache=True, inline="always")
+def _potentiate_at(s, p, x, y, syn, pl):
+    """Potentiate the plastic synapse at ``s`` (projection ``p``) for a postsynaptic spike: ``x``
+    the presynaptic trace, ``y`` the postsynaptic slow trace (:func:`rules.potentiate`)."""
+    syn.weight[s] = _potentiate(syn.weight[s], x, y, pl.a_plus[p], pl.a3_plus[p], pl.lr[p, 0], pl.w_min[p],
+                                pl.w_max[p], pl.soft[p], pl.hard[p])
 
 
 @njit(cache=True, inline="always")
@@ -152,10 +164,11 @@ def _plasticity(step, syn, pl):
     now = pl.trace[slot]
     for e in range(pl.pend_n[slot]):  # delayed arrivals: deliver with the current weight, then depress
         g = pl.pend[slot, e]
+        sent = pl.trace[(step - pl.grp_delay[g]) & mask]
         for q in range(pl.grp_ptr[g], pl.grp_ptr[g + 1]):
             s = pl.grp_pos[q]
             syn.buf[slot, syn.target[s]] += syn.weight[s]
-            _update(s, pl.grp_proj[q], now[pl.grp_col[q]], False, syn, pl)
+            _depress_at(s, pl.grp_proj[q], now[pl.grp_col[q]], sent[pl.grp_ycol[q]], syn, pl)
     pl.pend_n[slot] = 0
     n_fired = pl.counters[0]
     for f in range(n_fired):  # spikes now: depress the delay-0 groups, queue the others
@@ -164,7 +177,7 @@ def _plasticity(step, syn, pl):
             d = pl.grp_delay[g]
             if d == 0:
                 for q in range(pl.grp_ptr[g], pl.grp_ptr[g + 1]):
-                    _update(pl.grp_pos[q], pl.grp_proj[q], now[pl.grp_col[q]], False, syn, pl)
+                    _depress_at(pl.grp_pos[q], pl.grp_proj[q], now[pl.grp_col[q]], now[pl.grp_ycol[q]], syn, pl)
             else:
                 t = (step + d) & mask
                 pl.pend[t, pl.pend_n[t]] = g
@@ -172,8 +185,11 @@ def _plasticity(step, syn, pl):
     for f in range(n_fired):  # postsynaptic spikes now: potentiate the incoming plastic synapses
         i = pl.fired[f]
         for q in range(pl.csc_ptr[i], pl.csc_ptr[i + 1]):
-            x = pl.trace[(step - pl.csc_delay[q]) & mask, pl.csc_col[q]]  # arrivals before t_step
-            _update(pl.csc_pos[q], pl.csc_proj[q], x, True, syn, pl)
+            p, sent = pl.csc_proj[q], (step - pl.csc_delay[q]) & mask
+            x = pl.trace[sent, pl.csc_col[q]]  # arrivals before t_step
+            if pl.same[p] and pl.hit[sent, pl.csc_pre[q]]:  # and the arrival at t_step
+                x = _same_step_trace(x, pl.x_inc[p], pl.x_near[p])
+            _potentiate_at(pl.csc_pos[q], p, x, now[pl.csc_ycol[q]], syn, pl)
     pl.counters[0] = 0
     nxt = pl.trace[(step + 1) & mask]
     for t in range(pl.tset.shape[0]):  # traces at t_{step+1}
@@ -183,6 +199,8 @@ def _plasticity(step, syn, pl):
         nearest = pl.t_nearest[t]
         for i in range(size):
             x_next[i] = _next_trace(x_now[i], last[i] == step, inc, decay, nearest)
+    if pl.hit.shape[1] > 0:  # the slot of t_{step+1} (emitted after this phase) starts empty
+        pl.hit[(step + 1) & mask, :] = 0
     for m in range(pl.mod_state.shape[0]):  # modulators: A <- A + (w n + b - A) / tau
         drive = 0.0
         for q in range(pl.mod_drive_ptr[m], pl.mod_drive_ptr[m + 1]):

@@ -11,6 +11,7 @@ import numpy as np
 
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout
 from neurosim.engine.rng import binomial_counts, normal_draws, uniform
+from neurosim.plasticity import rules
 
 
 def _emit(layout: Layout, ids: np.ndarray, stamp: int, base: int, k: int) -> None:
@@ -33,6 +34,8 @@ def _emit(layout: Layout, ids: np.ndarray, stamp: int, base: int, k: int) -> Non
         f = pl.counters[0]
         pl.fired[f:f + watched.size] = watched
         pl.counters[0] = f + watched.size
+        if pl.hit.shape[1]:
+            pl.hit[stamp & (pl.hit.shape[0] - 1), watched] = 1
         rows = rows[pl.skip[rows] == 0]  # delayed plastic synapses are delivered on arrival
     now = syn.delay[rows] == 0
     np.add.at(layout.state.vars.reshape(-1), syn.target[rows[now]], syn.weight[rows[now]])
@@ -41,19 +44,20 @@ def _emit(layout: Layout, ids: np.ndarray, stamp: int, base: int, k: int) -> Non
     np.add.at(syn.buf, (slots, syn.target[later]), syn.weight[later])
 
 
-def _update(layout: Layout, s: np.ndarray, p: np.ndarray, x: np.ndarray, potentiate: bool) -> None:
-    """Potentiate (``w += eta_+ A+(w) x``) or depress (``w -= eta_- A-(w) (x - alpha)``) the distinct
-    plastic synapses at merged positions ``s`` (projections ``p``), then clip to the bounds."""
+def _depress(layout: Layout, s: np.ndarray, p: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """:func:`neurosim.plasticity.rules.depress` of the distinct plastic synapses at merged
+    positions ``s`` (projections ``p``): ``x`` postsynaptic traces, ``y`` presynaptic slow traces."""
     syn, pl = layout.syn, layout.plastic
-    w, lo, hi = syn.weight[s], pl.w_min[p], pl.w_max[p]
-    x = x if potentiate else x - pl.alpha[p]
-    if potentiate:
-        a = pl.a_plus[p] * pl.lr[p, 0]
-        w = w + np.where(pl.mult[p] != 0, a * (hi - w) * x, a * x)
-    else:
-        a = pl.a_minus[p] * pl.lr[p, 1]
-        w = w - np.where(pl.mult[p] != 0, a * (w - lo) * x, a * x)
-    syn.weight[s] = np.minimum(np.maximum(w, lo), hi)
+    syn.weight[s] = rules.NUMPY_DEPRESS(syn.weight[s], x, y, pl.a_minus[p], pl.a3_minus[p], pl.lr[p, 1], pl.w_min[p],
+                                        pl.w_max[p], pl.soft[p], pl.hard[p], pl.alpha[p])
+
+
+def _potentiate(layout: Layout, s: np.ndarray, p: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """:func:`neurosim.plasticity.rules.potentiate` of the distinct plastic synapses at ``s``:
+    ``x`` presynaptic traces, ``y`` postsynaptic slow traces."""
+    syn, pl = layout.syn, layout.plastic
+    syn.weight[s] = rules.NUMPY_POTENTIATE(syn.weight[s], x, y, pl.a_plus[p], pl.a3_plus[p], pl.lr[p, 0],
+                                           pl.w_min[p], pl.w_max[p], pl.soft[p], pl.hard[p])
 
 
 def _entries(ptr: np.ndarray, items) -> np.ndarray:
@@ -77,15 +81,24 @@ def _plasticity(layout: Layout, step: int) -> None:
         pl.pend[t, pl.pend_n[t]] = g
         pl.pend_n[t] += 1
     q = np.concatenate([arriving, _entries(pl.grp_ptr, groups[delays == 0])])
-    _update(layout, pl.grp_pos[q], pl.grp_proj[q], pl.trace[slot, pl.grp_col[q]], potentiate=False)
+    entry_group = np.searchsorted(pl.grp_ptr, q, side="right") - 1
+    sent = (step - pl.grp_delay[entry_group].astype(np.int64)) & mask
+    _depress(layout, pl.grp_pos[q], pl.grp_proj[q], pl.trace[slot, pl.grp_col[q]], pl.trace[sent, pl.grp_ycol[q]])
     q = _entries(pl.csc_ptr, fired)
-    rows = (step - pl.csc_delay[q].astype(np.int64)) & mask
-    _update(layout, pl.csc_pos[q], pl.csc_proj[q], pl.trace[rows, pl.csc_col[q]], potentiate=True)
+    p = pl.csc_proj[q]
+    sent = (step - pl.csc_delay[q].astype(np.int64)) & mask
+    x = pl.trace[sent, pl.csc_col[q]]
+    if pl.hit.shape[1]:  # same-step pairing: add the arrivals at t_step
+        now = (pl.same[p] != 0) & (pl.hit[sent, pl.csc_pre[q]] != 0)
+        x = np.where(now, np.where(pl.x_near[p] != 0, pl.x_inc[p], x + pl.x_inc[p]), x)
+    _potentiate(layout, pl.csc_pos[q], p, x, pl.trace[slot, pl.csc_ycol[q]])
     pl.counters[0] = 0
     nxt = (step + 1) & mask
     for (a, size, col), inc, decay, nearest in zip(pl.tset, pl.t_inc, pl.t_decay, pl.t_nearest):
         now, spiked = pl.trace[slot, col:col + size], pl.last[a:a + size] == step
         pl.trace[nxt, col:col + size] = np.where(spiked, inc if nearest else now + inc, now) * decay
+    if pl.hit.shape[1]:
+        pl.hit[nxt] = 0
     for m in range(pl.mod_state.size):
         drive = 0.0
         for k in range(pl.mod_drive_ptr[m], pl.mod_drive_ptr[m + 1]):

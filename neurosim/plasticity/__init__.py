@@ -9,6 +9,6 @@ The rules run event-driven inside the engine's compiled loop (see
 (:class:`neurosim.modulator.Modulator`, made by ``Network.modulator``).
 """
 
-from neurosim.plasticity.stdp import STDP, vogels_sprekeler
+from neurosim.plasticity.stdp import STDP, triplet, vogels_sprekeler
 
-__all__ = ["STDP", "vogels_sprekeler"]
+__all__ = ["STDP", "triplet", "vogels_sprekeler"]

@@ -1,18 +1,83 @@
-"""The scalar update rules of STDP traces, weights and modulators (see :mod:`.stdp` and
-:mod:`.modulator`), written once: the numba backend compiles them with ``njit`` and the CUDA
-backend with ``cuda.jit(device=True)``, so both compute the same operations in the same order."""
+"""The plasticity rule, written once: the statements of its weight updates, and the scalar
+updates of traces and modulators (see :mod:`.stdp` and :mod:`.modulator`).
+
+The weight updates of trace-based STDP (pair, Vogels–Sprekeler and triplet; equations in
+:mod:`.stdp`) are :data:`POTENTIATION` and :data:`DEPRESSION`: one arithmetic operation per
+statement, no literals, branch-free (``soft`` is 1 for the multiplicative weight dependence and
+0 for the additive one, ``hard = 1 - soft``), so that every target evaluates the same
+operations in the same order and rounds alike:
+
+- :func:`potentiate` and :func:`depress`, generated from them, are plain Python functions of
+  scalars; the numba backend compiles them with ``njit`` and the CUDA backend with
+  ``cuda.jit(device=True)``;
+- :data:`NUMPY_POTENTIATE` / :data:`NUMPY_DEPRESS` are the same source bound to NumPy's ``minimum``
+  and ``maximum``,
+  applied to arrays of synapses by the NumPy reference;
+- :func:`brian2_code` prints them as Brian2 abstract code for the Brian2 translation.
+
+Names: ``w`` the weight, ``x`` the other side's trace (presynaptic ``x_pre(t - D)`` for a
+potentiation, postsynaptic ``x_post(t)`` for a depression), ``y`` the own side's slow trace
+(triplet: ``o2`` and ``r2``), ``a2``/``a3`` the pair and triplet amplitudes, ``lr`` the
+learning-rate factor, ``lo``/``hi`` the bounds, ``alpha`` the Vogels–Sprekeler offset.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from neurosim.neurons.codegen import compile_source
+
+Statements = tuple[tuple[str, str], ...]
+
+#: ``w <- clip(w + lr (a2 + a3 y) g+(w) x, lo, hi)`` at a postsynaptic spike
+POTENTIATION: Statements = (
+    ("triplet", "a3 * y"), ("amp", "a2 + triplet"), ("rate", "amp * lr"),
+    ("room", "hi - w"), ("soft_room", "soft * room"), ("g", "soft_room + hard"),
+    ("ag", "rate * g"), ("dw", "ag * x"), ("moved", "w + dw"),
+)
+#: ``w <- clip(w - lr (a2 + a3 y) g-(w) (x - alpha), lo, hi)`` at a presynaptic arrival
+DEPRESSION: Statements = (
+    ("triplet", "a3 * y"), ("amp", "a2 + triplet"), ("rate", "amp * lr"),
+    ("room", "w - lo"), ("soft_room", "soft * room"), ("g", "soft_room + hard"),
+    ("ag", "rate * g"), ("xa", "x - alpha"), ("dw", "ag * xa"), ("moved", "w - dw"),
+)
+#: the last statement's value, clipped to the bounds, is the new weight (``min``/``max``: Python's
+#: builtins for scalars, which numba and CUDA compile; NumPy's ``minimum``/``maximum`` for arrays)
+RESULT = "min(max(moved, lo), hi)"
+POTENTIATION_ARGS = ("w", "x", "y", "a2", "a3", "lr", "lo", "hi", "soft", "hard")
+DEPRESSION_ARGS = (*POTENTIATION_ARGS, "alpha")
 
 
-def stdp_weight(w, x, potentiate, a_plus, a_minus, lr_plus, lr_minus, lo, hi, multiplicative):
-    """``w + eta_+ A+(w) x`` (potentiate) or ``w - eta_- A-(w) x``, clipped to [lo, hi];
-    A+ = a_plus (hi - w), A- = a_minus (w - lo) when multiplicative, else a_plus, a_minus."""
-    if potentiate:
-        a = a_plus * lr_plus
-        w = w + (a * (hi - w) * x if multiplicative else a * x)
-    else:
-        a = a_minus * lr_minus
-        w = w - (a * (w - lo) * x if multiplicative else a * x)
-    return min(max(w, lo), hi)
+def _source(name: str, statements: Statements, arguments: tuple[str, ...]) -> str:
+    body = "".join(f"    {var} = {expr}\n" for var, expr in statements)
+    return f"def {name}({', '.join(arguments)}):\n{body}    return {RESULT}\n"
+
+
+def _generate(name: str, statements: Statements, arguments: tuple[str, ...],
+              namespace: dict[str, Callable]) -> Callable:
+    return compile_source(_source(name, statements, arguments), name, namespace, f"<plasticity {name}>")
+
+
+_ARRAYS = {"min": np.minimum, "max": np.maximum}
+potentiate = _generate("potentiate", POTENTIATION, POTENTIATION_ARGS, {})
+depress = _generate("depress", DEPRESSION, DEPRESSION_ARGS, {})
+NUMPY_POTENTIATE = _generate("potentiate", POTENTIATION, POTENTIATION_ARGS, _ARRAYS)
+NUMPY_DEPRESS = _generate("depress", DEPRESSION, DEPRESSION_ARGS, _ARRAYS)
+
+
+def brian2_code(statements: Statements, names: dict[str, str], prefix: str) -> str:
+    """``statements`` as Brian2 abstract code: arguments renamed by ``names`` (``w`` to the
+    synaptic weight variable, which receives the result), temporaries prefixed by ``prefix``."""
+    temps = {var for var, _ in statements}
+
+    def rename(expr: str) -> str:
+        return " ".join(prefix + tok if tok in temps else names.get(tok, tok) for tok in expr.split())
+
+    lines = [f"{prefix}{var} = {rename(expr)}" for var, expr in statements]
+    lines.append(f"{names['w']} = clip({prefix}moved, {names['lo']}, {names['hi']})")
+    return "\n".join(lines) + "\n"
 
 
 def next_trace(x, spiked, inc, decay, nearest):
@@ -20,6 +85,11 @@ def next_trace(x, spiked, inc, decay, nearest):
     if nearest:
         return (inc if spiked else x) * decay
     return (x + inc if spiked else x) * decay
+
+
+def same_step_trace(x, inc, nearest):
+    """The presynaptic trace including an arrival now: ``x + inc`` (all-to-all) or ``inc`` (nearest)."""
+    return inc if nearest else x + inc
 
 
 def modulator_step(a, drive, weight, bias, tau_steps):

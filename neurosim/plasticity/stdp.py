@@ -23,6 +23,17 @@ with the weight dependence
 - additive:        ``A+(w) = a_plus``,               ``A-(w) = a_minus``;
 - multiplicative:  ``A+(w) = a_plus (w_max - w)``,   ``A-(w) = a_minus (w - w_min)``;
 
+Triplet STDP (Pfister & Gerstner 2006, J. Neurosci. 26:9673) adds a slow trace on each side,
+``r2`` of the presynaptic arrivals (time constant ``tau_x``) and ``o2`` of the postsynaptic
+spikes (``tau_y``), both read before the spike that triggers the update:
+
+- post spike:  ``w <- clip(w + eta_+ (a_plus + a3_plus o2_i(t)) g+(w) x_pre_j(t - D))``;
+- pre arrival: ``w <- clip(w - eta_- (a_minus + a3_minus r2_j(t - D)) g-(w) (x_post_i(t) - alpha))``;
+
+(``g+ = w_max - w``, ``g- = w - w_min`` multiplicative, 1 additive), which is pair STDP when
+``a3_plus = a3_minus = 0``. The rule is written once, as the statements of
+:mod:`neurosim.plasticity.rules`, from which every backend's update is generated.
+
 and hard bounds ``clip(w) = min(max(w, w_min), w_max)``. ``eta_+`` and ``eta_-`` are the
 projection's learning-rate factors (1, or set each step by a
 :class:`~neurosim.modulator.Modulator`).
@@ -31,7 +42,10 @@ So a post spike at ``t_post`` after a pre arrival at ``t_arr`` changes ``w`` by
 ``a_plus c e^{-(t_post - t_arr)/tau_pre}``, a pre arrival after a post spike by
 ``-a_minus c e^{-(t_arr - t_post)/tau_post}`` (additive, within the bounds). A pre arrival and
 a post spike in the *same* step do not pair (each reads the other's trace before that step's
-spikes); when both happen, the depression is applied first, then the potentiation. The
+spikes); when both happen, the depression is applied first, then the potentiation. With
+``same_step=True`` they pair as in Brian2, whose presynaptic pathway runs before the
+postsynaptic one: the potentiation then reads the presynaptic trace including the arrival at
+``t`` (``x + c``, nearest: ``c``), i.e. a coincidence counts as ``Delta t = 0^+``. The
 weight a delayed plastic synapse delivers is its weight at arrival (before that arrival's
 depression). Traces decay by multiplication with ``d`` once per step (no ``exp`` at run
 time), so every backend computes the same bits.
@@ -91,8 +105,12 @@ class STDP:
     ``traces``: ``"all_to_all"`` or ``"nearest"``; ``dependence``: ``"additive"`` or
     ``"multiplicative"``; ``trace_increment``: what a spike adds to (all-to-all) or sets
     (nearest) its trace; ``alpha``: subtracted from the postsynaptic trace at presynaptic
-    arrivals (Vogels–Sprekeler; see the module docstring). Values are converted to SI and validated on construction; the
-    weight dimension is checked against the projection in ``Network.connect``.
+    arrivals (Vogels–Sprekeler; see the module docstring); ``a3_plus``/``a3_minus``, ``tau_x``/
+    ``tau_y``: the triplet terms and the time constants of the slow pre and post traces
+    (Pfister & Gerstner 2006; :func:`triplet`); ``same_step``: pair a presynaptic arrival and a
+    postsynaptic spike of the same step as Brian2 does. Values are converted to SI and
+    validated on construction; the weight dimension is checked against the projection in
+    ``Network.connect``.
     """
 
     a_plus: Any
@@ -105,6 +123,11 @@ class STDP:
     dependence: str = "additive"
     trace_increment: Any = 1.0
     alpha: Any = 0.0
+    a3_plus: Any = 0.0
+    a3_minus: Any = 0.0
+    tau_x: Any = "101 ms"
+    tau_y: Any = "125 ms"
+    same_step: bool = False
     #: dimension of the weight-like values given with units (None: bare numbers only)
     weight_dimension: str | None = field(default=None, init=False, compare=False)
 
@@ -116,7 +139,9 @@ class STDP:
             raise ValueError(f"{f}.traces: must be one of {TRACES}, got {self.traces!r}")
         if self.dependence not in DEPENDENCES:
             raise ValueError(f"{f}.dependence: must be one of {DEPENDENCES}, got {self.dependence!r}")
-        for name in ("tau_pre", "tau_post"):
+        if not isinstance(self.same_step, bool):
+            raise ValueError(f"{f}.same_step: must be true or false, got {self.same_step!r}")
+        for name in ("tau_pre", "tau_post", "tau_x", "tau_y"):
             tau = parse_quantity(getattr(self, name), "time", f"{f}.{name}")
             if not tau > 0:
                 raise ValueError(f"{f}.{name}: must be > 0, got {show(tau)}")
@@ -126,9 +151,10 @@ class STDP:
             raise ValueError(f"{f}.trace_increment: must be > 0, got {show(inc)}")
         object.__setattr__(self, "trace_increment", inc)
         object.__setattr__(self, "alpha", parse_quantity(self.alpha, "dimensionless", f"{f}.alpha"))
-        weight_like = ("w_min", "w_max") + (("a_plus", "a_minus") if self.dependence == "additive" else ())
+        amplitudes = ("a_plus", "a_minus", "a3_plus", "a3_minus")
+        weight_like = ("w_min", "w_max") + (amplitudes if self.dependence == "additive" else ())
         dims: dict[str, str] = {}
-        for name in ("a_plus", "a_minus", "w_min", "w_max"):
+        for name in (*amplitudes, "w_min", "w_max"):
             given = getattr(self, name)
             if name in weight_like:
                 value, dim = _weight(given, f"{f}.{name}")
@@ -157,8 +183,10 @@ class STDP:
                              f"connection's weights are {weight_dimension}s")
 
     def decay(self, dt: float, which: str) -> float:
-        """Per-step decay factor ``exp(-dt / tau)`` of the ``"pre"`` or ``"post"`` trace."""
-        return math.exp(-dt / (self.tau_pre if which == "pre" else self.tau_post))
+        """Per-step decay factor ``exp(-dt / tau)`` of the ``"pre"``, ``"post"``, ``"x"`` (slow
+        pre) or ``"y"`` (slow post) trace."""
+        tau = {"pre": self.tau_pre, "post": self.tau_post, "x": self.tau_x, "y": self.tau_y}[which]
+        return math.exp(-dt / tau)
 
     def as_dict(self) -> dict[str, Any]:
         """The rule's parameters (SI), e.g. for result files."""
@@ -176,3 +204,17 @@ def vogels_sprekeler(eta: Any, rho_0: Any, w_max: Any, tau: Any = "20 ms", w_min
     value, _ = _weight(eta, "plasticity.eta")
     return STDP(a_plus=value, a_minus=-value, w_max=w_max, w_min=w_min, tau_pre=tau_s, tau_post=tau_s,
                 alpha=2.0 * rate * tau_s)
+
+
+def triplet(a2_plus: Any = 7.5e-10, a3_plus: Any = 9.3e-3, a2_minus: Any = 7e-3, a3_minus: Any = 2.3e-4,
+            tau_plus: Any = "16.8 ms", tau_minus: Any = "33.7 ms", tau_x: Any = "101 ms", tau_y: Any = "125 ms",
+            w_max: Any = 1.0, w_min: Any = 0.0, traces: str = "all_to_all", same_step: bool = False) -> STDP:
+    """Triplet STDP of Pfister & Gerstner (2006): ``r1`` (``tau_plus``) and ``r2`` (``tau_x``)
+    presynaptic traces, ``o1`` (``tau_minus``) and ``o2`` (``tau_y``) postsynaptic ones, all
+    incremented by 1 (``traces="nearest"``: set to 1); a post spike adds
+    ``r1 (a2_plus + a3_plus o2)``, a pre arrival subtracts ``o1 (a2_minus + a3_minus r2)``.
+    The defaults are the visual-cortex fit of the paper, as NEST's ``stdp_triplet_synapse``
+    examples use it; amplitudes are weights (SI numbers or unit strings)."""
+    return STDP(a_plus=a2_plus, a_minus=a2_minus, a3_plus=a3_plus, a3_minus=a3_minus, tau_pre=tau_plus,
+                tau_post=tau_minus, tau_x=tau_x, tau_y=tau_y, w_max=w_max, w_min=w_min, traces=traces,
+                same_step=same_step)
