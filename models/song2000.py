@@ -1,9 +1,10 @@
 """Song, Miller & Abbott (2000): competitive Hebbian learning through additive STDP.
 
 S. Song, K. D. Miller, L. F. Abbott, "Competitive Hebbian learning through spike-timing-dependent
-synaptic plasticity", Nat. Neurosci. 3, 919–926 (2000), as in Brian2's example
-``examples/synapses/STDP.py``, with the paper's conductance drive ``ge (E_e - v)``. One
-conductance-based LIF neuron (forward Euler, as the example)
+synaptic plasticity", Nat. Neurosci. 3, 919–926 (2000), as Brian2's example
+``examples/synapses/STDP.py`` builds it (excitatory inputs only), except that the drive is the
+paper's conductance ``ge (E_e - v)`` (the example's ``ge (E_e - v_r)`` is a current), integrated
+by forward Euler. One conductance-based LIF neuron
 
     dv/dt = (ge (E_e - v) + E_l - v) / tau_m      spike when v > v_t, then v = v_r
     dge/dt = -ge / tau_e                          (ge dimensionless: in units of the leak)
@@ -11,16 +12,16 @@ conductance-based LIF neuron (forward Euler, as the example)
 driven by ``n_inputs`` Poisson sources of ``rate`` through all-to-all synapses onto ``ge``
 (delay 0) with initial weights uniform in [0, g_max). Additive pair STDP, all-to-all traces
 (tau_pre = tau_post = 20 ms): a post spike adds ``a_pre g_max`` times the pre trace, a pre
-arrival subtracts ``depression · a_pre g_max · tau_pre/tau_post`` times the post trace, weights
-clipped to [0, g_max]. Depression slightly outweighs potentiation (1.05), so inputs compete
-and the weights split into two groups at 0 and at g_max (the paper's Fig. 2). ``same_step``
-pairs a pre arrival and a post spike of one step as Brian2 does (its ``on_pre`` before
-``on_post``; see :class:`neurosim.plasticity.STDP`).
+arrival subtracts ``depression_ratio a_pre g_max tau_pre/tau_post`` times the post trace,
+weights clipped to [0, g_max]. Depression slightly outweighs potentiation (1.05), so the inputs
+compete and the weights split into two groups, at 0 and at g_max (the paper's Fig. 2).
+``same_step`` pairs a pre arrival and a post spike of one step as Brian2 does (its ``on_pre``
+runs before ``on_post``; see :class:`neurosim.plasticity.STDP`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from neurosim.connectivity import AllToAll, Uniform
@@ -38,7 +39,8 @@ EQUATIONS = """
 @dataclass(frozen=True)
 class Params:
     """Parameters of :func:`build` (Brian2's example values); ``g_max`` and the weights are
-    dimensionless (units of the leak conductance), ``a_pre`` is a fraction of ``g_max``."""
+    dimensionless (units of the leak conductance), ``a_pre`` is a fraction of ``g_max``. The
+    seed of :func:`build` draws the input spikes and the initial weights."""
 
     n_inputs: int = 1000
     rate: Any = "15 Hz"
@@ -50,7 +52,7 @@ class Params:
     v_r: Any = "-60 mV"
     g_max: float = 0.01
     a_pre: float = 0.01
-    depression: float = 1.05
+    depression_ratio: float = 1.05
     tau_pre: Any = "20 ms"
     tau_post: Any = "20 ms"
     same_step: bool = True
@@ -58,7 +60,7 @@ class Params:
     def __post_init__(self):
         if not isinstance(self.n_inputs, int) or self.n_inputs < 1:
             raise ValueError(f"model.n_inputs: must be an integer >= 1, got {self.n_inputs!r}")
-        for name in ("g_max", "a_pre", "depression"):
+        for name in ("g_max", "a_pre", "depression_ratio"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"model.{name}: must be > 0, got {getattr(self, name)!r}")
 
@@ -72,14 +74,12 @@ def neuron(params: Params) -> EquationModel:
 
 
 def plasticity(params: Params) -> STDP:
-    """Additive all-to-all STDP: ``a_plus = a_pre g_max``, ``a_minus = depression a_plus tau_pre/tau_post``."""
+    """Additive all-to-all STDP: ``a_plus = a_pre g_max``, ``a_minus = depression_ratio a_plus tau_pre/tau_post``."""
     a_plus = params.a_pre * params.g_max
-    ratio = parse_quantity(params.tau_pre, "time", "model.tau_pre") / parse_quantity(params.tau_post, "time",
-                                                                                      "model.tau_post")
-    # PENDING same_step: STDP.same_step is being added on main; drop this guard after `git merge main`
-    same = {"same_step": params.same_step} if "same_step" in {f.name for f in fields(STDP)} else {}
-    return STDP(a_plus=a_plus, a_minus=params.depression * a_plus * ratio, w_max=params.g_max, w_min=0.0,
-                tau_pre=params.tau_pre, tau_post=params.tau_post, **same)
+    tau_pre = parse_quantity(params.tau_pre, "time", "model.tau_pre")
+    ratio = tau_pre / parse_quantity(params.tau_post, "time", "model.tau_post")
+    return STDP(a_plus=a_plus, a_minus=params.depression_ratio * a_plus * ratio, w_max=params.g_max, w_min=0.0,
+                tau_pre=params.tau_pre, tau_post=params.tau_post, same_step=params.same_step)
 
 
 def build(params: Params = Params(), dt: Any = "0.1 ms", seed: int = 0,
