@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from neurosim import LIF, CubaLIF, FixedProbability, Network, Uniform
+from neurosim.neurons import CobaLIF, EquationModel
 from neurosim.io import ResultsWriter, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,6 +223,23 @@ def test_overwrite_policy(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5"]
     with pytest.raises(ValueError, match="overwrite"):
         ResultsWriter(tmp_path / "other.h5", overwrite="skip")
+
+
+def test_weights_are_written_in_the_unit_of_their_receptor(tmp_path):
+    """Conductance synapses (CobaLIF) in S, dimensionless ones (an equation model's ``ge : 1``) in 1."""
+    net = Network(dt="0.1 ms")
+    src = net.poisson_source("inp", 5, rate="10 Hz")
+    coba = net.population("coba", 2, CobaLIF())
+    plain = net.population("plain", 2, EquationModel(name="unitless", equations="dv/dt = -v/(10*ms) + ge*volt/ms : volt\n"
+                                                     "dge/dt = -ge/(5*ms) : 1", threshold="v > 1*volt",
+                                                     receptors=("ge", "ge")))
+    net.connect(src, coba, FixedProbability(1.0), weight="1 nS")
+    net.connect(src, plain, FixedProbability(1.0), weight=0.1)
+    with ResultsWriter(tmp_path / "units.h5") as w:
+        for projection in net.projections:
+            w.write_weights(projection)
+    res = load(tmp_path / "units.h5")
+    assert (res.weights["inp_to_coba"].units, res.weights["inp_to_plain"].units) == ("S", "1")
 
 
 def test_metrics_weights_config_and_provenance_round_trip(tmp_path):

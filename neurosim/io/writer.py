@@ -56,6 +56,7 @@ from neurosim.io.sonata import (
     write_root_attrs,
 )
 from neurosim.monitors import MergedSpikeMonitor, Monitor, RateMonitor, SpikeMonitor, StateMonitor
+from neurosim.neurons.dimensions import named
 from neurosim.subgroup import first_of, parent_of
 
 if TYPE_CHECKING:
@@ -569,6 +570,6 @@ class ResultsWriter:
         group.create_dataset("pre", data=csr.pre.astype(np.uint64), **filters)
         group.create_dataset("post", data=csr.post.astype(np.uint64), **filters)
         w = group.create_dataset("weight", data=csr.weight, **filters)
-        w.attrs["units"] = "A" if projection.post.model.weight_dimension == "current" else "V"
+        w.attrs["units"] = str(named(projection.post.model.weight_dimension))  # A, V, S or 1
         delay_ms = csr.delay.astype(np.float64) * projection.post.network.dt * MS_PER_S
         group.create_dataset("delay", data=delay_ms, **filters).attrs["units"] = "ms"
