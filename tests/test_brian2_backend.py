@@ -25,12 +25,7 @@ DT = 1e-4
 TOL = 1e-3 * DT
 
 
-@pytest.fixture(autouse=True)
-def numpy_codegen():
-    old = brian2.prefs.codegen.target
-    brian2.prefs.codegen.target = "numpy"
-    yield
-    brian2.prefs.codegen.target = old
+pytestmark = pytest.mark.usefixtures("brian2_numpy_codegen")
 
 
 def brian():

@@ -37,12 +37,7 @@ COMPARE_S, COMPARE_SEED = 2.0, 16
 LEARN_S = 100.0
 
 
-@pytest.fixture(autouse=True)
-def numpy_codegen():
-    old = brian2.prefs.codegen.target
-    brian2.prefs.codegen.target = "numpy"
-    yield
-    brian2.prefs.codegen.target = old
+pytestmark = pytest.mark.usefixtures("brian2_numpy_codegen")
 
 
 def tenths(w: np.ndarray, g_max: float) -> np.ndarray:
