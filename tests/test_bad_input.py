@@ -109,6 +109,7 @@ CASES = [
     ('model.populations.0.neuron.c_m=-inf', "CubaLIF.c_m: must be a finite number"),
     ('model.populations.0.neuron.tau_syn_exc=inf', "CubaLIF.tau_syn_exc: must be a finite number"),
     ('model.populations.0.neuron.t_ref=nan', "CubaLIF.t_ref: must be a finite number"),
+    ('model.populations.0.neuron.timing="exact"', "CubaLIF.timing: must be 'grid' or 'continuous'"),
     ('model.populations.1.neuron.v_reset=-inf', "LIF.v_reset: must be a finite number"),
     ('model.populations.0.v_init.low=nan', "model.populations.0.v_init.low: must be a finite number"),
     ('model.populations.0.v_init=nan', "model.populations.0.v_init: must be a finite number"),

@@ -218,6 +218,9 @@ class Neurons:
             shared = {p: bool(np.all(v == v[0])) for p, v in plan.values.items()}
             shared["ref_steps"] = bool(np.all(ref_steps == ref_steps[0]))
             d = plan.model.description
+            if d.timing != "grid":
+                raise ValueError(f"simulation.backend: brian2 has no continuous refractory timing (model "
+                                 f"{plan.model.name!r}, timing = {d.timing!r}); use timing = 'grid' or another backend")
             clamp = with_unit_infinities(_statements(d.refractory), plan.model)
             group_events = dict(events or {})
             if clamp:

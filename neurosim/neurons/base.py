@@ -53,11 +53,11 @@ class NeuronModel:
         return dims
 
     def model_description(self) -> Description:
-        """The class's description, with the integration method the instance asks for (if any)."""
-        method = getattr(self, "method", "")
-        if method:
-            return dataclasses.replace(type(self).description, method=method)
-        return type(self).description
+        """The class's description, with the integration method and refractory timing the
+        instance asks for (if any)."""
+        changes = {k: getattr(self, k, "") for k in ("method", "timing")}
+        changes = {k: v for k, v in changes.items() if v}
+        return dataclasses.replace(type(self).description, **changes) if changes else type(self).description
 
     @property
     def compiled(self) -> CompiledModel:

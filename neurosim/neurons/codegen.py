@@ -137,7 +137,7 @@ SCALAR_HELPERS: dict[str, Callable] = {"where": scalar_where, "clip": scalar_cli
                                        "exprel": scalar_exprel}
 SCALAR_MATH: dict[str, Callable] = {
     "exp": math.exp, "expm1": math.expm1, "log": math.log, "sqrt": math.sqrt, "abs": abs, "tanh": math.tanh,
-    "sin": math.sin, "cos": math.cos, "pow": math.pow,
+    "sin": math.sin, "cos": math.cos, "pow": math.pow, "floor": math.floor,
 }
 
 
@@ -206,7 +206,7 @@ class _Ufunc:
 
 
 NUMPY: dict[str, Callable] = {
-    "where": np.where, "sqrt": np.sqrt, "abs": np.abs, "clip": np.clip,
+    "where": np.where, "sqrt": np.sqrt, "abs": np.abs, "clip": np.clip, "floor": np.floor,
     "exp": _Ufunc(_fast_exp, 1), "expm1": _Ufunc(_libm_expm1, 1), "log": _Ufunc(_libm_log, 1),
     "tanh": _Ufunc(_libm_tanh, 1), "sin": _Ufunc(_libm_sin, 1), "cos": _Ufunc(_libm_cos, 1),
     "pow": _Ufunc(_libm_pow, 2), "phi1": _Ufunc(_fast_phi1, 2), "exprel": _Ufunc(_fast_exprel, 1),

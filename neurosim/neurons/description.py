@@ -64,6 +64,15 @@ class Description:
     method: str = "exact"
     #: state variable an excitatory / inhibitory spike adds its weight to
     receptors: tuple[str, str] = ("v", "v")
+    #: ``"grid"``: refractoriness lasts whole steps from the step of the spike; ``"continuous"``:
+    #: it lasts ``t_ref`` from the interpolated threshold crossing (see :func:`_continuous_lines`)
+    timing: str = "grid"
+
+
+TIMINGS = ("grid", "continuous")
+#: the state variable of continuous timing: the fraction of the step in which refractoriness ends
+#: that is still refractory
+LAG = "ref_lag"
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,8 @@ class CompiledModel:
     def torch_source(self) -> str:
         """``def step(<arguments>)`` of :attr:`torch_body`, returning what :attr:`source` returns (``spike``
         as a float tensor); bind it to :func:`neurosim.train.described.torch_namespace`."""
+        if self.description.timing != "grid":
+            raise ValueError(f"{self.name}.timing: training steps are on the grid; use timing = 'grid' to train")
         ret = ", ".join([f"n_{x}" for x in self.state] + ["n_ref", "spike"])
         return f"def step({', '.join(self.arguments)}):\n" + "".join(f"    {line}\n" for line in self.torch_body) + \
             f"    return {ret}\n"
@@ -135,7 +146,7 @@ class CompiledModel:
         state["v"] = v.astype(np.float64)
         params = [np.broadcast_to(np.asarray(values[p], dtype=np.float64), (n,)) for p, _ in self.param_dims]
         for var, fn in self.initializers:
-            state[var] = np.broadcast_to(np.asarray(fn(*params, *[state[x] for x in self.state]), np.float64),
+            state[var] = np.broadcast_to(np.asarray(fn(*params, *[state[x] for x in self.state if x != LAG]), np.float64),
                                          (n,)).copy()
         return state
 
@@ -252,6 +263,10 @@ def _check(where: str, d: Description, params: dict[str, Dim]) -> _Checked:
     receptor_dims = {dims[r] for r in d.receptors}
     if len(receptor_dims) != 1 or name_of(next(iter(receptor_dims))) is None:
         raise ValueError(f"{where}.receptors: both receptors need variables of one named dimension")
+    if d.timing not in TIMINGS:
+        raise ValueError(f"{where}.timing: must be 'grid' or 'continuous', got {d.timing!r}")
+    if d.timing == "continuous" and ("t_ref" not in params or not clamp):
+        raise ValueError(f"{where}.timing: 'continuous' needs a refractory period t_ref and refractory statements")
     if d.method not in integration.METHODS:
         raise ValueError(f"{where}.method: unknown integration method {d.method!r} "
                          f"(known: {', '.join(integration.METHODS)})")
@@ -272,6 +287,47 @@ def _after_step(c: _Checked, expand: Callable[[sympy.Expr], sympy.Expr], after: 
     torch += _statement_lines(resets, "spike", after, select="spike_where")
     torch.append("n_ref = where(spike > 0, ref_steps, where(refr, ref - 1, ref))")
     return engine, torch
+
+
+def _continuous_lines(c: _Checked, expand: Callable[[sympy.Expr], sympy.Expr], before: Printer,
+                      after: Printer) -> list[str]:
+    """The lines after integration with continuous refractory timing.
+
+    A spike's crossing time is interpolated linearly in ``g = lhs - rhs`` of the threshold
+    between the start and the end of the step (fraction ``cross`` of the step), and the neuron
+    stays refractory for ``t_ref`` from then: ``rem = t_ref/dt - (1 - cross)`` steps after the
+    step's end, ``floor(rem)`` whole steps (``ref``) and the fraction ``ref_lag`` of the next. In
+    that last step the clamped variables move by the fraction ``1 - ref_lag`` of their free
+    change, ``x + (1 - lag)(x_free - x)``. Both are second order in ``dt`` (interpolation of a
+    smooth trajectory), so the interval between spikes under constant drive is the continuous
+    ``t_ref + T_free`` up to O(dt^2), where grid timing gives ``t_ref + ceil(T_free/dt) dt``.
+    Spikes are still delivered and recorded at the end of their step."""
+    zero, one = before.constant(0.0), before.constant(1.0)
+    th = c.threshold
+    lhs, rhs = (th.lhs, th.rhs) if th.rel_op in (">", ">=") else (th.rhs, th.lhs)
+    gap = expand(lhs - rhs)
+    lag = f"s_{LAG}"
+    lines = ["refr = ref > 0"]
+    lines += _statement_lines(tuple(Statement(s.var, s.op, expand(s.expr), s.text) for s in c.clamp), "refr", after)
+    lines += [f"part = (ref <= 0) & ({lag} > {zero})", f"free = {one} - {lag}"]
+    lines += [f"n_{v} = where(part, s_{v} + free*(n_{v} - s_{v}), n_{v})" for v in dict.fromkeys(s.var for s in c.clamp)]
+    lines += [f"g0 = {before(gap)}", f"g1 = {after(gap)}", f"rise = where(g1 > g0, g1 - g0, {one})",
+              f"frac = clip(-g0/rise, {zero}, {one})", f"cross = where(part, {lag} + free*frac, frac)",
+              f"rem0 = p_{REF_TIME} - ({one} - cross)", f"rem = where(rem0 > {zero}, rem0, {zero})",
+              "whole = floor(rem)"]
+    lines.append(f"spike = (ref <= 0) & {after(expand(c.threshold))}")
+    lines += _statement_lines(tuple(Statement(s.var, s.op, expand(s.expr), s.text) for s in c.reset), "spike", after)
+    lines += [f"n_{LAG} = where(spike, rem - whole, where(part, {zero}, {lag}))",
+              "n_ref = where(spike, whole, where(refr, ref - 1, ref))"]
+    return lines
+
+
+#: the row of continuous timing: the refractory period in steps, ``t_ref / dt`` (not rounded)
+REF_TIME = "_ref_time"
+
+
+def _ref_time_row(values: Rows, dt: float) -> Rows:
+    return {REF_TIME: np.asarray(values["t_ref"], np.float64) / dt}
 
 
 def _reciprocal_rows(reciprocals: dict[str, sympy.Expr], params: list[str]):
@@ -308,20 +364,29 @@ def _compile(name: str, d: Description, param_dims: tuple[tuple[str, Dim], ...])
     after = Printer({**mangled, **{x: f"n_{x}" for x in c.state}}, frozenset(params))
     after.constants, after.reciprocals = printer.constants, printer.reciprocals  # shared by the whole step
     engine, torch = _after_step(c, expand, after)
+    derivers = list(scheme.derived)
+    state = c.state
+    if d.timing == "continuous":
+        state = (*c.state, LAG)
+        before = Printer({**mangled, **state_names}, frozenset(params))
+        before.constants, before.reciprocals = printer.constants, printer.reciprocals
+        engine, torch = _continuous_lines(c, expand, before, after), []  # training steps are on the grid
+        derivers.append(((REF_TIME,), _ref_time_row))
+        state_names[LAG] = f"s_{LAG}"
     body, torch_body = scheme.lines + engine, scheme.lines + torch
 
     used = set(re.findall(r"\bp_(\w+)", "\n".join(body)))
-    derivers = list(scheme.derived)
     if printer.reciprocals:
         derivers.append(_reciprocal_rows(printer.reciprocals, param_names))
     derived_rows = [r for names, _ in derivers for r in names]
     rows = tuple([p for p in param_names if p in used] + derived_rows + list(printer.constants))
-    args = [state_names[x] for x in c.state] + ["ref", "i_ext"] + \
+    args = [state_names[x] for x in state] + ["ref", "i_ext"] + \
         [(r if r in printer.constants else _mangle(r)) for r in rows] + ["ref_steps"]
     symbols = [sympy.Symbol(p) for p in param_names] + [sympy.Symbol(x) for x in c.state]
     inits = tuple((s.var, sympy.lambdify(symbols, expand(s.expr), modules=[BUILD, "numpy"])) for s in c.initial)
+    dims = {**c.dims, LAG: named("dimensionless")}
     return CompiledModel(
-        name=name, description=d, state=c.state, state_dims=tuple(c.dims[x] for x in c.state), rows=rows,
+        name=name, description=d, state=state, state_dims=tuple(dims[x] for x in state), rows=rows,
         arguments=tuple(args), body=tuple(body), weight_dimension=c.weight_dimension,
         receptor_rows=(c.state.index(d.receptors[0]), c.state.index(d.receptors[1])),
         param_dims=tuple((p, params[p]) for p in param_names), equations=c.equations,

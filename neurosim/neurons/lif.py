@@ -31,6 +31,9 @@ class LIF(NeuronModel):
     reset: str = "hard"
     #: integration method instead of the description's ("exact", "exponential_euler", "rk4", "rk2", "euler")
     method: str = ""
+    #: refractory timing: "grid" (whole steps from the spike's step) or "continuous" (``t_ref`` from
+    #: the interpolated threshold crossing; see docs/models.md)
+    timing: str = "grid"
 
     description: ClassVar[Description] = Description(
         equations="dv/dt = (v_rest - v)/tau_m + (i_bias + i_ext)/c_m : volt",

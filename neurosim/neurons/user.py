@@ -56,12 +56,13 @@ class EquationModel(NeuronModel):
     initial: str = ""
     method: str = "exact"
     receptors: tuple[str, str] = ("v", "v")
+    timing: str = "grid"
     _dims: dict = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ValueError(f"EquationModel.name: must be an identifier-like string, got {show(self.name)}")
-        for key in ("equations", "threshold", "reset", "refractory", "initial", "method"):
+        for key in ("equations", "threshold", "reset", "refractory", "initial", "method", "timing"):
             if not isinstance(getattr(self, key), str):
                 raise ValueError(f"{self.name}.{key}: must be a string, got {show(getattr(self, key))}")
         receptors = tuple(self.receptors) if isinstance(self.receptors, (list, tuple)) else (self.receptors,) * 2
@@ -86,7 +87,7 @@ class EquationModel(NeuronModel):
     def model_description(self) -> Description:
         return Description(equations=self.equations, threshold=self.threshold, reset=self.reset,
                            refractory=self.refractory, initial=self.initial, method=self.method,
-                           receptors=self.receptors)
+                           receptors=self.receptors, timing=self.timing)
 
     @property
     def compiled(self):
