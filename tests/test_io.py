@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from neurosim import LIF, CubaLIF, FixedProbability, Network, Uniform
+from neurosim.neurons import CobaLIF
 from neurosim.io import ResultsWriter, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,6 +224,15 @@ def test_overwrite_policy(tmp_path):
     with pytest.raises(ValueError, match="overwrite"):
         ResultsWriter(tmp_path / "other.h5", overwrite="skip")
 
+
+def test_conductance_weights_are_written_in_siemens(tmp_path):
+    net = Network(seed=1)
+    cells = net.population("cells", 10, CobaLIF())
+    net.connect(cells, cells, FixedProbability(0.5), weight="3 nS", receptor="inh")
+    with ResultsWriter(tmp_path / "run.h5", config_toml="", root_seed=0, argv=[]) as w:
+        w.write_weights(net.projections[0])
+    wts = load(tmp_path / "run.h5").weights["cells_to_cells"]
+    assert wts.units == "S" and wts.weight == pytest.approx(np.full(wts.weight.size, 3e-9))
 
 def test_metrics_weights_config_and_provenance_round_trip(tmp_path):
     path = tmp_path / "sub" / "run.h5"

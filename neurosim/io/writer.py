@@ -62,6 +62,9 @@ if TYPE_CHECKING:
     from neurosim.network import Network
     from neurosim.projection import Projection
 
+#: SI unit of a projection's weights, by the weight dimension of its target model
+WEIGHT_UNITS = {"current": "A", "voltage": "V", "conductance": "S"}
+
 OVERWRITE = ("error", "overwrite")
 #: HDF5 chunk cache per open dataset: holds a few partly written chunks
 CHUNK_CACHE_BYTES = 4 << 20
@@ -569,6 +572,6 @@ class ResultsWriter:
         group.create_dataset("pre", data=csr.pre.astype(np.uint64), **filters)
         group.create_dataset("post", data=csr.post.astype(np.uint64), **filters)
         w = group.create_dataset("weight", data=csr.weight, **filters)
-        w.attrs["units"] = "A" if projection.post.model.weight_dimension == "current" else "V"
+        w.attrs["units"] = WEIGHT_UNITS[projection.post.model.weight_dimension]
         delay_ms = csr.delay.astype(np.float64) * projection.post.network.dt * MS_PER_S
         group.create_dataset("delay", data=delay_ms, **filters).attrs["units"] = "ms"
