@@ -12,7 +12,8 @@ import importlib
 from neurosim.network import Network
 from neurosim.scenario.schema import Problem, ScenarioError, suggest
 
-NAMED_MODELS = {"cuba": "neurosim.models.cuba", "brunel2000": "neurosim.models.brunel"}
+NAMED_MODELS = {"cuba": "neurosim.models.cuba", "brunel2000": "neurosim.models.brunel",
+                "vogels2011": "neurosim.models.vogels2011"}
 
 
 def build_named(name: str, params: dict, dt: float, seed: int, precision: str) -> Network:
