@@ -13,7 +13,7 @@ E→E and E→I with 0.3 nS, I→I with 3 nS, and I→E plastic, starting at ``w
 the inhibitory STDP of the paper (:func:`~neurosim.plasticity.vogels_sprekeler`: learning
 rate ``eta`` = 0.01 nS, time constant 20 ms, target rate ``rho_0`` = 3 Hz, weights in
 [0, ``w_max`` = 100 nS]). Without inhibition onto them the excitatory neurons fire fast; the
-I→E weights grow until every excitatory neuron fires near ``rho_0``: about 25 % above it at
+I→E weights grow until every excitatory neuron fires near ``rho_0``: about 30 % above it at
 this in-degree (each inhibitory spike delays its target's next spike, a correlation the rule's
 fixed point neglects), within a few % at 4x the in-degree and 1/4 the weights
 (``tests/test_vogels2011.py``).

@@ -4,9 +4,9 @@ The test network keeps the paper's mean input per neuron at 4x its in-degree and
 weights: N_E = 1600, N_I = 400, epsilon = 0.4 (160 excitatory and 40 inhibitory inputs per
 neuron become 640 and 160). The rule's fixed point, rate = rho_0, neglects that an inhibitory
 spike delays the next spike of its target; that pre–post correlation shrinks as the synapses
-get weaker. At the paper's in-degree the rate settles about 25 % above rho_0 (3.7 Hz for 3 Hz,
-as Brian2's version of the model does); at 4x within a few %. eta = 0.075 nS, 30 times the
-paper's 0.01 nS scaled by 1/4, so that the weights settle within 8 s instead of minutes.
+get weaker. At the paper's in-degree the rate settles about 30 % above rho_0 (3.8–4.1 Hz for
+3 Hz with N_E = 1600, eta = 0.1 nS, 10–20 s; Brian2 4.0 Hz); at 4x within 5 %. eta = 0.075 nS,
+30 times the paper's 0.01 nS scaled by 1/4, so that the weights settle within 8 s, not minutes.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from neurosim.models.vogels2011 import Params, build
 
 SCALE = 4  # in-degree factor and weight divisor of the test network
 SETTLE_S, MEASURE_S = 8.0, 8.0  # learning, then the window of the settled rate
-
-
 #: the test network (see the module docstring): 5x fewer neurons at 20x the connection probability
 NETWORK = {"n_exc": 1600, "n_inh": 400, "epsilon": 0.4, "w_exc": f"{0.3 / SCALE} nS", "w_ii": f"{3 / SCALE} nS",
            "eta": "0.075 nS"}
