@@ -42,7 +42,7 @@ DPI = 120
 
 #: SI units -> (units shown, factor) for state traces and for weights
 TRACE_UNITS = {"V": ("mV", 1e3), "A": ("nA", 1e9)}
-WEIGHT_UNITS = {"V": ("mV", 1e3), "A": ("pA", 1e12)}
+WEIGHT_UNITS = {"V": ("mV", 1e3), "A": ("pA", 1e12), "S": ("nS", 1e9)}
 VARIABLES = {"v": "membrane potential", "i_exc": "excitatory synaptic current",
              "i_inh": "inhibitory synaptic current"}
 
