@@ -5,7 +5,8 @@ CSR, the ring buffer, per-neuron tables and state), measured with ``tracemalloc`
 networks (``tests/test_footprint.py`` checks that it bounds the measured peak):
 
 - about 101 B per synapse while a projection is generated and merged (46–56 B kept),
-  plus about 110 B per plastic synapse for the plasticity indices;
+  plus up to 160 B per plastic synapse for the plasticity indices (triplet and same-step
+  columns included);
 - about 350 B per neuron (tables, state, recording buffers), plus the ring buffer beyond
   two slots, ``3 · itemsize`` bytes per neuron and slot.
 
@@ -28,7 +29,7 @@ from neurosim.engine.layout import ring_length
 from neurosim.units import parse_quantity
 
 BYTES_PER_SYNAPSE = 104
-BYTES_PER_PLASTIC_SYNAPSE = 120
+BYTES_PER_PLASTIC_SYNAPSE = 160
 BYTES_PER_NEURON = 360
 GIB = float(1 << 30)
 #: the estimate is at most this factor above the measured peak (tested)
