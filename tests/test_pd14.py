@@ -120,6 +120,11 @@ def test_dc_input_keeps_the_mean_input():
     np.testing.assert_allclose(dc_input(Params(k_scale=k)), (1 - np.sqrt(k)) * mean_input, rtol=2e-3)
 
 
+def test_a_dc_background_below_the_rheobase_is_announced():
+    with pytest.warns(UserWarning, match="model.background: .* L23E, L23I, L4E, L4I, L5E, L5I, L6E is below"):
+        build(Params(scale=0.02, k_scale=0.1, background="dc"), record_spikes=False)
+
+
 def test_the_reduced_model_fires_at_nests_rates():
     """scale = k_scale = 0.1 with DC compensation: NEST's example at its default scaling.
 
