@@ -13,7 +13,8 @@ from neurosim.network import Network
 from neurosim.scenario.schema import Problem, ScenarioError, suggest
 
 NAMED_MODELS = {"cuba": "neurosim.models.cuba", "brunel2000": "neurosim.models.brunel",
-                "song2000": "neurosim.models.song2000", "vogels2011": "neurosim.models.vogels2011"}
+                "song2000": "neurosim.models.song2000", "vogels2011": "neurosim.models.vogels2011",
+                "pd14": "neurosim.models.pd14"}
 
 
 def build_named(name: str, params: dict, dt: float, seed: int, precision: str) -> Network:
