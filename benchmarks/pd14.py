@@ -1,0 +1,208 @@
+"""Potjans & Diesmann (2014) microcircuit: neurosim against NEST's idiom of the model, interleaved.
+
+    python benchmarks/pd14.py                          # scale 0.1, neurosim only, 2 s after 0.5 s warm-up
+    python benchmarks/pd14.py --nest                   # and NEST 3.10 (pip install nest-simulator), same threads
+    python benchmarks/pd14.py --scale 0.3 --duration 10 --nest --repeats 2
+
+Both sides build the model of :mod:`neurosim.models.pd14` (its published tables: population
+sizes, connection probabilities, K_ext, mean PSPs, delays, initial potentials) at ``--scale``
+and ``--k-scale``, with Poisson background, and record every spike.
+
+- neurosim (``--backend``, default numba, one thread): :func:`neurosim.models.pd14.build`.
+- NEST (``local_num_threads = --threads``), written as NEST's example
+  ``pynest/examples/Potjans_2014`` writes it: ``iaf_psc_exp`` populations with ``V_m`` from
+  ``nest.random.normal``, ``fixed_total_number`` connections with ``nest.math.redraw``-n normal
+  weights and delays, one ``poisson_generator`` per population at ``8 Hz * K_ext`` connected
+  ``all_to_all``, one ``spike_recorder`` per population, ``nest.Prepare()`` in the build.
+
+Each run is a fresh process (``--worker``): build (network and layout / ``Connect`` and
+``Prepare``) timed as ``build_s``, then ``--warmup`` s simulated untimed and ``--duration`` s
+timed (wall clock): ``rtf`` = wall / simulated time. neurosim's ``bytes_per_synapse_peak`` is the
+``tracemalloc`` peak of its build divided by the synapse count. Rates are per population over
+the timed window, against :data:`neurosim.models.pd14.REFERENCE_RATES_HZ` (full scale). Runs
+are interleaved (neurosim, NEST, neurosim, ...); numbers are medians over ``--repeats``.
+
+Multi-rank runs (``--ranks`` other than 1) are not built yet (issue 15): ``rtf`` has only the
+key ``"1"`` and ``identical_across_ranks`` is null. The last line of the output is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from typing import Any
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--scale", type=float, default=0.1, help="neuron numbers times this (full scale: 1)")
+    p.add_argument("--k-scale", type=float, default=1.0, help="in-degrees times this (NEST's DC compensation)")
+    p.add_argument("--duration", type=float, default=2.0, help="timed simulated seconds (the issue asks for 10)")
+    p.add_argument("--warmup", type=float, default=0.5, help="untimed simulated seconds before")
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="threads of each side")
+    p.add_argument("--ranks", default="1", help="comma-separated MPI rank counts (only 1 is available)")
+    p.add_argument("--nest", action="store_true", help="also run NEST (pip install nest-simulator)")
+    p.add_argument("--backend", default="numba")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--worker", choices=("neurosim", "nest"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.ranks.replace(" ", "") != "1":
+        p.exit(2, f"{p.prog}: --ranks: only 1 is available; multi-rank runs are not built yet (issue 15)\n")
+    return args
+
+
+def window_rates(times_s: list[np.ndarray], sizes: list[int], start: float, stop: float) -> list[float]:
+    """Mean rate (Hz) of each population over [start, stop)."""
+    return [float(np.count_nonzero((t >= start) & (t < stop)) / (n * (stop - start))) for t, n in zip(times_s, sizes)]
+
+
+def neurosim_worker(args: argparse.Namespace) -> dict[str, Any]:
+    sys.path.insert(0, HERE)
+    from _common import warm_backend
+    from neurosim.models import pd14
+
+    params = pd14.Params(scale=args.scale, k_scale=args.k_scale)
+    engine, _, _ = warm_backend(pd14.build(pd14.Params(scale=0.002, k_scale=0.01), seed=0), args.backend, "0.1 ms")
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    net = pd14.build(params, seed=args.seed)
+    net.layout
+    build_s = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    n_syn = sum(p.synapses.n_synapses for p in net.projections)
+    net.run(args.warmup, backend=engine)
+    t0 = time.perf_counter()
+    net.run(args.duration, backend=engine)
+    sim_s = time.perf_counter() - t0
+    sizes = [p.size for p in net.populations]
+    rates = window_rates([m.t for m in net.monitors], sizes, args.warmup, args.warmup + args.duration)
+    return {"build_s": build_s, "sim_s": sim_s, "neurons": sum(sizes), "synapses": n_syn,
+            "bytes_per_synapse_peak": peak / n_syn, "rates_hz": rates}
+
+
+def nest_worker(args: argparse.Namespace) -> dict[str, Any]:
+    import nest
+    from neurosim.models import pd14
+
+    params = pd14.Params(scale=args.scale, k_scale=args.k_scale)
+    dt_ms = 0.1
+    nest.set_verbosity("M_ERROR")
+    nest.ResetKernel()
+    nest.set(local_num_threads=args.threads, resolution=dt_ms, rng_seed=args.seed + 1)
+    t0 = time.perf_counter()
+    sizes = [int(n) for n in pd14.population_sizes(params)]
+    dc_pa = pd14.dc_input(params) * 1e12
+    pops, recorders = [], []
+    for k, n in enumerate(sizes):
+        pop = nest.Create("iaf_psc_exp", n, params={
+            "C_m": pd14.C_M * 1e12, "tau_m": pd14.TAU_M * 1e3, "tau_syn_ex": pd14.TAU_SYN * 1e3,
+            "tau_syn_in": pd14.TAU_SYN * 1e3, "E_L": pd14.E_L * 1e3, "V_th": pd14.V_TH * 1e3,
+            "V_reset": pd14.V_RESET * 1e3, "t_ref": pd14.T_REF * 1e3, "I_e": float(dc_pa[k])})
+        pop.V_m = nest.random.normal(mean=float(pd14.V0_OPTIMIZED_MEAN[k]), std=float(pd14.V0_OPTIMIZED_STD[k]))
+        rec = nest.Create("spike_recorder")
+        nest.Connect(pop, rec)
+        pops.append(pop)
+        recorders.append(rec)
+    psc_pa = pd14.mean_psp_matrix() * pd14.psc_per_psp() * 1e12 / np.sqrt(args.k_scale)
+    counts = pd14.synapse_numbers(params)
+    for t, target in enumerate(pops):
+        for s, source in enumerate(pops):
+            if counts[t, s] > 0:
+                mu, d = float(psc_pa[t, s]), 1e3 * (pd14.DELAY_EXC if s % 2 == 0 else pd14.DELAY_INH)
+                lo, hi = (0.0, np.inf) if mu > 0 else (-np.inf, 0.0)
+                nest.Connect(source, target, {"rule": "fixed_total_number", "N": int(counts[t, s])}, {
+                    "synapse_model": "static_synapse",
+                    "weight": nest.math.redraw(nest.random.normal(mean=mu, std=abs(mu) * pd14.WEIGHT_REL_STD),
+                                               min=lo, max=hi),
+                    "delay": nest.math.redraw(nest.random.normal(mean=d, std=d * pd14.DELAY_REL_STD),
+                                              min=dt_ms, max=np.inf)})
+    w_ext = pd14.PSP_EXC * pd14.psc_per_psp() * 1e12 / np.sqrt(args.k_scale)
+    for k, target in enumerate(pops):
+        k_ext = int(round(pd14.K_EXT[k] * args.k_scale))
+        generator = nest.Create("poisson_generator", params={"rate": pd14.BG_RATE * k_ext})
+        nest.Connect(generator, target, "all_to_all", {"weight": w_ext, "delay": 1e3 * pd14.DELAY_EXC})
+    nest.Prepare()
+    nest.Cleanup()
+    build_s = time.perf_counter() - t0
+    nest.Simulate(args.warmup * 1e3)
+    t0 = time.perf_counter()
+    nest.Simulate(args.duration * 1e3)
+    sim_s = time.perf_counter() - t0
+    times = [np.asarray(r.get("events")["times"], float) * 1e-3 for r in recorders]
+    return {"build_s": build_s, "sim_s": sim_s, "neurons": sum(sizes), "synapses": int(nest.num_connections),  # devices too
+            "rates_hz": window_rates(times, sizes, args.warmup, args.warmup + args.duration)}
+
+
+def run_worker(kind: str, argv: list[str]) -> dict[str, Any]:
+    """One run in a fresh process; its last stdout line is the JSON result."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), *argv, "--worker", kind], env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def summary(args: argparse.Namespace, ns: list[dict], nest_runs: list[dict]) -> dict[str, Any]:
+    from neurosim.models import pd14
+
+    names = list(pd14.POPULATIONS)
+    out: dict[str, Any] = {
+        "scale": args.scale, "k_scale": args.k_scale, "neurons": ns[0]["neurons"], "synapses": ns[0]["synapses"],
+        "duration_s": args.duration, "warmup_s": args.warmup, "threads": args.threads, "repeats": args.repeats,
+        "rtf": {"1": median(ns, "sim_s") / args.duration}, "build_s": median(ns, "build_s"),
+        "bytes_per_synapse_peak": median(ns, "bytes_per_synapse_peak"),
+        "rates_hz": dict(zip(names, np.mean([r["rates_hz"] for r in ns], axis=0).tolist())),
+        "reference_rates_hz": pd14.REFERENCE_RATES_HZ, "identical_across_ranks": None,
+        "nest_rtf": None, "nest_build_s": None, "nest_rates_hz": None, "ratio_rtf": None,
+        "note": "one rank only: multi-rank runs are not built yet (issue 15)",
+    }
+    if nest_runs:
+        out.update(nest_rtf=median(nest_runs, "sim_s") / args.duration, nest_build_s=median(nest_runs, "build_s"),
+                   nest_connections=nest_runs[0]["synapses"],
+                   nest_rates_hz=dict(zip(names, np.mean([r["rates_hz"] for r in nest_runs], axis=0).tolist())),
+                   ratio_rtf=statistics.median(a["sim_s"] / b["sim_s"] for a, b in zip(ns, nest_runs)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.worker:
+        print(json.dumps(neurosim_worker(args) if args.worker == "neurosim" else nest_worker(args)))
+        return
+    if args.duration < 10:
+        print(f"note: {args.duration} s timed (the issue's benchmark times 10 s; pass --duration 10)")
+    ns, nest_runs = [], []
+    for r in range(args.repeats):
+        ns.append(run_worker("neurosim", argv))
+        print(f"neurosim run {r + 1}: build {ns[-1]['build_s']:.1f} s, rtf {ns[-1]['sim_s'] / args.duration:.2f}")
+        if args.nest:
+            nest_runs.append(run_worker("nest", argv))
+            print(f"NEST run {r + 1}: build {nest_runs[-1]['build_s']:.1f} s, "
+                  f"rtf {nest_runs[-1]['sim_s'] / args.duration:.2f}")
+    out = summary(args, ns, nest_runs)
+    for k, name in enumerate(out["rates_hz"]):
+        nest_rate = f"  NEST {out['nest_rates_hz'][name]:6.2f}" if nest_runs else ""
+        print(f"{name:5s} neurosim {out['rates_hz'][name]:6.2f} Hz{nest_rate}  reference {out['reference_rates_hz'][name]:.2f}")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
