@@ -100,6 +100,22 @@ def estimate(net: Any) -> Footprint:
     )
 
 
+def resident_synapse_bytes(net: Any) -> tuple[int, int]:
+    """``(synapses, bytes)`` that the built network keeps for its synapses: the layout's merged CSR
+    (targets, weights, delays, row pointers), its plasticity indices and traces, and the
+    projections' own CSR copies (read from the arrays, not estimated)."""
+    layout = net.layout
+    syn, pl = layout.syn, layout.plastic
+    held = sum(a.nbytes for a in (syn.indptr, syn.target, syn.weight, syn.delay))
+    held += sum(a.nbytes for a in pl if isinstance(a, np.ndarray))
+    n_syn = 0
+    for p in net.projections:
+        csr = p.synapses
+        n_syn += csr.n_synapses
+        held += sum(a.nbytes for a in (csr.indptr, csr.post, csr.weight, csr.delay))
+    return n_syn, held
+
+
 def _read(path: str) -> str:
     with open(path, encoding="ascii") as f:
         return f.read()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numba
 
-from neurosim.engine.footprint import GIB, check_fits, recorded_bytes
+from neurosim.engine.footprint import GIB, check_fits, recorded_bytes, resident_synapse_bytes
 from neurosim.engine.registry import resolve_backend_name
 from neurosim.io.writer import monitor_groups
 from neurosim.network import Network
@@ -167,6 +167,11 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
     start = time.perf_counter()
     net.warm_up(prepared.backend)
     writer.write_metric("build_s", time.perf_counter() - start, units="s")
+    n_syn, held = resident_synapse_bytes(net)
+    writer.write_metric("synapses", n_syn)
+    if n_syn:
+        writer.write_metric("bytes_per_synapse", held / n_syn, units="B")
+        ctx.log.info("%d synapses, %.1f bytes per synapse held", n_syn, held / n_syn)
     start = time.perf_counter()
     with ctx.progress(prepared.n_steps, "simulate") as bar:
         net.run(duration, backend=prepared.backend, progress=bar)
