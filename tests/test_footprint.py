@@ -75,7 +75,8 @@ def test_a_network_that_cannot_fit_is_refused_before_anything_is_allocated():
 def test_the_bytes_held_per_synapse_are_the_arrays_that_hold_them(precision, weight_bytes):
     """What ``resident_synapse_bytes`` reports (the run log's and ``inspect``'s ``bytes_per_synapse``)
     is the layout's merged CSR (int32 target, weight, int32 delay), the projections' CSR copies
-    (int32 post, weight, int32 delay) and the row pointers (int64): 24 B per float32 synapse."""
+    (int32 post, weight, int32 delay), their int64 positions in the layout and the row pointers
+    (int64): 32 B per float32 synapse."""
     from neurosim.engine.footprint import resident_synapse_bytes
 
     net = Network(dt="0.1 ms", seed=3, precision=precision)
@@ -83,6 +84,6 @@ def test_the_bytes_held_per_synapse_are_the_arrays_that_hold_them(precision, wei
     n_syn, held = resident_synapse_bytes(net)
     assert n_syn == sum(p.synapses.n_synapses for p in net.projections) > 100_000
     rows = 8 * (2500 + 1) + 8 * ((2000 + 1) + (500 + 1))  # merged row pointers; the projections'
-    expected = 2 * n_syn * (4 + weight_bytes + 4) + rows
+    expected = 2 * n_syn * (4 + weight_bytes + 4) + 8 * n_syn + rows
     plastic = sum(a.nbytes for a in net.layout.plastic if hasattr(a, "nbytes"))  # empty tables: a few kB
     assert held == expected + plastic and plastic < 10_000

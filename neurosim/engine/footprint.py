@@ -103,7 +103,8 @@ def estimate(net: Any) -> Footprint:
 def resident_synapse_bytes(net: Any) -> tuple[int, int]:
     """``(synapses, bytes)`` that the built network keeps for its synapses: the layout's merged CSR
     (targets, weights, delays, row pointers), its plasticity indices and traces, and the
-    projections' own CSR copies (read from the arrays, not estimated)."""
+    projections' own CSR copies and their positions in the layout (read from the arrays, not
+    estimated)."""
     layout = net.layout
     syn, pl = layout.syn, layout.plastic
     held = sum(a.nbytes for a in (syn.indptr, syn.target, syn.weight, syn.delay))
@@ -113,6 +114,7 @@ def resident_synapse_bytes(net: Any) -> tuple[int, int]:
         csr = p.synapses
         n_syn += csr.n_synapses
         held += sum(a.nbytes for a in (csr.indptr, csr.post, csr.weight, csr.delay))
+        held += p._layout_positions.nbytes if p._layout_positions is not None else 0
     return n_syn, held
 
 
