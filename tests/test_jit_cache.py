@@ -107,9 +107,13 @@ def test_the_numba_kernel_fingerprint_covers_the_plasticity_rules_and_the_rng(mo
     from neurosim.plasticity import rules
 
     funcs, _ = jit_cache.reached(numba_backend._before_neurons.py_func)
-    for func in (rules.stdp_weight, rules.next_trace, rules.modulator_step, rng.splitmix64,
-                 rng.uniform_jit.py_func):
+    for func in (rules.potentiate, rules.depress, rules.same_step_trace, rules.next_trace, rules.modulator_step,
+                 rng.splitmix64, rng.uniform_jit.py_func):
         assert func in funcs, func.__qualname__
+    # the weight updates are generated from the rule's statements: other statements, other code
+    altered = rules._generate("potentiate", rules.POTENTIATION[:-1] + (("moved", "w - dw"),),
+                              rules.POTENTIATION_ARGS, {})
+    assert jit_cache._code_token(altered.__code__) != jit_cache._code_token(rules.potentiate.__code__)
     before = jit_cache.fingerprint(numba_backend._before_neurons.py_func)
     assert jit_cache.fingerprint(numba_backend._before_neurons.py_func) == before  # deterministic
     monkeypatch.setattr(rng, "_STEP_KEY", rng._STEP_KEY + np.uint64(2))  # a constant frozen into the kernel
