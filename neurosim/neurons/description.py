@@ -368,9 +368,7 @@ def _compile(name: str, d: Description, param_dims: tuple[tuple[str, Dim], ...])
     state = c.state
     if d.timing == "continuous":
         state = (*c.state, LAG)
-        before = Printer({**mangled, **state_names}, frozenset(params))
-        before.constants, before.reciprocals = printer.constants, printer.reciprocals
-        engine, torch = _continuous_lines(c, expand, before, after), []  # training steps are on the grid
+        engine, torch = _continuous_lines(c, expand, printer, after), []  # training steps are on the grid
         derivers.append(((REF_TIME,), _ref_time_row))
         state_names[LAG] = f"s_{LAG}"
     body, torch_body = scheme.lines + engine, scheme.lines + torch
