@@ -8,7 +8,8 @@ Both sides build the model of :mod:`neurosim.models.pd14` (its published tables:
 sizes, connection probabilities, K_ext, mean PSPs, delays, initial potentials) at ``--scale``
 and ``--k-scale``, with Poisson background, and record every spike.
 
-- neurosim (``--backend``, default numba, one thread): :func:`neurosim.models.pd14.build`.
+- neurosim (``--backend``, default numba; ``--threads`` parts, each on a thread;
+  ``--precision``, default float32): :func:`neurosim.models.pd14.build`.
 - NEST (``local_num_threads = --threads``), written as NEST's example
   ``pynest/examples/Potjans_2014`` writes it: ``iaf_psc_exp`` populations with ``V_m`` from
   ``nest.random.normal``, ``fixed_total_number`` connections with ``nest.math.redraw``-n normal
@@ -54,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ranks", default="1", help="comma-separated MPI rank counts (only 1 is available)")
     p.add_argument("--nest", action="store_true", help="also run NEST (pip install nest-simulator)")
     p.add_argument("--backend", default="numba")
+    p.add_argument("--precision", default="float32", choices=("float32", "float64"), help="neurosim's floats")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--worker", choices=("neurosim", "nest"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -73,15 +75,18 @@ def neurosim_worker(args: argparse.Namespace) -> dict[str, Any]:
     from neurosim.models import pd14
 
     params = pd14.Params(scale=args.scale, k_scale=args.k_scale)
-    engine, _, _ = warm_backend(pd14.build(pd14.Params(scale=0.002, k_scale=0.01), seed=0), args.backend, "0.1 ms")
+    warm = pd14.build(pd14.Params(scale=0.002, k_scale=0.01), seed=0, precision=args.precision)
+    warm.threads = args.threads
+    engine, _, _ = warm_backend(warm, args.backend, "0.1 ms")
     tracemalloc.start()
     t0 = time.perf_counter()
-    net = pd14.build(params, seed=args.seed)
+    net = pd14.build(params, seed=args.seed, precision=args.precision)
+    net.threads = args.threads
     net.layout
     build_s = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    n_syn = sum(p.synapses.n_synapses for p in net.projections)
+    n_syn = int(net.layout.syn.target.size)
     net.run(args.warmup, backend=engine)
     t0 = time.perf_counter()
     net.run(args.duration, backend=engine)

@@ -37,8 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from neurosim.connectivity import Connector, Normal
-from neurosim.connectivity.connectors import ConnectContext, Pairs
+from neurosim.connectivity import FixedTotalNumber, Normal, Redrawn
 from neurosim.network import Network
 from neurosim.neurons import CubaLIF
 from neurosim.units import parse_quantity, show
@@ -173,45 +172,6 @@ def dc_input(params: Params) -> np.ndarray:
     if params.background == "poisson":
         dc += TAU_SYN * missing * K_EXT * BG_RATE * psc_ext
     return dc
-
-
-@dataclass(frozen=True)
-class FixedTotalNumber(Connector):
-    """Exactly ``n`` synapses, each from a uniformly random source to a uniformly random target
-    (multapses and autapses allowed: NEST's ``fixed_total_number``)."""
-
-    n: int
-
-    def check(self, n_pre, n_post, field):
-        if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < 0:
-            raise ValueError(f"{field}.n: must be a non-negative integer, got {show(self.n)}")
-
-    def expected_synapses(self, n_pre, n_post, same, pre_positions, post_positions):
-        return float(self.n)
-
-    def pairs(self, ctx: ConnectContext) -> Pairs:
-        """Draw ``n`` flat pair indices pre·n_post + post with replacement; sorting them gives CSR order."""
-        flat = ctx.rng.integers(0, ctx.n_pre * ctx.n_post, size=int(self.n), dtype=np.int64)
-        flat.sort()
-        indptr = np.searchsorted(flat, np.arange(ctx.n_pre + 1, dtype=np.int64) * ctx.n_post)
-        return Pairs(indptr.astype(np.int64), (flat % ctx.n_post).astype(np.int32))
-
-
-@dataclass(frozen=True)
-class Redrawn(Normal):
-    """Normal values with those outside ``[low, high]`` redrawn (NEST's ``redraw``), not clipped."""
-
-    def sample(self, n, rng, dimension, field):
-        super().sample(0, rng, dimension, field)  # checks units, std >= 0 and low <= high
-        mu, sd = parse_quantity(self.mean, dimension, field), parse_quantity(self.std, dimension, field)
-        lo = -np.inf if self.low is None else parse_quantity(self.low, dimension, field)
-        hi = np.inf if self.high is None else parse_quantity(self.high, dimension, field)
-        values = rng.normal(mu, sd, size=n)
-        bad = np.flatnonzero((values < lo) | (values > hi))
-        while bad.size:
-            values[bad] = rng.normal(mu, sd, size=bad.size)
-            bad = bad[(values[bad] < lo) | (values[bad] > hi)]
-        return values
 
 
 def weight(mean: float, k_scale: float) -> Redrawn:

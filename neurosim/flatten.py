@@ -8,7 +8,9 @@ plus their start, so their projections, currents and monitors land on the parent
 
 from __future__ import annotations
 
+import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -18,14 +20,17 @@ from neurosim.engine.layout import (
     Layout,
     NeuronState,
     NeuronTable,
+    Parts,
     Recording,
     Synapses,
     ring_length,
 )
+from neurosim.engine.placement import construction_threads, delay_dtype, place_block
 from neurosim.engine.rng import binomial_alias
 from neurosim.flatten_plasticity import build_plasticity
 from neurosim.monitors import MergedSpikeMonitor, RateMonitor, SpikeMonitor, StateMonitor
 from neurosim.population import PoissonSource, Population, SpikeSource
+from neurosim.projection import Placed
 from neurosim.subgroup import Subgroup, first_of, parent_of
 
 #: the network being flattened (a :class:`~neurosim.network.Network`)
@@ -84,71 +89,134 @@ def _segments(net: Net, table: NeuronTable, model_index: list[int]) -> np.ndarra
     return np.array(rows, dtype=np.int64).reshape(-1, 5)
 
 
-#: synapses placed per chunk while the merged CSR is filled (bounds the int64 temporaries)
-MERGE_CHUNK = 1 << 20
+def _row_counts(proj, part_of: np.ndarray, n_parts: int) -> np.ndarray:
+    """Synapses of every source of ``proj`` onto every part, ``(T, n_pre)``, over all its blocks:
+    a first pass that keeps no synapse."""
+    counts = np.zeros((n_parts, proj.pre.size), np.int64)
+    for b, (start, stop, _) in enumerate(proj.blocks):
+        if stop == start:
+            continue
+        first, last = part_of[proj.post.offset + start], part_of[proj.post.offset + stop - 1]
+        if first == last:
+            counts[first] += proj.block_row_counts(b)
+        else:  # a block cut by a part boundary
+            csr = proj.block_targets(b)
+            np.add.at(counts, (part_of[proj.post.offset + csr.post], csr.pre), 1)
+    return counts
 
 
-def _merged_indptr(net: Net, n_elements: int) -> np.ndarray:
-    """Row pointers of the merged CSR: every element's synapses over all projections."""
-    counts = np.zeros(n_elements, np.int64)
-    for proj in net.projections:
-        csr = proj.synapses
-        counts[proj.pre.offset:proj.pre.offset + csr.n_pre] += np.diff(csr.indptr)
-    indptr = np.zeros(n_elements + 1, np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    return indptr
+class _DelaysTooLong(Exception):
+    """A block's delays do not fit the delay array's type: refill with a wider one."""
+
+    def __init__(self, steps: int):
+        self.steps = steps
 
 
-def _place(proj, cursor: np.ndarray, n_neurons: int, target: np.ndarray, weight: np.ndarray,
-           delay: np.ndarray) -> np.ndarray:
-    """Write ``proj``'s synapses into the merged arrays after those of earlier projections in each
-    row (``cursor``: the next free position of every row, advanced here), a chunk of rows at a
-    time; returns their merged positions in the projection's CSR order."""
-    csr, off = proj.synapses, proj.pre.offset
-    rows = np.array(proj.post.model.compiled.receptor_rows, dtype=np.int64)[proj.channels()]
-    code_base = rows * n_neurons + proj.post.offset  # state code of the receptor row, before ``post``
-    positions = np.empty(csr.n_synapses, np.int64)
-    a = 0
-    while a < csr.n_pre:  # rows a..b hold at most MERGE_CHUNK synapses (or one row)
-        b = max(a + 1, int(np.searchsorted(csr.indptr, csr.indptr[a] + MERGE_CHUNK, side="right")) - 1)
-        b = min(b, csr.n_pre)
-        s0, s1 = csr.indptr[a], csr.indptr[b]
-        counts = np.diff(csr.indptr[a:b + 1])
-        dest = np.repeat(cursor[off + a:off + b] - csr.indptr[a:b], counts) + np.arange(s0, s1)
-        target[dest] = code_base[s0:s1] + csr.post[s0:s1]
-        weight[dest] = csr.weight[s0:s1]
-        delay[dest] = csr.delay[s0:s1]
-        positions[s0:s1] = dest
-        cursor[off + a:off + b] += counts
-        a = b
-    return positions
+def _fill(proj, cursor: np.ndarray, part_of: np.ndarray, n_neurons: int, target: np.ndarray, weight: np.ndarray,
+          delay: np.ndarray) -> set[int]:
+    """Generate ``proj``'s blocks one by one and copy each to its merged positions (``cursor[t, j]``:
+    the next position of source ``j``'s row in part ``t``, advanced here); returns the state rows
+    its delayed synapses reach."""
+    receptor_rows = np.array(proj.post.model.compiled.receptor_rows, np.int64)
+    limit, reached = np.iinfo(delay.dtype).max, set()
+    for b in range(len(proj.blocks)):
+        csr, channels = proj.block_synapses(b)
+        if csr.n_synapses == 0:
+            continue
+        longest = int(csr.delay.max())
+        if longest > limit:
+            raise _DelaysTooLong(longest)
+        rows = receptor_rows[channels]
+        code = (rows * n_neurons + (proj.post.offset + csr.post)).astype(np.int32)
+        place_block(csr.indptr, part_of[proj.post.offset + csr.post], code, csr.weight, csr.delay, cursor, target,
+                    weight, delay)
+        reached.update(np.unique(rows[csr.delay > 0]).tolist())
+    return reached
 
 
-def _synapses(net: Net, n_neurons: int, n_elements: int, n_rows: int, dtype: np.dtype) -> tuple[Synapses, list[np.ndarray]]:
-    """The merged CSR (rows: elements; in a row, projection by projection, each in its own CSR
-    order), and for every projection the merged positions of its synapses (in its CSR order).
-    Filled in place from the projections' CSRs, without sorting: a few bytes per synapse beyond
-    the result."""
-    indptr = _merged_indptr(net, n_elements)
+def _in_parallel(work: list, threads: int) -> list:
+    """Run the calls ``work`` (functions of no argument) on ``threads`` threads; their results in order."""
+    if threads <= 1 or len(work) <= 1:
+        return [w() for w in work]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return [f.result() for f in [pool.submit(w) for w in work]]
+
+
+def _synapses(net: Net, parts: Parts, n_neurons: int, n_elements: int, n_rows: int,
+              dtype: np.dtype) -> tuple[Synapses, list]:
+    """The merged CSR (rows: part by part, elements; in a row, projection by projection, each in
+    its own CSR order), and where each projection's synapses lie in it
+    (:class:`~neurosim.projection.Placed`).
+
+    Two passes over the projections' blocks, on all cores: the first counts every row's synapses,
+    the second generates the blocks again (from the same streams) and copies each straight to its
+    final positions. Held: int32 targets, weights, the smallest integer type that holds the delays."""
+    threads = construction_threads()
+    projections = net.projections
+    n_parts = parts.bounds.size - 1
+    part_of = np.repeat(np.arange(n_parts, dtype=np.int32), np.diff(parts.bounds))
+    counts = _in_parallel([functools.partial(_row_counts, p, part_of, n_parts) for p in projections], threads)
+    per_row = np.zeros((n_parts, n_elements), np.int64)
+    row_start = []
+    indptr = np.zeros(n_parts * n_elements + 1, np.int64)
+    for proj, c in zip(projections, counts):
+        per_row[:, proj.pre.offset:proj.pre.offset + proj.pre.size] += c
+    np.cumsum(per_row.ravel(), out=indptr[1:])
+    cursor = indptr[:-1].reshape(n_parts, n_elements).copy()
+    for proj, c in zip(projections, counts):
+        rows = slice(proj.pre.offset, proj.pre.offset + proj.pre.size)
+        row_start.append(cursor[:, rows].copy())
+        cursor[:, rows] += c
     n_syn = int(indptr[-1])
-    target_all, weight_all, delay_all = np.empty(n_syn, np.int32), np.empty(n_syn, dtype), np.empty(n_syn, np.int32)
-    cursor = indptr[:-1].copy()
-    positions = [_place(proj, cursor, n_neurons, target_all, weight_all, delay_all) for proj in net.projections]
+    target_all, weight_all = np.empty(n_syn, np.int32), np.empty(n_syn, dtype)
+    delay_all = np.empty(n_syn, np.uint8)
+    while True:
+        work = [functools.partial(_fill, p, s.copy(), part_of, n_neurons, target_all, weight_all, delay_all)
+                for p, s in zip(projections, row_start)]
+        try:
+            reached = _in_parallel(work, threads)
+            break
+        except _DelaysTooLong as e:
+            delay_all = np.empty(n_syn, delay_dtype(e.steps))
     max_delay = int(delay_all.max()) if delay_all.size else 0
     buffered = np.zeros(n_rows, np.uint8)
-    buffered[np.unique(target_all[delay_all > 0] // max(n_neurons, 1))] = 1
+    buffered[sorted(set().union(*reached))] = 1
     syn = Synapses(
         indptr=indptr,
         target=target_all,
         weight=weight_all,
         delay=delay_all,
-        row_delay=np.where(_row_uniform(delay_all, indptr), _row_first(delay_all, indptr), -1).astype(np.int32),
+        row_delay=np.where(_row_uniform(delay_all, indptr), _row_first(delay_all, indptr).astype(np.int32), -1),
         row_weight=_row_first(weight_all, indptr).astype(dtype),
         row_uniform=_row_uniform(weight_all, indptr).astype(np.uint8),
         buf=np.zeros((ring_length(max_delay), n_rows * n_neurons), dtype=dtype),
         buffered=buffered,
     )
-    return syn, positions
+    placed = [Placed(syn, s, c, p.post.size, n_neurons, p.post.offset) for p, s, c in zip(projections, row_start, counts)]
+    return syn, placed
+
+
+def _parts(net: Net, segments: np.ndarray, n_neurons: int, threads: int) -> Parts:
+    """``threads`` parts of consecutive neurons with about equal work (a neuron counts 1, plus one
+    per thousand expected incoming synapses); plastic networks run in one part."""
+    if threads > 1 and any(p.plasticity is not None for p in net.projections):
+        threads = 1
+    threads = max(1, min(threads, n_neurons))
+    work = np.ones(n_neurons)
+    for p in net.projections:
+        expected = p.connector.expected_synapses(p.pre.size, p.post.size, p.pre is p.post,
+                                                 getattr(p.pre, "positions", None), p.post.positions)
+        work[p.post.offset:p.post.offset + p.post.size] += 1e-3 * expected / max(p.post.size, 1)
+    total = np.cumsum(work)
+    inner = np.searchsorted(total, total[-1] * np.arange(1, threads) / threads)
+    bounds = np.unique(np.concatenate([[0], inner, [n_neurons]])).astype(np.int64)
+    rows, seg_ptr = [], [0]
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        for a, b, shared, constant, model in segments:
+            if max(a, lo) < min(b, hi):
+                rows.append((max(a, lo), min(b, hi), shared, constant, model))
+        seg_ptr.append(len(rows))
+    return Parts(bounds=bounds, segments=np.array(rows, np.int64).reshape(-1, 5), seg_ptr=np.array(seg_ptr, np.int64))
 
 
 def _row_first(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
@@ -312,18 +380,21 @@ def build_layout(net: Net) -> Layout:
     dtype = np.dtype(net.precision)
     models, model_index = _models(net)
     table, state = _neurons(net, models, dtype)
-    syn, positions = _synapses(net, n_neurons, offset, state.vars.shape[0], dtype)
-    for proj, pos in zip(net.projections, positions):
-        proj._layout_positions = pos
+    segments = _segments(net, table, model_index)
+    parts = _parts(net, segments, n_neurons, net.threads)
+    syn, placed = _synapses(net, parts, n_neurons, offset, state.vars.shape[0], dtype)
+    for proj, where in zip(net.projections, placed):
+        proj.placed = where
     return Layout(
         table=table,
-        segments=_segments(net, table, model_index),
+        segments=segments,
         state=state,
         syn=syn,
         drive=_drive(net),
         rec=_recording(net, n_neurons, offset, dtype),
-        plastic=build_plasticity(net, syn, positions, n_neurons, offset, dtype),  # marks plastic rows in syn
+        plastic=build_plasticity(net, syn, n_neurons, offset, dtype),  # marks plastic rows in syn
         models=models,
         parameters=tuple(p.model.parameter_values(p.size, p.name) for p in net.populations),
         dt=float(net.dt),
+        parts=parts,
     )

@@ -19,8 +19,7 @@ def _ptr(keys: np.ndarray, n: int) -> np.ndarray:
     return ptr
 
 
-def build_plasticity(net: Any, syn: Synapses, positions: list[np.ndarray], n_neurons: int,
-                     n_elements: int, dtype: np.dtype) -> Plasticity:
+def build_plasticity(net: Any, syn: Synapses, n_neurons: int, n_elements: int, dtype: np.dtype) -> Plasticity:
     """Plasticity arrays for ``net``; marks the rows with plastic synapses in ``syn.row_delay``:
     -3 if all their synapses are plastic and delayed (nothing to deliver when the spike is
     emitted), -2 otherwise."""
@@ -73,15 +72,15 @@ def build_plasticity(net: Any, syn: Synapses, positions: list[np.ndarray], n_neu
         proj.check_weight_bounds(proj.synapses.weight)
 
     # plastic synapses, in merged-CSR order
-    pos_all = np.concatenate([positions[net.projections.index(p)] for p in plastic])
-    proj_all = np.concatenate([np.full(positions[net.projections.index(p)].size, q, np.int32)
-                               for q, p in enumerate(plastic)])
+    positions = [p.placed.positions() for p in plastic]
+    pos_all = np.concatenate(positions)
+    proj_all = np.concatenate([np.full(pos.size, q, np.int32) for q, pos in enumerate(positions)])
     order = np.argsort(pos_all, kind="stable")
     pos, proj_k = pos_all[order].astype(np.int64), proj_all[order]
     n_syn = pos.size
     pre = (np.searchsorted(syn.indptr, pos, side="right") - 1).astype(np.int32)
     post = (syn.target[pos] % max(n_neurons, 1)).astype(np.int32)
-    delay = syn.delay[pos]
+    delay = syn.delay[pos].astype(np.int32)
     pre_col, post_col = pre_tr[proj_k] + pre, post_tr[proj_k] + post
     pre_ycol, post_ycol = pre_slow[proj_k] + pre, post_slow[proj_k] + post
     skip = np.zeros(syn.target.size, np.uint8)

@@ -47,11 +47,13 @@ class Network:
 
     Every random choice (connectivity, initial values, Poisson spikes) derives from ``seed``
     through :class:`numpy.random.SeedSequence` keyed by the element's kind and creation
-    index, so a run is reproducible whatever the backend's thread count.
+    index, so a run is reproducible whatever the backend's thread count. ``threads`` > 1 splits
+    the neurons of a static network into that many parts that the numba backend runs in
+    parallel (:class:`~neurosim.engine.layout.Parts`), with the same spikes as one thread.
     """
 
     def __init__(self, dt: Any = "0.1 ms", seed: int = 0, precision: str = "float64",
-                 block_steps: int = 10_000, spike_capacity: int = 1 << 20):
+                 block_steps: int = 10_000, spike_capacity: int = 1 << 20, threads: int = 1):
         self.dt = parse_quantity(dt, "time", "simulation.dt")
         if not self.dt > 0:
             raise ValueError(f"simulation.dt: must be > 0, got {show(dt)}")
@@ -59,7 +61,10 @@ class Network:
             raise ValueError(f"simulation.precision: must be one of {PRECISIONS}, got {precision!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"simulation.seed: must be a non-negative integer, got {show(seed)}")
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+            raise ValueError(f"simulation.threads: must be a positive integer, got {show(threads)}")
         self.seed = int(seed)
+        self.threads = int(threads)
         self.precision = precision
         #: bytes the layout may take (None: the memory available when it is built); see engine/footprint.py
         self.memory_limit: float | None = None
@@ -272,22 +277,17 @@ class Network:
         n = steps(parse_quantity(duration, "time", "simulation.duration"), self.dt, "simulation.duration")
         engine = get_backend(self.backend_name(backend)) if isinstance(backend, str) else backend
         layout = self.layout
+        if layout.n_parts > 1 and engine.name != "numba":
+            raise ValueError(f"simulation.threads: only the numba backend runs a network on several threads "
+                             f"(threads = {self.threads}); the backend is {engine.name!r}")
         done = 0
         while done < n:
             ran = engine.run_block(layout, self._step, min(n - done, self.block_steps))
             self._hand_out(layout, ran)
-            self._sync_weights(layout)
             self._step += ran
             done += ran
             if progress is not None:
                 progress(done, n)
-
-    def _sync_weights(self, layout: Layout) -> None:
-        """Copy the live weights of plastic projections into their ``synapses`` (CSR order)."""
-        if layout.plastic.flags[0]:
-            for proj in self.projections:
-                if proj.plasticity is not None:
-                    proj.synapses.weight[...] = layout.syn.weight[proj._layout_positions]
 
     def _spikes_per_step(self, g: Group | Subgroup, ran: int, spk_step: np.ndarray,
                          spk_id: np.ndarray) -> np.ndarray:

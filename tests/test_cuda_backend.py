@@ -168,7 +168,7 @@ def learning_network(ee, ei, triplet=False):
 
 def edit(net):  # the host edits weights and a modulator between runs: the device copy must follow
     layout = net.layout
-    pos = net.projections[2]._layout_positions
+    pos = net.projections[2].placed.positions()
     layout.syn.weight[pos[::3]] = np.minimum(layout.syn.weight[pos[::3]] * 1.2, 150e-12)
     layout.plastic.mod_state[0] = 0.4
 

@@ -8,6 +8,7 @@ import pytest
 
 from neurosim import STDP, AllToAll, CubaLIF, FixedInDegree, FixedProbability, LIF, Network, Normal, Uniform
 from neurosim.engine.footprint import estimate
+from neurosim.engine.placement import construction_threads
 
 
 def _all_to_all(net):
@@ -39,7 +40,7 @@ def _neurons_only(net):
 def test_estimate_bounds_the_measured_peak_within_a_factor_of_two(make, precision):
     net = Network(dt="0.1 ms", seed=3, precision=precision)
     make(net)
-    predicted = estimate(net).total
+    predicted = estimate(net, construction_threads()).total
     tracemalloc.start()
     try:
         net.layout
@@ -63,7 +64,11 @@ def test_a_network_that_cannot_fit_is_refused_before_anything_is_allocated():
     net.memory_limit = 1 << 30
     tracemalloc.start()
     try:
-        with pytest.raises(ValueError, match=r"model: the network needs about 969 GiB .* set Network.memory_limit"):
+        # 1e10 - 1e5 synapses of 13 B held (int32 target, float64 weight, uint8 delay), a block of 256
+        # of the 100,000 targets generated at 140 B per synapse, 360 B per neuron
+        synapses = 1e10 - 1e5
+        total = (synapses * 13 + synapses * 256 / 100_000 * 140 + 100_000 * 360) / 2**30
+        with pytest.raises(ValueError, match=rf"model: the network needs about {total:.3g} GiB .* set Network.memory_limit"):
             net.layout
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -74,16 +79,16 @@ def test_a_network_that_cannot_fit_is_refused_before_anything_is_allocated():
 @pytest.mark.parametrize("precision, weight_bytes", [("float64", 8), ("float32", 4)])
 def test_the_bytes_held_per_synapse_are_the_arrays_that_hold_them(precision, weight_bytes):
     """What ``resident_synapse_bytes`` reports (the run log's and ``inspect``'s ``bytes_per_synapse``)
-    is the layout's merged CSR (int32 target, weight, int32 delay), the projections' CSR copies
-    (int32 post, weight, int32 delay), their int64 positions in the layout and the row pointers
-    (int64): 32 B per float32 synapse."""
+    is the layout's merged CSR (int32 target, weight, uint8 delay: the longest is 200 steps), its
+    row pointers (int64) and per-row tables (int32 delay, weight, uint8 flag), and each
+    projection's row starts and counts (int64 per source): 9 B per float32 synapse."""
     from neurosim.engine.footprint import resident_synapse_bytes
 
     net = Network(dt="0.1 ms", seed=3, precision=precision)
     _random_delays(net)
     n_syn, held = resident_synapse_bytes(net)
     assert n_syn == sum(p.synapses.n_synapses for p in net.projections) > 100_000
-    rows = 8 * (2500 + 1) + 8 * ((2000 + 1) + (500 + 1))  # merged row pointers; the projections'
-    expected = 2 * n_syn * (4 + weight_bytes + 4) + 8 * n_syn + rows
+    rows = 8 * (2500 + 1) + (4 + weight_bytes + 1) * 2500 + 2 * 8 * (2000 + 500)
+    expected = n_syn * (4 + weight_bytes + 1) + rows
     plastic = sum(a.nbytes for a in net.layout.plastic if hasattr(a, "nbytes"))  # empty tables: a few kB
     assert held == expected + plastic and plastic < 10_000

@@ -72,8 +72,9 @@ def song_run(backend: str, params: Params = Params()) -> dict:
     csr = net.projections[0].synapses
     w0 = csr.weight[np.argsort(csr.pre)].copy()
     net.run(COMPARE_S, backend=backend)
+    learned = net.projections[0].synapses  # read again: the weights as they are now
     return {"i": sources.i, "step": np.rint(sources.t / DT).astype(np.int64), "w0": w0,
-            "w": csr.weight[np.argsort(csr.pre)].copy(), "t": net.monitors[0].t}
+            "w": learned.weight[np.argsort(learned.pre)], "t": net.monitors[0].t}
 
 
 @pytest.fixture(scope="module")

@@ -7,16 +7,17 @@ from neurosim.connectivity.connectors import (
     FixedInDegree,
     FixedOutDegree,
     FixedProbability,
+    FixedTotalNumber,
     FromArrays,
     OneToOne,
     from_sparse,
     grid_positions,
 )
 from neurosim.connectivity.csr import CSR
-from neurosim.connectivity.initializers import Constant, Initializer, Normal, Uniform
+from neurosim.connectivity.initializers import Constant, Initializer, Normal, Redrawn, Uniform
 
 __all__ = [
-    "CSR", "Connector", "OneToOne", "AllToAll", "FixedProbability", "FixedInDegree", "FixedOutDegree",
+    "CSR", "Connector", "OneToOne", "AllToAll", "FixedProbability", "FixedInDegree", "FixedOutDegree", "FixedTotalNumber",
     "DistanceDependent", "FromArrays", "from_sparse", "grid_positions",
-    "Initializer", "Constant", "Uniform", "Normal",
+    "Initializer", "Constant", "Uniform", "Normal", "Redrawn",
 ]

@@ -4,6 +4,12 @@ Every connector returns the pairs in CSR order (sorted by presynaptic, then post
 index) as :class:`Pairs`. Random connectors cost O(number of synapses), never O(N^2), except
 :class:`DistanceDependent`, whose probability differs for every pair (it is evaluated in
 bounded-memory chunks). Autapses (i -> i within one population) are off unless asked for.
+
+A projection generates its synapses block by block of targets (:data:`TARGET_BLOCK`
+neurons), each block from a random stream of its own, so that any block can be generated
+(again) alone: :meth:`Connector.split` gives the connector of every block, and ``pairs``
+connects all sources to the block's targets ``post_start .. post_start + n_post``.
+A rule that cannot be split (:class:`FixedOutDegree`, :class:`FromArrays`) is one block.
 """
 
 from __future__ import annotations
@@ -37,6 +43,12 @@ class ConnectContext:
     rng: np.random.Generator
     pre_positions: np.ndarray | None = None
     post_positions: np.ndarray | None = None
+    #: the block's first target in the target population; its targets are ``post_start + post``
+    post_start: int = 0
+
+
+#: targets per generation block
+TARGET_BLOCK = 256
 
 
 class Connector:
@@ -44,6 +56,16 @@ class Connector:
 
     def pairs(self, ctx: ConnectContext) -> Pairs:
         raise NotImplementedError
+
+    def row_counts(self, ctx: ConnectContext) -> np.ndarray:
+        """The number of synapses of every source (what :meth:`pairs` gives, perhaps cheaper)."""
+        return np.diff(self.pairs(ctx).indptr)
+
+    def split(self, n_pre: int, block_sizes: np.ndarray, rng: np.random.Generator) -> list[Connector] | None:
+        """The connectors of consecutive blocks of targets of these sizes, each generating its block
+        alone (``rng`` draws what the blocks share, such as their synapse counts); ``None`` if the
+        rule connects the whole target population at once."""
+        return None
 
     def check(self, n_pre: int, n_post: int, field: str) -> None:
         """Raise ``ValueError`` if the rule cannot connect populations of these sizes."""
@@ -56,6 +78,13 @@ class Connector:
                           post_positions: np.ndarray | None) -> float:
         """The expected number of synapses, without generating them (for memory estimates)."""
         return float(n_pre) * n_post
+
+
+class Blockwise(Connector):
+    """A rule whose blocks of targets are connected independently, each with the rule itself."""
+
+    def split(self, n_pre, block_sizes, rng):
+        return [self] * len(block_sizes)
 
 
 def _from_unsorted(pre: np.ndarray, post: np.ndarray, ctx: ConnectContext) -> Pairs:
@@ -71,7 +100,7 @@ def _check_probability(p: float, field: str) -> float:
 
 
 @dataclass(frozen=True)
-class OneToOne(Connector):
+class OneToOne(Blockwise):
     """Neuron i of the source to neuron i of the target (sizes must match)."""
 
     def check(self, n_pre, n_post, field):
@@ -79,14 +108,15 @@ class OneToOne(Connector):
             raise ValueError(f"{field}: one_to_one needs equal sizes, got {n_pre} and {n_post}")
 
     def pairs(self, ctx):
-        return Pairs(np.arange(ctx.n_pre + 1, dtype=np.int64), np.arange(ctx.n_post, dtype=np.int32))
+        indptr = np.clip(np.arange(ctx.n_pre + 1, dtype=np.int64) - ctx.post_start, 0, ctx.n_post)
+        return Pairs(indptr, np.arange(ctx.n_post, dtype=np.int32))
 
     def expected_synapses(self, n_pre, n_post, same, pre_positions, post_positions):
         return float(n_pre)
 
 
 @dataclass(frozen=True)
-class AllToAll(Connector):
+class AllToAll(Blockwise):
     """Every source neuron to every target neuron."""
 
     allow_autapses: bool = False
@@ -97,13 +127,13 @@ class AllToAll(Connector):
     def pairs(self, ctx):
         pre, post = np.divmod(np.arange(ctx.n_pre * ctx.n_post, dtype=np.int64), ctx.n_post)
         if ctx.same_population and not self.allow_autapses:
-            keep = pre != post
+            keep = pre != post + ctx.post_start
             pre, post = pre[keep], post[keep]
         return _from_unsorted(pre, post, ctx)
 
 
 @dataclass(frozen=True)
-class FixedProbability(Connector):
+class FixedProbability(Blockwise):
     """Each pair independently with probability ``p`` (Bernoulli), in O(N·K).
 
     Connected pairs are found by geometric skipping over the flattened pair index, which
@@ -132,7 +162,7 @@ class FixedProbability(Connector):
         flat = np.concatenate(chosen) if chosen else np.zeros(0, np.int64)
         pre, post = np.divmod(flat, ctx.n_post)
         if ctx.same_population and not self.allow_autapses:
-            keep = pre != post
+            keep = pre != post + ctx.post_start
             pre, post = pre[keep], post[keep]
         counts = np.bincount(pre, minlength=ctx.n_pre)
         indptr = np.zeros(ctx.n_pre + 1, dtype=np.int64)
@@ -141,8 +171,9 @@ class FixedProbability(Connector):
 
 
 def _distinct_rows(n_rows: int, n_values: int, k: int, rng: np.random.Generator,
-                   exclude_self: bool, field: str) -> np.ndarray:
-    """``(n_rows, k)`` array; row r holds k distinct values of ``range(n_values)`` (without r)."""
+                   exclude_self: bool, field: str, first_row: int = 0) -> np.ndarray:
+    """``(n_rows, k)`` array; row r holds k distinct values of ``range(n_values)`` (without
+    ``first_row + r``)."""
     n_eff = n_values - 1 if exclude_self else n_values
     if k < 0 or k > n_eff:
         raise ValueError(f"{field}: cannot choose {k} distinct partners out of {n_eff}")
@@ -163,12 +194,12 @@ def _distinct_rows(n_rows: int, n_values: int, k: int, rng: np.random.Generator,
             rows[again] = rng.integers(0, n_eff, size=int(again.sum()))
             out[todo] = rows
     if exclude_self:
-        out += out >= np.arange(n_rows)[:, None]
+        out += out >= np.arange(first_row, first_row + n_rows)[:, None]
     return out
 
 
 @dataclass(frozen=True)
-class FixedInDegree(Connector):
+class FixedInDegree(Blockwise):
     """Each target neuron receives exactly ``k`` inputs from distinct source neurons."""
 
     k: int
@@ -183,7 +214,7 @@ class FixedInDegree(Connector):
 
     def pairs(self, ctx):
         exclude = ctx.same_population and not self.allow_autapses
-        pre = _distinct_rows(ctx.n_post, ctx.n_pre, int(self.k), ctx.rng, exclude, "connector.k")
+        pre = _distinct_rows(ctx.n_post, ctx.n_pre, int(self.k), ctx.rng, exclude, "connector.k", ctx.post_start)
         post = np.repeat(np.arange(ctx.n_post), pre.shape[1])
         return _from_unsorted(pre.ravel(), post, ctx)
 
@@ -210,7 +241,7 @@ class FixedOutDegree(Connector):
 
 
 @dataclass(frozen=True)
-class DistanceDependent(Connector):
+class DistanceDependent(Blockwise):
     """P(connect) = c · exp(-(D/lam)^2), D the Euclidean distance between neuron positions.
 
     Positions come from the populations (``positions=`` or ``grid=``); ``lam`` is in the
@@ -244,8 +275,9 @@ class DistanceDependent(Connector):
             stop = min(ctx.n_pre, start + rows)
             d = ctx.pre_positions[start:stop, None, :] - ctx.post_positions[None, :, :]
             prob = self.c * np.exp(-np.einsum("ijk,ijk->ij", d, d) / self.lam**2)
-            if ctx.same_population and not self.allow_autapses:
-                prob[np.arange(stop - start), np.arange(start, stop)] = 0.0
+            if ctx.same_population and not self.allow_autapses:  # pairs pre == post_start + post
+                own = np.arange(max(start, ctx.post_start), min(stop, ctx.post_start + ctx.n_post))
+                prob[own - start, own - ctx.post_start] = 0.0
             pre, post = np.nonzero(ctx.rng.random(prob.shape) < prob)
             pre_all.append(pre + start)
             post_all.append(post)
@@ -294,6 +326,40 @@ class FromArrays(Connector):
         weight = None if self.weight is None else self.weight[order]
         delay = None if self.delay is None else self.delay[order]
         return Pairs(indptr, post_sorted, weight, delay)
+
+
+@dataclass(frozen=True)
+class FixedTotalNumber(Connector):
+    """Exactly ``n`` synapses, each from a uniformly random source to a uniformly random target
+    (multapses and autapses allowed: NEST's ``fixed_total_number``)."""
+
+    n: int
+
+    def check(self, n_pre, n_post, field):
+        if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < 0:
+            raise ValueError(f"{field}.n: must be a non-negative integer, got {show(self.n)}")
+
+    def expected_synapses(self, n_pre, n_post, same, pre_positions, post_positions):
+        return float(self.n)
+
+    def split(self, n_pre, block_sizes, rng):
+        """A block of ``m`` of the ``N`` targets gets a Binomial share of the ``n`` synapses (one
+        multinomial draw over the blocks, in proportion to their sizes)."""
+        if len(block_sizes) == 1:
+            return [self]
+        counts = rng.multinomial(int(self.n), np.asarray(block_sizes, np.float64) / float(np.sum(block_sizes)))
+        return [FixedTotalNumber(int(c)) for c in counts]
+
+    def row_counts(self, ctx: ConnectContext) -> np.ndarray:
+        flat = ctx.rng.integers(0, ctx.n_pre * ctx.n_post, size=int(self.n), dtype=np.int64)
+        return np.bincount(flat // max(ctx.n_post, 1), minlength=ctx.n_pre)
+
+    def pairs(self, ctx: ConnectContext) -> Pairs:
+        """Draw ``n`` flat pair indices pre·n_post + post with replacement; sorting them gives CSR order."""
+        flat = ctx.rng.integers(0, ctx.n_pre * ctx.n_post, size=int(self.n), dtype=np.int64)
+        flat.sort()
+        indptr = np.searchsorted(flat, np.arange(ctx.n_pre + 1, dtype=np.int64) * ctx.n_post)
+        return Pairs(indptr.astype(np.int64), (flat % ctx.n_post).astype(np.int32))
 
 
 def from_sparse(matrix: Any) -> FromArrays:

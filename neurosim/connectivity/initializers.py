@@ -6,6 +6,7 @@ Values are numbers (SI) or unit strings; the dimension is set by the use (a weig
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,28 @@ class Normal(Initializer):
         if hi < lo:
             raise ValueError(f"{field}.high: {show(self.high)} is below low {show(self.low)}")
         return np.clip(values, lo, hi)
+
+
+@dataclass(frozen=True)
+class Redrawn(Normal):
+    """Normal values with those outside ``[low, high]`` redrawn (NEST's ``redraw``), not clipped."""
+
+    def sample(self, n, rng, dimension, field):
+        super().sample(0, rng, dimension, field)  # checks units, std >= 0 and low <= high
+        mu, sd = parse_quantity(self.mean, dimension, f"{field}.mean"), parse_quantity(self.std, dimension, f"{field}.std")
+        lo = -np.inf if self.low is None else parse_quantity(self.low, dimension, f"{field}.low")
+        hi = np.inf if self.high is None else parse_quantity(self.high, dimension, f"{field}.high")
+        mass = 1.0 if sd == 0 and lo <= mu <= hi else 0.0 if sd == 0 else \
+            0.5 * (math.erf((hi - mu) / (sd * math.sqrt(2))) - math.erf((lo - mu) / (sd * math.sqrt(2))))
+        if mass < 1e-3:
+            raise ValueError(f"{field}: fewer than 1 in 1000 draws of N({show(self.mean)}, {show(self.std)}) lie within "
+                             f"[{show(self.low)}, {show(self.high)}]; redrawing the others would not end")
+        values = rng.normal(mu, sd, size=n)
+        bad = np.flatnonzero((values < lo) | (values > hi))
+        while bad.size:
+            values[bad] = rng.normal(mu, sd, size=bad.size)
+            bad = bad[(values[bad] < lo) | (values[bad] > hi)]
+        return values
 
 
 def as_initializer(value: Any) -> Initializer:

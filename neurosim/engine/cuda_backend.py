@@ -10,7 +10,7 @@ device last wrote it back. At the end of a block the state, the recordings (spik
 samples, rate counts) and, with plasticity, the learned weights and the plasticity state are
 copied back into the host arrays, and the counters advanced, exactly as
 :mod:`neurosim.engine.numba_backend` leaves them, so ``Network._hand_out`` and
-``Network._sync_weights`` (``projection.synapses.weight``, ``Modulator.value``) work unchanged.
+what reads the layout (``projection.synapses``, ``Modulator.value``) works unchanged.
 
 Step ``m`` (semantics of :mod:`neurosim.engine.layout`) is the launch sequence
 

@@ -163,12 +163,12 @@ def _deliver_spike(j, base, lane, lanes, indptr, target, weight, delay, row_dela
                 if delay[s] == 0:
                     cuda.atomic.add(flat, target[s], weight[s])
                 elif skip[s] == 0:
-                    cuda.atomic.add(buf, ((base + delay[s]) & mask, target[s]), weight[s])
+                    cuda.atomic.add(buf, ((base + np.int64(delay[s])) & mask, target[s]), weight[s])
         return
     uniform_w = row_uniform[j] != 0
     w_row = row_weight[j]
     for s in range(indptr[j] + lane, indptr[j + 1], lanes):
-        d = d_row if d_row >= 0 else delay[s]
+        d = d_row if d_row >= 0 else np.int32(delay[s])  # delays are small unsigned integers
         w = w_row if uniform_w else weight[s]
         if d == 0:
             cuda.atomic.add(flat, target[s], w)

@@ -4,8 +4,11 @@ The estimate is the peak while the layout is built (generation of the synapses, 
 CSR, the ring buffer, per-neuron tables and state), measured with ``tracemalloc`` on float64
 networks (``tests/test_footprint.py`` checks that it bounds the measured peak):
 
-- about 101 B per synapse while a projection is generated and merged (46–56 B kept),
-  plus up to 160 B per plastic synapse for the plasticity indices (triplet and same-step
+- the merged CSR: an int32 target, a weight and a delay (1, 2 or 4 bytes: the smallest
+  unsigned type that holds the longest delay in steps) per synapse;
+- while the synapses are generated, about 140 B per synapse of the block being generated,
+  in as many projections at once as there are construction threads (their largest blocks);
+- up to 220 B per plastic synapse for the plasticity indices (triplet and same-step
   columns included);
 - about 350 B per neuron (tables, state, recording buffers), plus the ring buffer beyond
   two slots, ``3 · itemsize`` bytes per neuron and slot.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import tracemalloc
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +30,12 @@ import numpy as np
 
 from neurosim.connectivity.initializers import Constant, Normal, Uniform
 from neurosim.engine.layout import ring_length
+from neurosim.engine.placement import construction_threads, delay_dtype
 from neurosim.units import parse_quantity
 
-BYTES_PER_SYNAPSE = 104
-BYTES_PER_PLASTIC_SYNAPSE = 160
+#: bytes per synapse of a block while it is generated (temporaries), and per plastic synapse
+BYTES_PER_GENERATED_SYNAPSE = 140
+BYTES_PER_PLASTIC_SYNAPSE = 220
 BYTES_PER_NEURON = 360
 GIB = float(1 << 30)
 #: the estimate is at most this factor above the measured peak (tested)
@@ -75,24 +81,27 @@ def _seconds(value: object) -> float:
     return parse_quantity(value, "time", "delay")
 
 
-def estimate(net: Any) -> Footprint:
-    """The estimated peak memory of ``net``'s layout."""
-    per_projection = {}
+def estimate(net: Any, threads: int = 1) -> Footprint:
+    """The estimated peak memory of ``net``'s layout, built by ``threads`` threads."""
+    per_projection, block = {}, []
     plastic = 0.0
     for p in net.projections:
         n = p.connector.expected_synapses(p.pre.size, p.post.size, p.pre is p.post,
                                           getattr(p.pre, "positions", None), p.post.positions)
         per_projection[p.name] = n
+        block.append(n * max(b - a for a, b, _ in p.blocks) / max(p.post.size, 1))
         plastic += n if p.plasticity is not None else 0.0
     n_syn = sum(per_projection.values())
+    generating = sum(sorted(block, reverse=True)[:threads])
     largest = max(per_projection, key=per_projection.get, default="")
     neurons = sum(g.size for g in net.populations)
     elements = sum(g.size for g in net.groups)
     longest = max((max_delay_s(p) for p in net.projections), default=0.0)
     slots = ring_length(round(longest / net.dt))
     itemsize = np.dtype(net.precision).itemsize
+    held = 4 + itemsize + delay_dtype(round(longest / net.dt)).itemsize
     return Footprint(
-        synapses=n_syn * BYTES_PER_SYNAPSE + plastic * BYTES_PER_PLASTIC_SYNAPSE,
+        synapses=n_syn * held + generating * BYTES_PER_GENERATED_SYNAPSE + plastic * BYTES_PER_PLASTIC_SYNAPSE,
         neurons=neurons * BYTES_PER_NEURON + (elements - neurons) * 64,
         ring_buffer=max(0, slots - 2) * 3 * neurons * itemsize,
         largest=largest,
@@ -102,20 +111,31 @@ def estimate(net: Any) -> Footprint:
 
 def resident_synapse_bytes(net: Any) -> tuple[int, int]:
     """``(synapses, bytes)`` that the built network keeps for its synapses: the layout's merged CSR
-    (targets, weights, delays, row pointers), its plasticity indices and traces, and the
-    projections' own CSR copies and their positions in the layout (read from the arrays, not
-    estimated)."""
+    (targets, weights, delays, row pointers, per-row tables), its plasticity indices and traces,
+    and where each projection lies in it (read from the arrays, not estimated)."""
     layout = net.layout
     syn, pl = layout.syn, layout.plastic
-    held = sum(a.nbytes for a in (syn.indptr, syn.target, syn.weight, syn.delay))
+    held = sum(a.nbytes for a in (syn.indptr, syn.target, syn.weight, syn.delay, syn.row_delay, syn.row_weight,
+                                  syn.row_uniform))
     held += sum(a.nbytes for a in pl if isinstance(a, np.ndarray))
-    n_syn = 0
-    for p in net.projections:
-        csr = p.synapses
-        n_syn += csr.n_synapses
-        held += sum(a.nbytes for a in (csr.indptr, csr.post, csr.weight, csr.delay))
-        held += p._layout_positions.nbytes if p._layout_positions is not None else 0
-    return n_syn, held
+    held += sum(p.placed.row_start.nbytes + p.placed.counts.nbytes for p in net.projections)
+    return int(syn.target.size), held
+
+
+def build_peak_bytes(net: Any) -> int:
+    """Build ``net``'s layout and return the peak of the memory allocated meanwhile (``tracemalloc``:
+    every NumPy array and Python object; the neuron tables and recording buffers included)."""
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    try:
+        net.layout
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        if started:
+            tracemalloc.stop()
 
 
 def _read(path: str) -> str:
@@ -158,7 +178,7 @@ def check_fits(net: Any, limit_bytes: float | None, override: str) -> Footprint:
     (default: what is available). The estimate bounds the measured peak from above within a factor
     of :data:`OVERESTIMATE` (``tests/test_footprint.py``), so a network is refused only when
     ``total / OVERESTIMATE`` does not fit: no network that fits is refused."""
-    fp = estimate(net)
+    fp = estimate(net, construction_threads())
     limit = available_memory() if limit_bytes is None else limit_bytes
     if fp.total / OVERESTIMATE > limit:
         raise ValueError(f"model: the network needs {fp.describe()}, but {limit / GIB:.3g} GiB are "

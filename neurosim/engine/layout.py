@@ -57,21 +57,35 @@ class NeuronState(NamedTuple):
 
 
 class Synapses(NamedTuple):
-    """Merged CSR over all spiking elements (length N+S rows) and the delay ring buffer.
+    """Merged CSR over all spiking elements (N+S rows per part, see :class:`Parts`) and the
+    delay ring buffer.
 
     Rows whose synapses share one delay (``row_delay >= 0``) or one weight
     (``row_uniform``) are delivered without per-synapse loads of those values.
     """
 
-    indptr: np.ndarray  # int64, N+S+1
+    indptr: np.ndarray  # int64, T (N+S) + 1: row t (N+S) + j holds element j's synapses onto part t
     target: np.ndarray  # int32 state code, row * N + post
     weight: np.ndarray  # the live weights: plastic synapses change them during a run
-    delay: np.ndarray  # int32 steps
+    delay: np.ndarray  # steps: uint8, uint16 or uint32 (the smallest that holds the longest)
     row_delay: np.ndarray  # int32 per row: shared delay; -1 mixed; -2 has plastic synapses; -3 only delayed plastic
     row_weight: np.ndarray  # per row: the weight shared by the whole row (valid where row_uniform)
     row_uniform: np.ndarray  # uint8 per row: 1 if all weights of the row are equal
     buf: np.ndarray  # (L, K N) input waiting for its step, by state code
     buffered: np.ndarray  # uint8[K]: 1 if some delayed synapse targets that state row
+
+
+class Parts(NamedTuple):
+    """The neurons split into ``T`` parts of consecutive indices, each updated and reached by one
+    thread: part ``t`` holds neurons ``bounds[t] .. bounds[t+1]-1`` and the synapses onto them
+    (rows ``t (N+S) + j`` of the merged CSR), and runs the segments
+    ``segments[seg_ptr[t]:seg_ptr[t+1]]`` (the populations cut at the bounds). Every target lies
+    in one part and receives its input in the order of one thread, so spikes do not depend on
+    ``T``. One part: the plain kernel."""
+
+    bounds: np.ndarray  # int64 (T+1,)
+    segments: np.ndarray  # int64 (S', 5): like Layout.segments
+    seg_ptr: np.ndarray  # int64 (T+1,)
 
 
 class Plasticity(NamedTuple):
@@ -238,10 +252,16 @@ class Layout(NamedTuple):
     parameters: tuple = ()
     #: the time step (s)
     dt: float = 0.0
+    #: the neurons' parts (one unless the network runs on several threads)
+    parts: Parts | None = None
 
     @property
     def n_neurons(self) -> int:
         return self.state.vars.shape[1]
+
+    @property
+    def n_parts(self) -> int:
+        return 1 if self.parts is None else self.parts.bounds.size - 1
 
 
 def ring_length(max_delay: int) -> int:

@@ -213,37 +213,39 @@ def _plasticity(step, syn, pl):
 
 
 @njit(cache=True, inline="always")
-def _poisson_inputs(step, drv, flat, n):
+def _poisson_inputs(step, drv, flat, n, lo, hi):
     """The per-target Poisson inputs active at ``step`` add their counts times their weights to
-    their state rows (see :class:`neurosim.engine.layout.Drive`)."""
+    their state rows, for the neurons ``lo .. hi-1`` (see :class:`neurosim.engine.layout.Drive`)."""
     prefer_wide_vectors()
     ustep = np.uint64(step)
     for q in range(drv.inputs.shape[0]):
         first, stop, row, t0, t1 = drv.inputs[q, 0], drv.inputs[q, 1], drv.inputs[q, 2], drv.inputs[q, 6], drv.inputs[q, 7]
-        if drv.inputs[q, 4] <= step < drv.inputs[q, 5]:
-            seed, w, out = drv.input_seed[q], drv.input_w[q], flat[row * n + first:row * n + stop]
+        a, b = max(first, lo), min(stop, hi)
+        if drv.inputs[q, 4] <= step < drv.inputs[q, 5] and a < b:
+            seed, w, out = drv.input_seed[q], drv.input_w[q], flat[row * n + a:row * n + b]
             if t1 > t0:
                 prob, alias, k0 = drv.input_prob[t0:t1], drv.input_alias[t0:t1], drv.input_real[q, 0]
-                for i in range(stop - first):
-                    out[i] += (k0 + _alias_draw(uniform_jit(seed, ustep, np.uint64(first + i)), prob, alias)) * w
+                for i in range(b - a):
+                    out[i] += (k0 + _alias_draw(uniform_jit(seed, ustep, np.uint64(a + i)), prob, alias)) * w
             else:
                 count, p, flip = drv.inputs[q, 3], drv.input_real[q, 1], drv.inputs[q, 8] != 0
-                for i in range(stop - first):
-                    out[i] += binomial_jit(seed, ustep, np.uint64(first + i), count, p, flip) * w
+                for i in range(b - a):
+                    out[i] += binomial_jit(seed, ustep, np.uint64(a + i), count, p, flip) * w
 
 
 @njit(cache=True, inline="always")
-def _noise_inputs(step, drv, flat, n):
-    """The noise inputs active at ``step`` add ``a + b z`` to their state rows (see
-    :class:`neurosim.engine.layout.Drive`)."""
+def _noise_inputs(step, drv, flat, n, lo, hi):
+    """The noise inputs active at ``step`` add ``a + b z`` to their state rows, for the neurons
+    ``lo .. hi-1`` (see :class:`neurosim.engine.layout.Drive`)."""
     ustep = np.uint64(step)
     for q in range(drv.noises.shape[0]):
         first, stop, row, o = drv.noises[q, 0], drv.noises[q, 1], drv.noises[q, 2], drv.noises[q, 5]
-        if drv.noises[q, 3] <= step < drv.noises[q, 4]:
-            seed, out = drv.noise_seed[q], flat[row * n + first:row * n + stop]
-            a, b = drv.noise_a[o:o + stop - first], drv.noise_b[o:o + stop - first]
-            for i in range(stop - first):
-                out[i] += a[i] + b[i] * normal_jit(seed, ustep, np.uint64(first + i))
+        a, b = max(first, lo), min(stop, hi)
+        if drv.noises[q, 3] <= step < drv.noises[q, 4] and a < b:
+            seed, out = drv.noise_seed[q], flat[row * n + a:row * n + b]
+            na, nb = drv.noise_a[o + a - first:o + b - first], drv.noise_b[o + a - first:o + b - first]
+            for i in range(b - a):
+                out[i] += na[i] + nb[i] * normal_jit(seed, ustep, np.uint64(a + i))
 
 
 @njit(cache=True, inline="always")
@@ -256,13 +258,14 @@ def _record_state(step, st, rec):
 
 
 @njit(cache=True, inline="always")
-def _take_buffered(slot, syn, st):
-    """Add the buffered input of ``slot`` to the state rows that delayed synapses target."""
+def _take_buffered(slot, syn, st, lo, hi):
+    """Add the buffered input of ``slot`` to the state rows that delayed synapses target, for the
+    neurons ``lo .. hi-1``."""
     n = st.vars.shape[1]
     for r in range(st.vars.shape[0]):
         if syn.buffered[r]:
-            waiting, target = syn.buf[slot, r * n:(r + 1) * n], st.vars[r]
-            for i in range(n):
+            waiting, target = syn.buf[slot, r * n + lo:r * n + hi], st.vars[r, lo:hi]
+            for i in range(hi - lo):
                 target[i] += waiting[i]
                 waiting[i] = 0
 
@@ -307,15 +310,16 @@ def _before_neurons(step, k, st, syn, drv, rec, pl, flat):
                     _emit_plastic(j, step, step, syn, flat, rec, k, pl)
                 else:
                     _emit(j, step, step, syn, flat, rec, k)
+    n = st.vars.shape[1]
     if drv.inputs.shape[0] > 0:
-        _poisson_inputs(step, drv, flat, st.vars.shape[1])
+        _poisson_inputs(step, drv, flat, n, 0, n)
     if pl is not None:
         _plasticity(step, syn, pl)
-    _take_buffered(step & (syn.buf.shape[0] - 1), syn, st)
+    _take_buffered(step & (syn.buf.shape[0] - 1), syn, st, 0, n)
     if rec.rec_id.shape[0] > 0 and step % rec.rec_interval[0] == 0:
         _record_state(step, st, rec)
     if drv.noises.shape[0] > 0:  # after the sample: it shows the state at t_step, the noise is of [t_step, t_step+1)
-        _noise_inputs(step, drv, flat, st.vars.shape[1])
+        _noise_inputs(step, drv, flat, n, 0, n)
 
 
 @njit(cache=True, nogil=True)
@@ -382,13 +386,9 @@ def block_kernel(models: tuple) -> Callable:
     return _make_run_block(update_function(models), tag(models))
 
 
-class NumbaBackend:
-    """Runs blocks with the JIT-compiled kernel (compiled once per set of models, cached on disk)."""
-
-    name = "numba"
-
-    def run_block(self, layout: Layout, step0: int, n_steps: int) -> int:
-        kernel = block_kernel(layout.models)
-        spiked = np.zeros(-(-layout.state.vars.shape[1] // 8) * 8, dtype=np.uint8)  # scanned 8 neurons at a time
-        return int(kernel(np.int64(step0), np.int64(n_steps), layout.table, layout.segments, layout.state,
-                          layout.syn, layout.drive, layout.rec, layout.plastic, spiked))
+def run_serial_block(layout: Layout, step0: int, n_steps: int) -> int:
+    """Run a block of a layout in one part with the kernel of its models."""
+    kernel = block_kernel(layout.models)
+    spiked = np.zeros(-(-layout.state.vars.shape[1] // 8) * 8, dtype=np.uint8)  # scanned 8 neurons at a time
+    return int(kernel(np.int64(step0), np.int64(n_steps), layout.table, layout.segments, layout.state,
+                      layout.syn, layout.drive, layout.rec, layout.plastic, spiked))

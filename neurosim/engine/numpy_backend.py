@@ -40,7 +40,7 @@ def _emit(layout: Layout, ids: np.ndarray, stamp: int, base: int, k: int) -> Non
     now = syn.delay[rows] == 0
     np.add.at(layout.state.vars.reshape(-1), syn.target[rows[now]], syn.weight[rows[now]])
     later = rows[~now]
-    slots = (base + syn.delay[later]) & (syn.buf.shape[0] - 1)
+    slots = (base + syn.delay[later].astype(np.int64)) & (syn.buf.shape[0] - 1)
     np.add.at(syn.buf, (slots, syn.target[later]), syn.weight[later])
 
 

@@ -89,7 +89,7 @@ def get_backend(name: str, neurons: int | None = None, plastic: bool = False) ->
 
 
 def _numba() -> Backend:
-    from neurosim.engine.numba_backend import NumbaBackend
+    from neurosim.engine.numba_parallel import NumbaBackend
 
     return NumbaBackend()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numba
 
-from neurosim.engine.footprint import GIB, check_fits, recorded_bytes, resident_synapse_bytes
+from neurosim.engine.footprint import GIB, build_peak_bytes, check_fits, recorded_bytes, resident_synapse_bytes
 from neurosim.engine.registry import resolve_backend_name
 from neurosim.io.writer import monitor_groups
 from neurosim.network import Network
@@ -139,6 +139,10 @@ def prepare(cfg: dict) -> Prepared:
         raise ScenarioError(str(exc)) from None
     net = build_network(cfg)
     backend = net.backend_name(sim["backend"])  # auto: decided by the network's size and plasticity
+    net.threads = sim["threads"]
+    if net.threads > 1 and backend != "numba":
+        raise ScenarioError(f"simulation.threads: only the numba backend runs a network on several threads; "
+                            f"the backend is {backend!r}")
     net.block_steps = min(MAX_BLOCK, max(MIN_BLOCK, n_steps // BLOCKS_PER_RUN))
     weights = _attach_records(net, cfg.get("record", []))
     _check_size(net, sim, n_steps, output_path(cfg))
@@ -153,9 +157,8 @@ FANO_BIN_S, FANO_SKIP_S = 1e-3, 0.1
 
 def run(cfg: dict, prepared: Prepared, ctx) -> None:
     net, writer = prepared.net, ctx.writer
-    threads = min(cfg["simulation"]["threads"], numba.config.NUMBA_NUM_THREADS)
-    numba.set_num_threads(threads)  # results do not depend on it (counter-based random numbers)
-    ctx.log.info("backend %s, %d numba threads", prepared.backend, threads)
+    threads = min(net.threads, numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(threads)  # results do not depend on it (the parts' order is one thread's)
     stats = {}  # spike monitors of neuron populations (or slices): ISI CV and Fano factor, streamed
     for monitor in net.monitors:
         monitor.sink = writer.sink()
@@ -165,13 +168,17 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
     writer.write_network(net)
     duration = prepared.n_steps * net.dt
     start = time.perf_counter()
+    peak = build_peak_bytes(net)
     net.warm_up(prepared.backend)
     writer.write_metric("build_s", time.perf_counter() - start, units="s")
+    ctx.log.info("backend %s, %d part(s) on %d numba thread(s)", prepared.backend, net.layout.n_parts, threads)
     n_syn, held = resident_synapse_bytes(net)
     writer.write_metric("synapses", n_syn)
     if n_syn:
         writer.write_metric("bytes_per_synapse", held / n_syn, units="B")
-        ctx.log.info("%d synapses, %.1f bytes per synapse held", n_syn, held / n_syn)
+        writer.write_metric("bytes_per_synapse_peak", peak / n_syn, units="B")
+        ctx.log.info("%d synapses, %.1f bytes per synapse held, %.1f at the peak of the build", n_syn, held / n_syn,
+                     peak / n_syn)
     start = time.perf_counter()
     with ctx.progress(prepared.n_steps, "simulate") as bar:
         net.run(duration, backend=prepared.backend, progress=bar)
