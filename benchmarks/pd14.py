@@ -23,8 +23,10 @@ timed (wall clock): ``rtf`` = wall / simulated time. neurosim's ``bytes_per_syna
 the timed window, against :data:`neurosim.models.pd14.REFERENCE_RATES_HZ` (full scale). Runs
 are interleaved (neurosim, NEST, neurosim, ...); numbers are medians over ``--repeats``.
 
-Multi-rank runs (``--ranks`` other than 1) are not built yet (issue 15): ``rtf`` has only the
-key ``"1"`` and ``identical_across_ranks`` is null. The last line of the output is one JSON object.
+``--ranks 1,2,4`` runs neurosim once per rank count, ``K > 1`` as ``mpirun -n K`` (MPICH from
+its wheel, ``pip install -e ".[mpi]"``; one thread per rank): ``rtf`` has one entry per rank
+count, and ``identical_across_ranks`` says whether every rank count recorded the spikes of the
+first, bit for bit. The last line of the output is one JSON object.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from typing import Any
@@ -52,15 +55,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=0.5, help="untimed simulated seconds before")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--threads", type=int, default=1, help="threads of each side")
-    p.add_argument("--ranks", default="1", help="comma-separated MPI rank counts (only 1 is available)")
+    p.add_argument("--ranks", default="1", help="comma-separated MPI rank counts (1 runs without mpirun)")
     p.add_argument("--nest", action="store_true", help="also run NEST (pip install nest-simulator)")
     p.add_argument("--backend", default="numba")
     p.add_argument("--precision", default="float32", choices=("float32", "float64"), help="neurosim's floats")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--worker", choices=("neurosim", "nest"), help=argparse.SUPPRESS)
+    p.add_argument("--spikes", help=argparse.SUPPRESS)  # where a neurosim worker saves its spikes
     args = p.parse_args(argv)
-    if args.ranks.replace(" ", "") != "1":
-        p.exit(2, f"{p.prog}: --ranks: only 1 is available; multi-rank runs are not built yet (issue 15)\n")
+    try:
+        args.rank_counts = [int(k) for k in args.ranks.split(",")]
+    except ValueError:
+        p.exit(2, f"{p.prog}: --ranks: expected comma-separated positive integers, got {args.ranks!r}\n")
+    if not args.rank_counts or min(args.rank_counts) < 1:
+        p.exit(2, f"{p.prog}: --ranks: expected comma-separated positive integers, got {args.ranks!r}\n")
     return args
 
 
@@ -72,27 +80,35 @@ def window_rates(times_s: list[np.ndarray], sizes: list[int], start: float, stop
 def neurosim_worker(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, HERE)
     from _common import warm_backend
+    from neurosim.distributed import mpi_comm, over_ranks
     from neurosim.models import pd14
 
+    comm = mpi_comm()
     params = pd14.Params(scale=args.scale, k_scale=args.k_scale)
     warm = pd14.build(pd14.Params(scale=0.002, k_scale=0.01), seed=0, precision=args.precision)
-    warm.threads = args.threads
+    warm.threads = args.threads if comm is None else 1
+    warm.distribute(comm)
     engine, _, _ = warm_backend(warm, args.backend, "0.1 ms")
     tracemalloc.start()
     t0 = time.perf_counter()
     net = pd14.build(params, seed=args.seed, precision=args.precision)
-    net.threads = args.threads
+    net.threads = args.threads if comm is None else 1
+    net.distribute(comm)
     net.layout
-    build_s = time.perf_counter() - t0
-    peak = tracemalloc.get_traced_memory()[1]
+    build_s = over_ranks(comm, time.perf_counter() - t0) / (1 if comm is None else comm.size)  # mean over ranks
+    peak = over_ranks(comm, tracemalloc.get_traced_memory()[1])
     tracemalloc.stop()
-    n_syn = int(net.layout.syn.target.size)
+    n_syn = int(over_ranks(comm, int(net.layout.syn.target.size)))
     net.run(args.warmup, backend=engine)
     t0 = time.perf_counter()
     net.run(args.duration, backend=engine)
     sim_s = time.perf_counter() - t0
+    if comm is not None and comm.rank != 0:
+        return {}
     sizes = [p.size for p in net.populations]
     rates = window_rates([m.t for m in net.monitors], sizes, args.warmup, args.warmup + args.duration)
+    if args.spikes:
+        np.savez(args.spikes, **{f"{m.target.name}_{key}": getattr(m, key) for m in net.monitors for key in "ti"})
     return {"build_s": build_s, "sim_s": sim_s, "neurons": sum(sizes), "synapses": n_syn,
             "bytes_per_synapse_peak": peak / n_syn, "rates_hz": rates}
 
@@ -150,10 +166,11 @@ def nest_worker(args: argparse.Namespace) -> dict[str, Any]:
             "rates_hz": window_rates(times, sizes, args.warmup, args.warmup + args.duration)}
 
 
-def run_worker(kind: str, argv: list[str]) -> dict[str, Any]:
-    """One run in a fresh process; its last stdout line is the JSON result."""
+def run_worker(kind: str, argv: list[str], ranks: int = 1) -> dict[str, Any]:
+    """One run in a fresh process (``ranks > 1``: under mpirun); its last stdout line is the JSON result."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), *argv, "--worker", kind], env=env,
+    launcher = [os.path.join(os.path.dirname(sys.executable), "mpirun"), "-n", str(ranks)] if ranks > 1 else []
+    done = subprocess.run([*launcher, sys.executable, os.path.abspath(__file__), *argv, "--worker", kind], env=env,
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{kind} run failed:\n{done.stderr[-3000:]}")
@@ -164,19 +181,21 @@ def median(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
-def summary(args: argparse.Namespace, ns: list[dict], nest_runs: list[dict]) -> dict[str, Any]:
+def summary(args: argparse.Namespace, by_ranks: dict[int, list[dict]], nest_runs: list[dict],
+            identical: bool | None) -> dict[str, Any]:
     from neurosim.models import pd14
 
     names = list(pd14.POPULATIONS)
+    ns = by_ranks[args.rank_counts[0]]
     out: dict[str, Any] = {
         "scale": args.scale, "k_scale": args.k_scale, "neurons": ns[0]["neurons"], "synapses": ns[0]["synapses"],
         "duration_s": args.duration, "warmup_s": args.warmup, "threads": args.threads, "repeats": args.repeats,
-        "rtf": {"1": median(ns, "sim_s") / args.duration}, "build_s": median(ns, "build_s"),
-        "bytes_per_synapse_peak": median(ns, "bytes_per_synapse_peak"),
+        "precision": args.precision,
+        "rtf": {str(k): median(runs, "sim_s") / args.duration for k, runs in by_ranks.items()},
+        "build_s": median(ns, "build_s"), "bytes_per_synapse_peak": median(ns, "bytes_per_synapse_peak"),
         "rates_hz": dict(zip(names, np.mean([r["rates_hz"] for r in ns], axis=0).tolist())),
-        "reference_rates_hz": pd14.REFERENCE_RATES_HZ, "identical_across_ranks": None,
+        "reference_rates_hz": pd14.REFERENCE_RATES_HZ, "identical_across_ranks": identical,
         "nest_rtf": None, "nest_build_s": None, "nest_rates_hz": None, "ratio_rtf": None,
-        "note": "one rank only: multi-rank runs are not built yet (issue 15)",
     }
     if nest_runs:
         out.update(nest_rtf=median(nest_runs, "sim_s") / args.duration, nest_build_s=median(nest_runs, "build_s"),
@@ -184,6 +203,13 @@ def summary(args: argparse.Namespace, ns: list[dict], nest_runs: list[dict]) -> 
                    nest_rates_hz=dict(zip(names, np.mean([r["rates_hz"] for r in nest_runs], axis=0).tolist())),
                    ratio_rtf=statistics.median(a["sim_s"] / b["sim_s"] for a, b in zip(ns, nest_runs)))
     return out
+
+
+def same_spikes(paths: list[str]) -> bool:
+    """Whether the saved spikes of every run equal those of the first, bit for bit."""
+    first = np.load(paths[0])
+    return all(set(np.load(p).files) == set(first.files)
+               and all(np.array_equal(np.load(p)[k], first[k]) for k in first.files) for p in paths[1:])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -194,15 +220,22 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.duration < 10:
         print(f"note: {args.duration} s timed (the issue's benchmark times 10 s; pass --duration 10)")
-    ns, nest_runs = [], []
-    for r in range(args.repeats):
-        ns.append(run_worker("neurosim", argv))
-        print(f"neurosim run {r + 1}: build {ns[-1]['build_s']:.1f} s, rtf {ns[-1]['sim_s'] / args.duration:.2f}")
-        if args.nest:
-            nest_runs.append(run_worker("nest", argv))
-            print(f"NEST run {r + 1}: build {nest_runs[-1]['build_s']:.1f} s, "
-                  f"rtf {nest_runs[-1]['sim_s'] / args.duration:.2f}")
-    out = summary(args, ns, nest_runs)
+    by_ranks: dict[int, list[dict]] = {k: [] for k in args.rank_counts}
+    nest_runs, saved = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.repeats):
+            for k in args.rank_counts:
+                spikes = os.path.join(tmp, f"spikes_{k}_{r}.npz")
+                by_ranks[k].append(run_worker("neurosim", [*argv, "--spikes", spikes], ranks=k))
+                saved.append(spikes)
+                print(f"neurosim run {r + 1}, {k} rank(s): build {by_ranks[k][-1]['build_s']:.1f} s, "
+                      f"rtf {by_ranks[k][-1]['sim_s'] / args.duration:.2f}")
+            if args.nest:
+                nest_runs.append(run_worker("nest", argv))
+                print(f"NEST run {r + 1}: build {nest_runs[-1]['build_s']:.1f} s, "
+                      f"rtf {nest_runs[-1]['sim_s'] / args.duration:.2f}")
+        identical = same_spikes(saved) if len(args.rank_counts) > 1 else None
+    out = summary(args, by_ranks, nest_runs, identical)
     for k, name in enumerate(out["rates_hz"]):
         nest_rate = f"  NEST {out['nest_rates_hz'][name]:6.2f}" if nest_runs else ""
         print(f"{name:5s} neurosim {out['rates_hz'][name]:6.2f} Hz{nest_rate}  reference {out['reference_rates_hz'][name]:.2f}")

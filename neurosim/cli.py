@@ -143,7 +143,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from neurosim.distributed import launched_by_mpirun
     from neurosim.scenario.runner import RunOptions, check_output, run_point
+    from neurosim.scenario.schema import Problem, ScenarioError
     from neurosim.scenario.spec import output_path
 
     raw, config = _scenario(args)
@@ -156,8 +158,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("neurosim: --workers/--scheduler only distribute sweeps; running the single point here",
                   file=sys.stderr)
         metrics = run_point(config, str(out), overwrite, options)
-        _report(out, metrics, args.quiet)
+        if not metrics.get("_follower"):  # under mpirun, rank 0 reports
+            _report(out, metrics, args.quiet)
         return EXIT_OK
+    if launched_by_mpirun():
+        raise ScenarioError([Problem("sweep", "sweep points run side by side with --workers or --scheduler; "
+                                              "under mpirun run one point (a scenario without [sweep])")])
     return _run_sweep(args, raw, out, overwrite, options)
 
 

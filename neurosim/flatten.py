@@ -91,17 +91,19 @@ def _segments(net: Net, table: NeuronTable, model_index: list[int]) -> np.ndarra
 
 def _row_counts(proj, part_of: np.ndarray, n_parts: int) -> np.ndarray:
     """Synapses of every source of ``proj`` onto every part, ``(T, n_pre)``, over all its blocks:
-    a first pass that keeps no synapse."""
+    a first pass that keeps no synapse. Targets of part -1 (another rank's) are not counted, and
+    blocks of such targets only are not generated."""
     counts = np.zeros((n_parts, proj.pre.size), np.int64)
     for b, (start, stop, _) in enumerate(proj.blocks):
-        if stop == start:
+        parts = part_of[proj.post.offset + start:proj.post.offset + stop]
+        if parts.size == 0 or parts.max() < 0:
             continue
-        first, last = part_of[proj.post.offset + start], part_of[proj.post.offset + stop - 1]
-        if first == last:
-            counts[first] += proj.block_row_counts(b)
-        else:  # a block cut by a part boundary
+        if parts.min() == parts.max():
+            counts[parts[0]] += proj.block_row_counts(b)
+        else:  # a block cut by a part boundary, or partly another rank's
             csr = proj.block_targets(b)
-            np.add.at(counts, (part_of[proj.post.offset + csr.post], csr.pre), 1)
+            t = part_of[proj.post.offset + csr.post]
+            np.add.at(counts, (t[t >= 0], csr.pre[t >= 0]), 1)
     return counts
 
 
@@ -119,7 +121,9 @@ def _fill(proj, cursor: np.ndarray, part_of: np.ndarray, n_neurons: int, target:
     its delayed synapses reach."""
     receptor_rows = np.array(proj.post.model.compiled.receptor_rows, np.int64)
     limit, reached = np.iinfo(delay.dtype).max, set()
-    for b in range(len(proj.blocks)):
+    for b, (start, stop, _) in enumerate(proj.blocks):
+        if stop == start or part_of[proj.post.offset + start:proj.post.offset + stop].max() < 0:
+            continue  # no target of this process
         csr, channels = proj.block_synapses(b)
         if csr.n_synapses == 0:
             continue
@@ -128,9 +132,9 @@ def _fill(proj, cursor: np.ndarray, part_of: np.ndarray, n_neurons: int, target:
             raise _DelaysTooLong(longest)
         rows = receptor_rows[channels]
         code = (rows * n_neurons + (proj.post.offset + csr.post)).astype(np.int32)
-        place_block(csr.indptr, part_of[proj.post.offset + csr.post], code, csr.weight, csr.delay, cursor, target,
-                    weight, delay)
-        reached.update(np.unique(rows[csr.delay > 0]).tolist())
+        parts = part_of[proj.post.offset + csr.post]
+        place_block(csr.indptr, parts, code, csr.weight, csr.delay, cursor, target, weight, delay)
+        reached.update(np.unique(rows[(csr.delay > 0) & (parts >= 0)]).tolist())
     return reached
 
 
@@ -154,7 +158,9 @@ def _synapses(net: Net, parts: Parts, n_neurons: int, n_elements: int, n_rows: i
     threads = construction_threads()
     projections = net.projections
     n_parts = parts.bounds.size - 1
-    part_of = np.repeat(np.arange(n_parts, dtype=np.int32), np.diff(parts.bounds))
+    part_of = np.full(n_neurons, -1, np.int32)  # -1: another rank's neuron
+    for t in range(n_parts):
+        part_of[parts.bounds[t]:parts.bounds[t + 1]] = t
     counts = _in_parallel([functools.partial(_row_counts, p, part_of, n_parts) for p in projections], threads)
     per_row = np.zeros((n_parts, n_elements), np.int64)
     row_start = []
@@ -196,12 +202,12 @@ def _synapses(net: Net, parts: Parts, n_neurons: int, n_elements: int, n_rows: i
     return syn, placed
 
 
-def _parts(net: Net, segments: np.ndarray, n_neurons: int, threads: int) -> Parts:
+def _parts(net: Net, segments: np.ndarray, n_neurons: int, threads: int, keep_empty: bool = False) -> Parts:
     """``threads`` parts of consecutive neurons with about equal work (a neuron counts 1, plus one
-    per thousand expected incoming synapses); plastic networks run in one part."""
+    per thousand expected incoming synapses; empty parts dropped unless ``keep_empty``); plastic
+    networks run in one part."""
     if threads > 1 and any(p.plasticity is not None for p in net.projections):
         threads = 1
-    threads = max(1, min(threads, n_neurons))
     work = np.ones(n_neurons)
     for p in net.projections:
         expected = p.connector.expected_synapses(p.pre.size, p.post.size, p.pre is p.post,
@@ -209,7 +215,9 @@ def _parts(net: Net, segments: np.ndarray, n_neurons: int, threads: int) -> Part
         work[p.post.offset:p.post.offset + p.post.size] += 1e-3 * expected / max(p.post.size, 1)
     total = np.cumsum(work)
     inner = np.searchsorted(total, total[-1] * np.arange(1, threads) / threads)
-    bounds = np.unique(np.concatenate([[0], inner, [n_neurons]])).astype(np.int64)
+    bounds = np.concatenate([[0], inner, [n_neurons]]).astype(np.int64)
+    if not keep_empty:
+        bounds = np.unique(bounds)
     rows, seg_ptr = [], [0]
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         for a, b, shared, constant, model in segments:
@@ -217,6 +225,13 @@ def _parts(net: Net, segments: np.ndarray, n_neurons: int, threads: int) -> Part
                 rows.append((max(a, lo), min(b, hi), shared, constant, model))
         seg_ptr.append(len(rows))
     return Parts(bounds=bounds, segments=np.array(rows, np.int64).reshape(-1, 5), seg_ptr=np.array(seg_ptr, np.int64))
+
+
+def _own_part(parts: Parts, t: int) -> Parts:
+    """Part ``t`` of ``parts`` alone (a rank's share)."""
+    a, b = parts.seg_ptr[t], parts.seg_ptr[t + 1]
+    return Parts(bounds=parts.bounds[t:t + 2].copy(), segments=parts.segments[a:b].copy(),
+                 seg_ptr=np.array([0, b - a], np.int64))
 
 
 def _row_first(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
@@ -323,7 +338,7 @@ def _poisson_inputs(net: Net, seed: int) -> dict[str, np.ndarray]:
                 input_prob=np.concatenate(probs), input_alias=np.concatenate(aliases))
 
 
-def _recording(net: Net, n_neurons: int, n_elements: int, dtype: np.dtype) -> Recording:
+def _recording(net: Net, n_neurons: int, n_elements: int, dtype: np.dtype, parts: Parts) -> Recording:
     mask = np.zeros(n_elements, np.uint8)
     for m in net.monitors:
         if isinstance(m, SpikeMonitor):
@@ -331,6 +346,11 @@ def _recording(net: Net, n_neurons: int, n_elements: int, dtype: np.dtype) -> Re
         elif isinstance(m, MergedSpikeMonitor) or (isinstance(m, RateMonitor) and isinstance(m.target, Subgroup)):
             for g in getattr(m, "targets", (m.target,)):  # a subgroup's rate is counted from its spikes
                 mask[g.offset:g.offset + g.size] = 1
+    if net.comm is not None:  # a rank records its own neurons' spikes; rank 0 the sources'
+        mask[:parts.bounds[0]] = 0
+        mask[parts.bounds[-1]:n_neurons] = 0
+        if net.comm.rank != 0:
+            mask[n_neurons:] = 0
     group_of = np.zeros(n_elements, np.int32)
     for k, g in enumerate(net.groups):
         group_of[g.offset:g.offset + g.size] = k
@@ -381,7 +401,11 @@ def build_layout(net: Net) -> Layout:
     models, model_index = _models(net)
     table, state = _neurons(net, models, dtype)
     segments = _segments(net, table, model_index)
-    parts = _parts(net, segments, n_neurons, net.threads)
+    comm = net.comm
+    if comm is None:
+        parts = _parts(net, segments, n_neurons, net.threads)
+    else:  # this rank's part of as many as there are ranks
+        parts = _own_part(_parts(net, segments, n_neurons, comm.size, keep_empty=True), comm.rank)
     syn, placed = _synapses(net, parts, n_neurons, offset, state.vars.shape[0], dtype)
     for proj, where in zip(net.projections, placed):
         proj.placed = where
@@ -391,7 +415,7 @@ def build_layout(net: Net) -> Layout:
         state=state,
         syn=syn,
         drive=_drive(net),
-        rec=_recording(net, n_neurons, offset, dtype),
+        rec=_recording(net, n_neurons, offset, dtype, parts),
         plastic=build_plasticity(net, syn, n_neurons, offset, dtype),  # marks plastic rows in syn
         models=models,
         parameters=tuple(p.model.parameter_values(p.size, p.name) for p in net.populations),

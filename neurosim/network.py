@@ -23,6 +23,8 @@ import numpy as np
 from neurosim.connectivity.connectors import Connector, grid_positions
 from neurosim.engine.footprint import check_fits
 from neurosim.engine.layout import N_ROWS, N_SPIKES, Layout
+from neurosim.distributed import merged_block
+from neurosim.engine.ranks import RankBackend
 from neurosim.engine.registry import Backend, get_backend, resolve_backend_name
 from neurosim.flatten import block_steps_for, build_layout
 from neurosim.inputs import CurrentInput
@@ -65,6 +67,8 @@ class Network:
             raise ValueError(f"simulation.threads: must be a positive integer, got {show(threads)}")
         self.seed = int(seed)
         self.threads = int(threads)
+        #: the MPI communicator when the network is one rank's share (:meth:`distribute`)
+        self.comm: Any = None
         self.precision = precision
         #: bytes the layout may take (None: the memory available when it is built); see engine/footprint.py
         self.memory_limit: float | None = None
@@ -239,6 +243,13 @@ class Network:
                      sink: Sink | None = None) -> RateMonitor:
         return self._add_monitor(RateMonitor(name or f"rate_{target.name}", target, sink or MemorySink()))
 
+    def distribute(self, comm: Any) -> None:
+        """Make this network one rank's share of the network all ranks of ``comm`` (an mpi4py
+        communicator) describe alike: see :mod:`neurosim.distributed`. Call on every rank before
+        the network is built; the recordings then arrive on rank 0."""
+        self._check_mutable()
+        self.comm = comm if comm is not None and comm.size > 1 else None
+
     def _check_mutable(self) -> None:
         if self._layout is not None:
             raise RuntimeError("the network's structure is frozen once it has run; build a new Network")
@@ -258,6 +269,8 @@ class Network:
             check_fits(self, self.memory_limit, "Network.memory_limit (bytes)")
             self.block_steps = block_steps_for(self, self.block_steps)
             self.spike_capacity = max(self.spike_capacity, 2 * sum(g.size for g in self.groups))
+            if self.comm is not None and any(p.plasticity is not None for p in self.projections):
+                raise ValueError("simulation: plastic networks run in one process; run this one without mpirun")
             self._layout = build_layout(self)
         return self._layout
 
@@ -277,7 +290,12 @@ class Network:
         n = steps(parse_quantity(duration, "time", "simulation.duration"), self.dt, "simulation.duration")
         engine = get_backend(self.backend_name(backend)) if isinstance(backend, str) else backend
         layout = self.layout
-        if layout.n_parts > 1 and engine.name != "numba":
+        if self.comm is not None:
+            if engine.name != "numba":
+                raise ValueError(f"simulation.backend: a network spread over MPI ranks runs on the numba backend, "
+                                 f"not {engine.name!r}")
+            engine = RankBackend(self.comm)
+        elif layout.n_parts > 1 and engine.name != "numba":
             raise ValueError(f"simulation.threads: only the numba backend runs a network on several threads "
                              f"(threads = {self.threads}); the backend is {engine.name!r}")
         done = 0
@@ -290,21 +308,38 @@ class Network:
                 progress(done, n)
 
     def _spikes_per_step(self, g: Group | Subgroup, ran: int, spk_step: np.ndarray,
-                         spk_id: np.ndarray) -> np.ndarray:
+                         spk_id: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Spikes ``g`` emitted in each step of the block: a group's count, or a subgroup's from
         the spike buffer (its neurons are recorded; a neuron's spike of step m is stamped m+1)."""
         if not isinstance(g, Subgroup):
-            return self._layout.rec.counts[:ran, self.groups.index(g)]
+            return counts[:ran, self.groups.index(g)]
         sel = (spk_id >= g.offset) & (spk_id < g.offset + g.size)
         lag = 1 if isinstance(g.parent, Population) else 0
         return np.bincount(spk_step[sel] - lag - self._step, minlength=ran)[:ran]
 
     def _hand_out(self, layout: Layout, ran: int) -> None:
-        """Give the block's recordings to the monitors' sinks and clear the buffers."""
+        """Give the block's recordings to the monitors' sinks and clear the buffers (distributed:
+        the recordings of all ranks, on rank 0)."""
         rec = layout.rec
-        n_spk, n_rows = int(rec.counters[N_SPIKES]), int(rec.counters[N_ROWS])
-        spk_step, spk_id = rec.spk_step[:n_spk], rec.spk_id[:n_spk]
-        rec_step = rec.rec_step[:n_rows]
+        if self.comm is not None:
+            sources = np.array([not isinstance(g, Population) for g in self.groups])
+            merged = merged_block(self.comm, layout, sources)
+            if merged is None:
+                return
+            spk_step, spk_id, samples, counts = merged
+        else:
+            n_spk, n_rows = int(rec.counters[N_SPIKES]), int(rec.counters[N_ROWS])
+            spk_step, spk_id, samples, counts = rec.spk_step[:n_spk], rec.spk_id[:n_spk], rec.rec_out[:n_rows], rec.counts
+        self._give(ran, spk_step, spk_id, samples, rec.rec_step[:samples.shape[0]], counts)
+        rec.counters[N_SPIKES] = 0
+        rec.counters[N_ROWS] = 0
+        rec.counts[:ran] = 0
+
+    def _give(self, ran: int, spk_step: np.ndarray, spk_id: np.ndarray, samples: np.ndarray, rec_step: np.ndarray,
+              counts: np.ndarray) -> None:
+        """Hand a block's spikes (steps, ids), state samples, their steps and the groups' spike
+        counts per step to the monitors' sinks."""
+        n_spk = spk_step.size
         col = 0
         for m in self.monitors:
             if isinstance(m, SpikeMonitor):
@@ -323,14 +358,11 @@ class Network:
                 rows = rec_step % m.interval_steps(self.dt) == 0
                 block = {"t": rec_step[rows] * self.dt}
                 for var in m.variables:
-                    block[var] = rec.rec_out[:n_rows, col:col + width][rows].copy()
+                    block[var] = samples[:, col:col + width][rows].copy()
                     col += width
                 m.sink.append(m, block)
             elif isinstance(m, RateMonitor):
-                rate = self._spikes_per_step(m.target, ran, spk_step, spk_id) / (m.target.size * self.dt)
+                rate = self._spikes_per_step(m.target, ran, spk_step, spk_id, counts) / (m.target.size * self.dt)
                 m.sink.append(m, {"t": (self._step + np.arange(ran)) * self.dt, "rate": rate})
-        for g, count in zip(self.groups, rec.counts[:ran].sum(axis=0)):
+        for g, count in zip(self.groups, counts[:ran].sum(axis=0)):
             self.spike_counts[g.name] = self.spike_counts.get(g.name, 0) + int(count)
-        rec.counters[N_SPIKES] = 0
-        rec.counters[N_ROWS] = 0
-        rec.counts[:ran] = 0

@@ -105,13 +105,12 @@ def _deliver_all(step, parts, syn, flat, fired, n_fired):
         _deliver_part(t, step, syn, flat, fired, n_fired, n_elements)
 
 
-def _make_parallel_block(update_neurons, suffix: str):
-    """The block kernel of a layout in parts, around the neuron update of its models. The work of
-    a part is a function of its own, called from ``prange``: numba's parallel transformations
-    then leave its loops as written."""
+def _make_part_step(update_neurons, suffix: str):
+    """``part_step(t, ...)``: step ``step`` of part ``t`` up to and including its neuron update,
+    with the spikes at ``t_step`` (``fired``, then ``sources``) delivered first. A function of its
+    own, called from ``prange``: numba's parallel transformations then leave its loops as written."""
 
     def part_step(t, step, row, sample, tab, parts, st, syn, drv, rec, spiked, fired, n_fired, sources, n_src):
-        """Step ``step`` of part ``t`` up to its neuron update (see the module's docstring)."""
         flat = st.vars.ravel()
         n = st.vars.shape[1]
         n_elements = (syn.indptr.shape[0] - 1) // (parts.bounds.shape[0] - 1)
@@ -129,7 +128,11 @@ def _make_parallel_block(update_neurons, suffix: str):
                        st.vars, st.ref, st.i_ext, spiked)
 
     part_step.__qualname__ = f"{part_step.__qualname__}_{suffix}"
-    part_step = njit(cache=True, nogil=True)(part_step)
+    return njit(cache=True, nogil=True)(part_step)
+
+
+def _make_parallel_block(part_step, suffix: str):
+    """The block kernel of a layout in parts: each step one ``prange`` over the parts."""
 
     def run_block(step0, n_steps, tab, parts, st, syn, drv, rec, spiked, fired, sources):
         """Advance ``n_steps`` steps from ``step0``; return the number done (fewer when the spike
@@ -160,10 +163,40 @@ def _make_parallel_block(update_neurons, suffix: str):
     return njit(cache=True, nogil=True, parallel=True)(run_block)
 
 
+def _make_rank_step(part_step, suffix: str):
+    """One step of a rank's layout (one part: the rank's neurons and the synapses onto them), given
+    the spikes at ``t_step`` of all ranks (``fired``); returns how many of the rank's neurons spiked
+    (listed in ``out``): the caller exchanges them between steps."""
+
+    def rank_step(step, k, tab, parts, st, syn, drv, rec, spiked, fired, n_fired, sources, out):
+        n_src = _sources(step, k, st, drv, rec, sources)
+        sample = rec.rec_id.shape[0] > 0 and step % rec.rec_interval[0] == 0
+        row = rec.counters[N_ROWS]
+        part_step(0, step, row, sample, tab, parts, st, syn, drv, rec, spiked, fired, n_fired, sources, n_src)
+        if sample:
+            rec.rec_step[row] = step
+            rec.counters[N_ROWS] = row + 1
+        return _fired(spiked, step + 1, rec, k, out)
+
+    rank_step.__qualname__ = f"{rank_step.__qualname__}_{suffix}"
+    return njit(cache=True, nogil=True)(rank_step)
+
+
+@functools.lru_cache(maxsize=64)
+def _part_step(models: tuple) -> Callable:
+    return _make_part_step(update_function(models), tag(models))
+
+
 @functools.lru_cache(maxsize=64)
 def parallel_kernel(models: tuple) -> Callable:
     """The parallel block kernel of a layout whose segments run ``models``."""
-    return _make_parallel_block(update_function(models), tag(models))
+    return _make_parallel_block(_part_step(models), tag(models))
+
+
+@functools.lru_cache(maxsize=64)
+def rank_kernel(models: tuple) -> Callable:
+    """The one-step kernel of a rank's layout whose segments run ``models``."""
+    return _make_rank_step(_part_step(models), tag(models))
 
 
 def run_parallel_block(layout: Layout, step0: int, n_steps: int) -> int:

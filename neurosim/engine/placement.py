@@ -19,11 +19,13 @@ from neurosim.engine.jit_cache import njit
 @njit(cache=True, nogil=True)
 def place_block(indptr, part, code, weight, delay, cursor, target_out, weight_out, delay_out):
     """Copy the block's synapses (CSR rows ``j``: ``indptr[j]:indptr[j+1]``) to ``cursor[t, j]`` and
-    on, ``t`` the part of each synapse's target (``part``), advancing ``cursor``. ``code`` is each
-    synapse's state code."""
+    on, ``t`` the part of each synapse's target (``part``; -1: another rank's, skipped), advancing
+    ``cursor``. ``code`` is each synapse's state code."""
     for j in range(indptr.shape[0] - 1):
         for s in range(indptr[j], indptr[j + 1]):
             t = part[s]
+            if t < 0:
+                continue
             c = cursor[t, j]
             target_out[c] = code[s]
             weight_out[c] = weight[s]

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 from tqdm import tqdm
 
 from neurosim import signals
+from neurosim.distributed import mpi_comm
 from neurosim.io import ResultsWriter, load
 from neurosim.io.reader import is_results_file
 from neurosim.io.lock import OutputLock
@@ -144,14 +145,72 @@ def check_existing(path: Path, digest: str, overwrite: str, resume: bool) -> boo
     return False
 
 
+class _Discard:
+    """The writer of the ranks other than 0 under mpirun: rank 0 writes the results."""
+
+    def sink(self) -> "_Discard":
+        return self
+
+    def append(self, monitor: object, block: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def write_network(self, net: object) -> None:
+        pass
+
+    def write_metric(self, name: str, value: Any, **_: Any) -> None:
+        pass
+
+    def write_weights(self, projection: object, name: str | None = None) -> None:
+        pass
+
+
+def _follow(kind, config: dict, comm, options: RunOptions) -> dict[str, Any]:
+    """A rank other than 0 under mpirun: prepare alike, wait for rank 0's checks, run its share."""
+    prepared = kind.prepare(config)
+    if comm.bcast(None, root=0):
+        quiet = logging.getLogger("neurosim.run.rank")
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
+        try:
+            kind.run(config, prepared, RunContext(_Discard(), quiet, progress_bar(True), options.resume))
+        except BaseException:
+            comm.Abort(1)  # the other ranks wait in the next exchange
+    return {"_follower": True}
+
+
 def run_point(config: dict, out_path: str, overwrite: str, options: RunOptions,
               attrs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run one resolved scenario into ``out_path``; return its metrics (skipped if resumable).
 
     ``--resume`` skips a complete result of the same config and otherwise obeys ``overwrite``
-    (a task may also continue from its own checkpoint, e.g. ``train``)."""
-    path = Path(out_path)
+    (a task may also continue from its own checkpoint, e.g. ``train``). Under mpirun, rank 0
+    checks and writes; it tells the other ranks whether to run (:func:`_follow`)."""
     kind = tasks()[config["task"]]
+    comm = mpi_comm()
+    if comm is not None and comm.rank != 0:
+        return _follow(kind, config, comm, options)
+    told = False
+
+    def tell(go: bool) -> None:
+        nonlocal told
+        if comm is not None and not told:
+            comm.bcast(go, root=0)
+            told = True
+    try:
+        return _lead(kind, config, Path(out_path), overwrite, options, attrs, tell)
+    except BaseException:
+        if told:
+            comm.Abort(1)  # the other ranks wait in the next exchange
+        raise
+    finally:
+        tell(False)
+
+
+def _lead(kind, config: dict, path: Path, overwrite: str, options: RunOptions, attrs: dict[str, Any] | None,
+          tell: Callable[[bool], None]) -> dict[str, Any]:
     digest = config_hash(config)
     if check_existing(path, digest, overwrite, options.resume):
         return {**load(path).metrics, "_skipped": True}
@@ -165,6 +224,7 @@ def run_point(config: dict, out_path: str, overwrite: str, options: RunOptions,
                 with ResultsWriter(path, overwrite=overwrite, config_toml=config_toml(config),
                                    root_seed=kind.root_seed(config), argv=list(options.argv),
                                    attrs={"task": kind.name, **(attrs or {})}) as writer:
+                    tell(True)
                     kind.run(config, prepared, RunContext(writer, log, progress_bar(options.quiet), options.resume))
             except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as the CLI raises it
                 log.warning("interrupted (%s); the partial results were discarded", signal_name(exc))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numba
 
+from neurosim.distributed import mpi_comm, over_ranks
 from neurosim.engine.footprint import GIB, build_peak_bytes, check_fits, recorded_bytes, resident_synapse_bytes
 from neurosim.engine.registry import resolve_backend_name
 from neurosim.io.writer import monitor_groups
@@ -130,6 +131,23 @@ def _check_size(net: Network, sim: dict, n_steps: int, out: Path) -> None:
                       stacklevel=2)
 
 
+def _distribute(net, cfg: dict, backend: str) -> None:
+    """Under mpirun, make ``net`` this rank's share (:mod:`neurosim.distributed`), refusing what ranks
+    cannot run: another backend, threads, plasticity, weight records."""
+    comm = mpi_comm()
+    if comm is None:
+        return
+    if backend != "numba":
+        raise ScenarioError(f"simulation.backend: under mpirun the numba backend runs each rank's share, not {backend!r}")
+    if net.threads > 1:
+        raise ScenarioError("simulation.threads: under mpirun each rank runs on one thread; start more ranks instead")
+    if any(p.plasticity is not None for p in net.projections):
+        raise ScenarioError("model.connections: plastic networks run in one process; run this one without mpirun")
+    if any(r.get("type") == "weights" for r in cfg.get("record", [])):
+        raise ScenarioError("record: weights are not recorded under mpirun (each rank holds a share)")
+    net.distribute(comm)
+
+
 def prepare(cfg: dict) -> Prepared:
     sim = cfg["simulation"]
     try:
@@ -143,6 +161,7 @@ def prepare(cfg: dict) -> Prepared:
     if net.threads > 1 and backend != "numba":
         raise ScenarioError(f"simulation.threads: only the numba backend runs a network on several threads; "
                             f"the backend is {backend!r}")
+    _distribute(net, cfg, backend)
     net.block_steps = min(MAX_BLOCK, max(MIN_BLOCK, n_steps // BLOCKS_PER_RUN))
     weights = _attach_records(net, cfg.get("record", []))
     _check_size(net, sim, n_steps, output_path(cfg))
@@ -173,6 +192,7 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
     writer.write_metric("build_s", time.perf_counter() - start, units="s")
     ctx.log.info("backend %s, %d part(s) on %d numba thread(s)", prepared.backend, net.layout.n_parts, threads)
     n_syn, held = resident_synapse_bytes(net)
+    n_syn, held, peak = int(over_ranks(net.comm, n_syn)), over_ranks(net.comm, held), over_ranks(net.comm, peak)
     writer.write_metric("synapses", n_syn)
     if n_syn:
         writer.write_metric("bytes_per_synapse", held / n_syn, units="B")
