@@ -63,3 +63,8 @@ def test_neurosim_run_under_mpirun_writes_one_file_with_one_process_spikes(tmp_p
     assert sum(alone.spikes[p][0].size for p in alone.spikes) > 300
     for name in ("synapses", "spikes_L4E", "rate_hz_L23E", "mean_rate_hz"):
         assert alone.metrics[name] == spread.metrics[name], name
+    libsonata = pytest.importorskip("libsonata")
+    reader = libsonata.SpikeReader(str(tmp_path / "pd14_2.h5"))
+    for pop in alone.spikes:  # the one file of two ranks, read by libsonata
+        d = reader[pop].get_dict()
+        np.testing.assert_array_equal(d["node_ids"], alone.spikes[pop][1])

@@ -21,8 +21,9 @@ from typing import Callable
 
 import numba
 import numpy as np
-from numba import prange
+from numba import objmode, prange
 
+from neurosim.engine.exchange import exchange
 from neurosim.engine.jit_cache import njit
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout
 from neurosim.engine.numba_backend import (
@@ -163,23 +164,40 @@ def _make_parallel_block(part_step, suffix: str):
     return njit(cache=True, nogil=True, parallel=True)(run_block)
 
 
-def _make_rank_step(part_step, suffix: str):
-    """One step of a rank's layout (one part: the rank's neurons and the synapses onto them), given
-    the spikes at ``t_step`` of all ranks (``fired``); returns how many of the rank's neurons spiked
-    (listed in ``out``): the caller exchanges them between steps."""
+def _make_rank_block(part_step, suffix: str):
+    """The block kernel of a rank's layout (one part: the rank's neurons and the synapses onto
+    them): after every step, the spikes of the rank's neurons (``out``) are exchanged for those
+    of all ranks (``fired``) in Python (:func:`neurosim.engine.exchange.exchange`, through
+    ``objmode``), which also tells the largest spike count of any rank, so that every rank ends
+    the block at the same step. Compiled in every process (the step it calls, ``part_step``, is
+    cached)."""
 
-    def rank_step(step, k, tab, parts, st, syn, drv, rec, spiked, fired, n_fired, sources, out):
-        n_src = _sources(step, k, st, drv, rec, sources)
-        sample = rec.rec_id.shape[0] > 0 and step % rec.rec_interval[0] == 0
-        row = rec.counters[N_ROWS]
-        part_step(0, step, row, sample, tab, parts, st, syn, drv, rec, spiked, fired, n_fired, sources, n_src)
-        if sample:
-            rec.rec_step[row] = step
-            rec.counters[N_ROWS] = row + 1
-        return _fired(spiked, step + 1, rec, k, out)
+    def run_block(step0, n_steps, tab, parts, st, syn, drv, rec, spiked, fired, sources, out):
+        flat = st.vars.ravel()
+        n_elements = syn.indptr.shape[0] - 1
+        sampling = rec.rec_id.shape[0] > 0
+        n_fired, most = 0, rec.counters[N_SPIKES]
+        for k in range(n_steps):
+            step = step0 + k
+            if most + n_elements > rec.spk_step.shape[0]:
+                _deliver_all(step, parts, syn, flat, fired, n_fired)
+                return k
+            n_src = _sources(step, k, st, drv, rec, sources)
+            sample = sampling and step % rec.rec_interval[0] == 0
+            row = rec.counters[N_ROWS]
+            part_step(0, step, row, sample, tab, parts, st, syn, drv, rec, spiked, fired, n_fired, sources, n_src)
+            if sample:
+                rec.rec_step[row] = step
+                rec.counters[N_ROWS] = row + 1
+            m = _fired(spiked, step + 1, rec, k, out)
+            mine, recorded = out[:m], rec.counters[N_SPIKES]
+            with objmode(n_fired="int64", most="int64"):
+                n_fired, most = exchange(mine, recorded, fired)
+        _deliver_all(step0 + n_steps, parts, syn, flat, fired, n_fired)
+        return n_steps
 
-    rank_step.__qualname__ = f"{rank_step.__qualname__}_{suffix}"
-    return njit(cache=True, nogil=True)(rank_step)
+    run_block.__qualname__ = f"{run_block.__qualname__}_{suffix}"
+    return njit(run_block)  # not cached: numba 0.63 segfaults running a function with objmode loaded from its cache
 
 
 @functools.lru_cache(maxsize=64)
@@ -195,8 +213,8 @@ def parallel_kernel(models: tuple) -> Callable:
 
 @functools.lru_cache(maxsize=64)
 def rank_kernel(models: tuple) -> Callable:
-    """The one-step kernel of a rank's layout whose segments run ``models``."""
-    return _make_rank_step(_part_step(models), tag(models))
+    """The block kernel of a rank's layout whose segments run ``models``."""
+    return _make_rank_block(_part_step(models), tag(models))
 
 
 def run_parallel_block(layout: Layout, step0: int, n_steps: int) -> int:
