@@ -109,6 +109,24 @@ def kick(net):  # the host edits the state between runs: the device copy must fo
 
 
 compare("host_edit", lambda: random_network(), ["10 ms", kick, "10 ms"])
+
+
+def driven(precision):  # per-target Poisson inputs (alias tables and rejection), noise inputs, delayed recurrence
+    net = Network(dt="0.1 ms", seed=3, precision=precision, block_steps=70)
+    lif = net.population("p", 30, LIF(v_rest="-65 mV", v_th="-50 mV", v_reset="-65 mV", tau_m="20 ms", t_ref="2 ms"))
+    cuba = net.population("q", 12, CubaLIF(v_rest="-65 mV", v_th="-55 mV", tau_syn_exc="5 ms"))
+    net.poisson_input(lif, 1000, "16 Hz", "0.2 mV")
+    net.poisson_input(cuba, 200, "5000 Hz", "12 pA", start="1 ms", stop="30 ms")
+    net.poisson_input(lif[5:20], 40, "9000 Hz", "0.02 mV")
+    net.noise_input(cuba, "300 pA/ms**0.5", mean="40 pA/ms")
+    net.noise_input(cuba[4:8], "1 mV/ms**0.5", variable="v", start="2 ms", stop="15 ms")
+    net.connect(lif, cuba, FixedProbability(0.3), weight="30 pA", delay=Uniform("0.2 ms", "1.5 ms"))
+    net.connect(cuba, lif, FixedProbability(0.3), weight="0.5 mV", delay="0.6 ms")
+    return net, [net.spike_monitor(lif), net.spike_monitor(cuba), net.state_monitor(cuba, ["v", "i_exc"], interval="0.3 ms"),
+                 net.rate_monitor(lif)]
+
+
+compare("drive", lambda: driven("float64"), ["25 ms", "15 ms"])
 print(json.dumps(report))
 """
 
@@ -262,8 +280,9 @@ report["models"]["spikes_per_model"] = [int(m.t.size) for m in mons[:len(pops)]]
 report["models"]["layout_models"] = len(net.layout.models)
 report["models"]["state_rows"] = [int(net.layout.state.vars.shape[0]), max(len(p.model.state_variables) for p in pops)]
 report["models"]["samples"] = [int(m.t.size) for m in mons[len(pops) + 2:2 * len(pops) + 2]]
-cuda_neurons.neuron_kernel(tuple(net.layout.models))  # the same models again: cached
-report["models"]["kernel_cache"] = list(cuda_neurons.neuron_kernel.cache_info()[:2])  # hits, misses
+from neurosim.engine import cuda_persistent
+cuda_persistent.persistent_kernel(tuple(net.layout.models), True)  # the same models again: cached
+report["models"]["kernel_cache"] = list(cuda_persistent.persistent_kernel.cache_info()[:2])  # hits, misses
 report["models"]["hand_written_lif_gone"] = not hasattr(cuda_kernels, "neurons") and "p_vv" not in open(
     cuda_kernels.__file__).read()
 print(json.dumps(report))
@@ -349,6 +368,9 @@ def test_cuda_kernels_under_the_simulator_match_numba_bit_for_bit():
     assert split["blocks"] > 5 and split["early_returns"] > 3  # the spike buffer forced early returns
     assert split["blocks_equal"] and split["monitors_equal"]
     assert report["host_edit"]["blocks_equal"] and report["host_edit"]["monitors_equal"]
+    drive = report["drive"]  # Poisson and noise inputs drawn on the device as on the host
+    assert drive["spikes"] > 400 and drive["blocks"] == 7, drive
+    assert drive["blocks_equal"] and drive["monitors_equal"], drive
 
 
 def test_cuda_plasticity_under_the_simulator_matches_numba_bit_for_bit():
@@ -468,16 +490,22 @@ def test_cuda_is_refused_without_a_gpu_naming_the_reason():
 
 
 @needs_gpu
-def test_cuda_on_a_gpu_agrees_with_numba_statistically():
+@pytest.mark.parametrize("grid", [None, "64,256"])
+def test_cuda_on_a_gpu_agrees_with_numba_statistically(monkeypatch, grid):
     """CUBA's mean rate within 1 % of numba's (float atomics reorder additions, so the runs need
-    not agree bit for bit)."""
+    not agree bit for bit), run by the persistent kernel as one block and over 64 blocks with
+    grid barriers (cooperative launch)."""
+    from neurosim.engine import cuda_backend
     from neurosim.models.cuba import Params, build
 
+    if grid:
+        monkeypatch.setenv("NEUROSIM_CUDA_GRID", grid)
     rates = {}
     for backend in ("numba", "cuda"):
         net = build(Params(n=4000), seed=0)
         net.run("1 s", backend=backend)
         rates[backend] = sum(m.t.size for m in net.monitors) / 4000
+    assert cuda_backend.LAUNCH_INFO["persistent"] and cuda_backend.LAUNCH_INFO["grid"][0] == (64 if grid else 1)
     assert rates["cuda"] == pytest.approx(rates["numba"], rel=0.01)
     assert np.isfinite(rates["cuda"]) and 5.0 < rates["cuda"] < 6.5
 

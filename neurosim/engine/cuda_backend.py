@@ -247,6 +247,8 @@ class _DeviceLayout:
         self.kind[np.unique(drv.gen_id)] = 1
         self.kind[drv.poisson_id] = 2
         self.flat = self.ref = self.i_ext = self.buf = None
+        if not (layout.plastic.flags.size and layout.plastic.flags[0]):
+            self._persistent_statics(layout, up)
         self.synced = SyncedCopies()
         self.synced.remember("weight", syn.weight)
         self.plastic = None
@@ -269,6 +271,36 @@ class _DeviceLayout:
         args = (row * self.n + first, first, stop - first, drv.noise_seed[q], up(drv.noise_a[o:o + stop - first]),
                 up(drv.noise_b[o:o + stop - first]))
         return s0, s1, args
+
+    def _persistent_statics(self, layout: Layout, up) -> None:
+        """The arrays only the persistent kernel reads: the whole drive, two neuron lists, counters."""
+        from numba import cuda
+
+        from neurosim.engine import cuda_persistent as P
+
+        drv, rec = layout.drive, layout.rec
+        self.drive = P.Drive(*(up(_padded(getattr(drv, name))) for name in P.Drive._fields))
+        self.neu_lists = cuda.device_array((2, max(1, self.n)), np.int32)
+        self.pctr = up(np.zeros(P.N_COUNTERS, np.int64))
+        n_gen, n_poisson = drv.gen_step.shape[0], drv.poisson_id.shape[0]
+        self.sizes = P.Sizes(
+            n=self.n, n_el=self.n_elements, cap=rec.spk_step.shape[0], mask=layout.syn.buf.shape[0] - 1,
+            interval=int(rec.rec_interval[0]), n_cols=rec.rec_id.shape[0], any_buffered=int(self.any_buffered),
+            n_gen=n_gen, n_cur=drv.cur_step.shape[0], n_poisson=n_poisson, n_in=drv.inputs.shape[0],
+            n_noise=drv.noises.shape[0], has_sources=int(n_gen + n_poisson > 0))
+
+    def persistent_args(self, step0: int, n_steps: int) -> tuple:
+        """The arguments of the persistent kernel."""
+        from neurosim.engine import cuda_persistent as P
+
+        csr = P.Csr(self.indptr, self.target, self.weight, self.delay, self.row_delay, self.row_uniform,
+                    self.row_weight)
+        cells = P.Cells(self.flat, self.ref, self.i_ext, self.params, self.ref_steps, self.model_of, self.buf,
+                        self.buffered)
+        record = P.Record(self.spike_mask, self.group_of, self.spk_step, self.spk_id, self.counts, self.rec_id,
+                          self.rec_var, self.rec_out)
+        lists = P.Lists(self.pctr, self.halt, self.spikes_src, self.neu_lists)
+        return step0, n_steps, self.seed, self.sizes, csr, cells, self.drive, record, lists
 
     # ------------------------------------------------------------------ state sync
     def _dynamic(self, layout: Layout) -> dict[str, np.ndarray]:
@@ -306,6 +338,41 @@ class _DeviceLayout:
             self.plastic.download(layout.plastic)
 
 
+def _padded(a: np.ndarray) -> np.ndarray:
+    """``a``, or one zero element of its dtype (and trailing shape) when empty: device arrays of size 0
+    cannot be kernel arguments everywhere; the kernels take the true sizes from ``Sizes``."""
+    return a if a.size else np.zeros((1,) + a.shape[1:], a.dtype)
+
+
+#: static networks of at most this many neurons run as one block (barriers within a block only)
+ONE_BLOCK_NEURONS = 16_384
+
+
+def _persistent_grid(models: tuple, args: tuple, n: int) -> tuple[int, int]:
+    """(blocks, threads per block) of the persistent kernel: one thread when simulated; one block
+    as large as the kernel's registers allow for small networks; else as many blocks of 256 as
+    can be co-resident (cooperative launch), at most two per multiprocessor, no more than the
+    neurons need. ``NEUROSIM_CUDA_GRID=blocks,threads`` overrides (for benchmarks)."""
+    if simulated():
+        return 1, 1
+    if os.environ.get("NEUROSIM_CUDA_GRID"):
+        blocks, threads = (int(v) for v in os.environ["NEUROSIM_CUDA_GRID"].split(","))
+        return blocks, threads
+    import numba
+    from numba import cuda
+
+    from neurosim.engine.cuda_persistent import persistent_kernel
+
+    signature = tuple(numba.typeof(a) for a in args)
+    if n <= ONE_BLOCK_NEURONS:
+        regs = max(1, persistent_kernel(models, True).compile(signature).get_regs_per_thread())
+        return 1, min(1024, (65536 // regs) // 32 * 32)  # the registers of one multiprocessor
+    threads = 256
+    resident = persistent_kernel(models, False).compile(signature).max_cooperative_grid_blocks(threads)
+    sms = cuda.get_current_device().MULTIPROCESSOR_COUNT
+    return max(1, min(resident, 2 * sms, -(-n // threads))), threads
+
+
 def _device_layout(layout: Layout) -> _DeviceLayout:
     key = id(layout)
     if key in _CACHE and _CACHE[key][0] is layout:
@@ -319,19 +386,47 @@ def _device_layout(layout: Layout) -> _DeviceLayout:
 
 
 class CudaBackend:
-    """Runs blocks on a CUDA GPU (or on numba's CUDA simulator) with numba.cuda kernels."""
+    """Runs blocks on a CUDA GPU (or on numba's CUDA simulator) with numba.cuda kernels: one
+    launch per block for static layouts, a launch sequence per step with plasticity."""
 
     name = "cuda"
 
     def run_block(self, layout: Layout, step0: int, n_steps: int) -> int:
+        step0, n_steps = int(step0), int(n_steps)
+        dev = _device_layout(layout)
+        dev.upload(layout)
+        if dev.plastic is None:
+            return self._run_persistent(layout, dev, step0, n_steps)
+        return self._run_per_step(layout, dev, step0, n_steps)
+
+    def _run_persistent(self, layout: Layout, dev: _DeviceLayout, step0: int, n_steps: int) -> int:
+        """The block as one launch of :func:`neurosim.engine.cuda_persistent.persistent_kernel`."""
+        from neurosim.engine import cuda_persistent as P
+
+        rec = layout.rec
+        spk0, row0 = int(rec.counters[N_SPIKES]), int(rec.counters[N_ROWS])
+        ctr = np.zeros(P.N_COUNTERS, np.int64)
+        ctr[P.SPK], ctr[P.ROWS] = spk0, row0
+        ctr[P.GEN], ctr[P.CUR] = rec.counters[GEN_CURSOR], rec.counters[CUR_CURSOR]
+        dev.pctr.copy_to_device(ctr)
+        dev.halt.copy_to_device(np.array([n_steps], np.int64))
+        args = dev.persistent_args(step0, n_steps)
+        blocks, threads = _persistent_grid(tuple(layout.models), args, dev.n)
+        LAUNCH_INFO.update(persistent=True, grid=(blocks, threads))
+        P.persistent_kernel(tuple(layout.models), blocks == 1)[blocks, threads](*args)
+        ctr = dev.pctr.copy_to_host()
+        ran = min(int(dev.halt.copy_to_host()[0]), n_steps)
+        interval, sampled = int(rec.rec_interval[0]), rec.rec_id.shape[0] > 0
+        rows = [m for m in range(step0, step0 + ran) if sampled and m % interval == 0]
+        self._finish(layout, dev, ran, spk0, int(ctr[P.SPK]), row0, rows, (int(ctr[P.GEN]), int(ctr[P.CUR])))
+        return ran
+
+    def _run_per_step(self, layout: Layout, dev: _DeviceLayout, step0: int, n_steps: int) -> int:
+        """The block as a launch sequence per step (layouts with plastic projections)."""
         from neurosim.engine import cuda_kernels as K
         from neurosim.engine import cuda_plasticity as P
         from neurosim.engine.cuda_neurons import neuron_kernel
 
-        step0, n_steps = int(step0), int(n_steps)
-
-        dev = _device_layout(layout)
-        dev.upload(layout)
         rec, drv = layout.rec, layout.drive
         n, n_el = dev.n, dev.n_elements
         cap = rec.spk_step.shape[0]
@@ -351,16 +446,12 @@ class CudaBackend:
         begin_step, sources = _Launcher(K.begin_step, (1, 1)), _Launcher(K.sources, cfg_src)
         inputs = [(s0, s1, _Launcher(K.poisson_input, cfg_neu), args) for s0, s1, args in dev.inputs]
         noises = [(s0, s1, _Launcher(K.noise_input, cfg_neu), args) for s0, s1, args in dev.noises]
-        dpl = dev.plastic
-        if dpl is None:
-            deliver_src, deliver_neu = _Launcher(K.deliver, cfg_del), _Launcher(K.deliver, cfg_del)
-            notes = ()
-        else:  # rows with plastic synapses, and the spikes noted for the plasticity phase
-            deliver_src, deliver_neu = _Launcher(K.deliver_plastic, cfg_del), _Launcher(K.deliver_plastic, cfg_del)
-            notes = (dpl.skip, dev.group_of, dpl.last, dpl.gcount, dpl.watch, dpl.fired, dpl.n_hit, dpl.hit)
-            pre_args, post_args, trace_args = dpl.phase_args(dev)
-            plastic_pre, plastic_post = _Launcher(P.plastic_pre, cfg_del), _Launcher(P.plastic_post, cfg_del)
-            plastic_traces = _Launcher(P.plastic_traces, _launch(dpl.n_cols))
+        dpl = dev.plastic  # rows with plastic synapses, and the spikes noted for the plasticity phase
+        deliver_src, deliver_neu = _Launcher(K.deliver_plastic, cfg_del), _Launcher(K.deliver_plastic, cfg_del)
+        notes = (dpl.skip, dev.group_of, dpl.last, dpl.gcount, dpl.watch, dpl.fired, dpl.n_hit, dpl.hit)
+        pre_args, post_args, trace_args = dpl.phase_args(dev)
+        plastic_pre, plastic_post = _Launcher(P.plastic_pre, cfg_del), _Launcher(P.plastic_post, cfg_del)
+        plastic_traces = _Launcher(P.plastic_traces, _launch(dpl.n_cols))
         take_buffered, record_state = _Launcher(K.take_buffered, cfg_neu), _Launcher(K.record_state, cfg_rec)
         update = _Launcher(neuron_kernel(tuple(layout.models)), cfg_neu)
         gen_step, cur_step = drv.gen_step, drv.cur_step
@@ -385,10 +476,9 @@ class CudaBackend:
             for s0, s1, poisson_input, args in inputs:
                 if s0 <= step < s1:
                     poisson_input(k, step, dev.halt, dev.flat, *args)
-            if dpl is not None:  # the plasticity phase for the spikes at t_step
-                plastic_pre(k, step, dev.halt, dev.ctr, lanes, *pre_args)
-                plastic_post(k, step, dev.halt, dev.ctr, lanes, *post_args)
-                plastic_traces(k, step, dev.halt, dev.ctr, *trace_args)
+            plastic_pre(k, step, dev.halt, dev.ctr, lanes, *pre_args)  # the plasticity phase for the spikes at t_step
+            plastic_post(k, step, dev.halt, dev.ctr, lanes, *post_args)
+            plastic_traces(k, step, dev.halt, dev.ctr, *trace_args)
             slot = step & mask
             sample = n_cols > 0 and step % interval == 0
             if sample:
@@ -411,17 +501,19 @@ class CudaBackend:
             if (k + 1) % CHECK_EVERY == 0 and k + 1 < n_steps and int(dev.halt.copy_to_host()[0]) <= k:
                 break
         ran = min(int(dev.halt.copy_to_host()[0]), n_steps)
-        LAUNCH_INFO["fast"] = bool(update.fast)
-        self._finish(layout, dev, step0, ran, spk0, row0, rows, cursors)
+        LAUNCH_INFO.update(persistent=False, fast=bool(update.fast))
+        ctr = dev.ctr.copy_to_host()
+        layout.plastic.counters[0] = ctr[K.FIRED]  # spikes noted for the next plasticity phase
+        sampled = [m for m in rows if m < step0 + ran]
+        self._finish(layout, dev, ran, spk0, int(ctr[K.SPK]), row0, sampled, cursors[ran - 1] if ran else None)
         return ran
 
     @staticmethod
-    def _finish(layout: Layout, dev: _DeviceLayout, step0: int, ran: int, spk0: int, row0: int, rows: list[int],
-                cursors: list[tuple[int, int]]) -> None:
-        """Copy the block's recordings and the state back into the host layout, as the numba backend leaves it."""
+    def _finish(layout: Layout, dev: _DeviceLayout, ran: int, spk0: int, spk1: int, row0: int, sampled: list[int],
+                cursors: tuple[int, int] | None) -> None:
+        """Copy the block's recordings (spikes ``spk0 .. spk1``, the ``sampled`` steps) and the
+        state back into the host layout and set its cursors, as the numba backend leaves them."""
         rec = layout.rec
-        ctr = dev.ctr.copy_to_host()
-        spk1 = int(ctr[0])
         if spk1 > spk0:
             stamp = dev.spk_step[spk0:spk1].copy_to_host()
             ids = dev.spk_id[spk0:spk1].copy_to_host()
@@ -429,7 +521,6 @@ class CudaBackend:
             rec.spk_step[spk0:spk1] = stamp[order]
             rec.spk_id[spk0:spk1] = ids[order]
         rec.counters[N_SPIKES] = spk1
-        sampled = [s for s in rows if s < step0 + ran]
         if sampled:
             row1 = row0 + len(sampled)
             rec.rec_out[row0:row1] = dev.rec_out[row0:row1].copy_to_host()
@@ -439,7 +530,5 @@ class CudaBackend:
             counts = dev.counts[:ran].copy_to_host()
             rec.counts[:ran] += counts
             dev.counts[:ran].copy_to_device(np.zeros_like(counts))
-            rec.counters[GEN_CURSOR], rec.counters[CUR_CURSOR] = cursors[ran - 1]
-        if dev.plastic is not None:
-            layout.plastic.counters[0] = ctr[3]  # cuda_kernels.FIRED: spikes noted for the next plasticity phase
+            rec.counters[GEN_CURSOR], rec.counters[CUR_CURSOR] = cursors
         dev.download(layout)

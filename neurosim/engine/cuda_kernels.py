@@ -23,7 +23,11 @@ import os
 import types
 
 import numpy as np
-from numba import cuda
+
+from neurosim.engine.cuda_compat import restore_numpy_aliases
+
+restore_numpy_aliases()  # before numba.cuda compiles anything
+from numba import cuda  # noqa: E402
 
 from neurosim.engine import rng
 from neurosim.engine.rng import _M1, _M2, _GOLDEN, _S11, _S27, _S30, _S31, _STEP_KEY, _TO_UNIT
@@ -174,22 +178,6 @@ def _deliver_spike(j, base, lane, lanes, indptr, target, weight, delay, row_dela
             cuda.atomic.add(flat, target[s], w)
         else:
             cuda.atomic.add(buf, ((base + d) & mask, target[s]), w)
-
-
-@cuda.jit
-def deliver(k, halt, ctr, slot, spikes, base, lanes, indptr, target, weight, delay, row_delay, row_uniform,
-            row_weight, flat, buf):
-    """Deliver the spikes of list ``slot``, due ``base + delay``: ``lanes`` threads per spike
-    walk its row; delay 0 adds into the state, later ones into the ring buffer (atomics).
-    Layouts without plastic projections (``row_delay >= -1``)."""
-    if halt[0] <= k:
-        return
-    count = ctr[slot]
-    gid = cuda.grid(1)
-    group, lane, n_groups = gid // lanes, gid % lanes, cuda.gridsize(1) // lanes
-    for e in range(group, count, n_groups):
-        _deliver_spike(spikes[e], base, lane, lanes, indptr, target, weight, delay, row_delay, row_uniform,
-                       row_weight, row_delay, flat, buf)
 
 
 @cuda.jit

@@ -124,27 +124,39 @@ def model_source(k: int, model: CompiledModel) -> str:
     return "\n".join(lines) + "\n"
 
 
-def kernel_source(n_models: int) -> str:
-    """The kernel ``neurons``: every neuron runs its model; spikes appended to the neuron list."""
-    lines = [
-        "def neurons(k, step, halt, ctr, n, flat, ref_a, i_ext_a, params, ref_steps_a, model_of, take, buf, slot,",
-        "            buffered, spikes, spike_mask, spk_step, spk_id, counts, group_of):",
-        "    if halt[0] <= k:",
-        "        return",
-        "    for i in range(cuda.grid(1), n, cuda.gridsize(1)):",
-        "        if take:",
-        "            take_one(i, n, flat, buf, slot, buffered)",
-        "        kind = model_of[i]",
-        "        fired = False",
-    ]
+def step_source(n_models: int) -> str:
+    """``step_neuron(i, n, flat, ref_a, i_ext_a, params, ref_steps_a, model_of)``: neuron ``i``
+    takes the step of its model; returns whether it spiked."""
+    lines = ["def step_neuron(i, n, flat, ref_a, i_ext_a, params, ref_steps_a, model_of):",
+             "    kind = model_of[i]"]
     for m in range(n_models):
-        lines.append(f"        {'if' if m == 0 else 'elif'} kind == {m}:")
-        lines.append(f"            fired = model_{m}(i, n, flat, ref_a, i_ext_a, params, ref_steps_a)")
-    lines += [
-        "        if fired:",
-        "            emit(i, step + 1, k, ctr, NEU_LIST, spikes, spike_mask, spk_step, spk_id, counts, group_of)",
-    ]
+        lines.append(f"    {'if' if m == 0 else 'elif'} kind == {m}:")
+        lines.append(f"        return model_{m}(i, n, flat, ref_a, i_ext_a, params, ref_steps_a)")
+    lines.append("    return False")
     return "\n".join(lines) + "\n"
+
+
+KERNEL_SOURCE = """def neurons(k, step, halt, ctr, n, flat, ref_a, i_ext_a, params, ref_steps_a, model_of, take, buf, slot,
+            buffered, spikes, spike_mask, spk_step, spk_id, counts, group_of):
+    if halt[0] <= k:
+        return
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        if take:
+            take_one(i, n, flat, buf, slot, buffered)
+        if step_neuron(i, n, flat, ref_a, i_ext_a, params, ref_steps_a, model_of):
+            emit(i, step + 1, k, ctr, NEU_LIST, spikes, spike_mask, spk_step, spk_id, counts, group_of)
+"""
+
+
+@functools.lru_cache(maxsize=64)
+def neuron_step(models: tuple[CompiledModel, ...]):
+    """The device function ``step_neuron`` of ``models`` (:func:`step_source`)."""
+    scope = {**_math_namespace(), **_helpers(), "cuda": cuda}
+    for m, model in enumerate(models):
+        fn = codegen.compile_source(model_source(m, model), f"model_{m}", scope, f"<cuda neuron model {model.name}>")
+        scope[f"model_{m}"] = cuda.jit(device=True)(fn)
+    step = codegen.compile_source(step_source(len(models)), "step_neuron", scope, "<cuda neuron step>")
+    return cuda.jit(device=True)(step)
 
 
 @functools.lru_cache(maxsize=64)
@@ -152,13 +164,9 @@ def neuron_kernel(models: tuple[CompiledModel, ...]):
     """The ``cuda.jit`` kernel ``neurons(k, step, halt, ctr, n, flat, ref, i_ext, params, ref_steps,
     model_of, take, buf, slot, buffered, spikes, spike_mask, spk_step, spk_id, counts, group_of)``
     of ``models`` (``model_of[i]``: index into ``models`` of neuron ``i``'s model)."""
-    scope = {**_math_namespace(), **_helpers(), "cuda": cuda, "emit": _emit, "take_one": _take_one,
-             "NEU_LIST": NEU_LIST}
-    for m, model in enumerate(models):
-        fn = codegen.compile_source(model_source(m, model), f"model_{m}", scope, f"<cuda neuron model {model.name}>")
-        scope[f"model_{m}"] = cuda.jit(device=True)(fn)
-    kernel = codegen.compile_source(kernel_source(len(models)), "neurons", scope, "<cuda neuron update>")
-    return cuda.jit(kernel)
+    scope = {"cuda": cuda, "emit": _emit, "take_one": _take_one, "NEU_LIST": NEU_LIST,
+             "step_neuron": neuron_step(models)}
+    return cuda.jit(codegen.compile_source(KERNEL_SOURCE, "neurons", scope, "<cuda neuron update>"))
 
 
 def model_of(segments: np.ndarray, n: int) -> np.ndarray:

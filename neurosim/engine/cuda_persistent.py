@@ -1,0 +1,294 @@
+"""The persistent kernel of the ``cuda`` backend: a whole block of steps in one launch.
+
+Layouts without plastic projections run a block as one launch of ``run_steps``. Its threads
+loop over the steps together, separated by barriers: ``cuda.syncthreads()`` in the kernel for a
+launch of one block (small networks), a grid-wide ``this_grid().sync()`` in the kernel launched
+cooperatively over several blocks. Step ``m`` (``k``-th of the block; semantics of :mod:`neurosim.engine.layout`):
+
+1. with spike generators or Poisson sources: ``_sources`` appends the sources spiking at ``m``
+   to the source list | barrier | ``_deliver`` delivers them, due ``m + delay`` | barrier;
+2. on sampled steps: each neuron's Poisson inputs and ring-buffer slot | barrier | the state
+   sample | barrier;
+3. per neuron (one thread each, grid-stride): its Poisson inputs and ring-buffer slot (when not
+   sampled), its noise inputs, its model's step (:func:`neurosim.engine.cuda_neurons.neuron_step`),
+   and its spike, stamped ``m + 1``, appended to the neuron list of parity ``k`` | barrier;
+4. ``_deliver`` of those spikes, due ``m + 1 + delay``, while thread 0 prepares step ``m + 1``
+   (``_begin``: stop when the spike buffer could overflow, apply the current changes due,
+   find the generators due, empty the source list and the other neuron list) | barrier.
+
+A static network without sources thus pays two barriers per step. Each neuron's additions
+come in the order of the per-step kernels of :mod:`neurosim.engine.cuda_kernels` (inputs by
+index, ring buffer, noise), and under the CUDA simulator the launch is one thread, so the
+results equal the numba backend's bit for bit, like theirs (the test suite checks it).
+
+Spike delivery gives each spike a group of ``lanes`` threads that walk its row (CSR, so the
+group reads consecutive synapses): 32 when spikes are many, more when few, up to 1024, so
+that the spikes of a step spread over the whole grid whatever their number.
+
+Every counter lives on the device (array ``ctr``, slots below); the host reads it, the stop
+step ``halt`` and the recordings once, after the launch.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from typing import NamedTuple
+
+import numpy as np
+from numba import cuda
+
+from neurosim.engine.cuda_kernels import _alias_draw, _binomial, _deliver_spike, _emit, _normal, _take_one, uniform
+from neurosim.engine.cuda_neurons import neuron_step
+
+#: slots of ``ctr``: recorded spikes (``cuda_kernels.SPK``), the source list, the two neuron lists,
+#: the generator cursor, the first generator of the step, the current-change cursor, samples taken
+SPK, SRC, NEU0, NEU1, GEN, GEN0, CUR, ROWS = range(8)
+N_COUNTERS = 8
+
+#: the neuron step of a layout's models (``cuda_neurons.neuron_step``), bound per tuple of models
+step_neuron = None
+
+
+class Sizes(NamedTuple):
+    """The integer sizes and flags of a layout the kernel needs."""
+
+    n: int  # neurons
+    n_el: int  # elements (neurons and sources)
+    cap: int  # spike buffer capacity
+    mask: int  # ring-buffer slots - 1
+    interval: int  # sampling interval (steps)
+    n_cols: int  # sampled state columns
+    any_buffered: bool  # whether delayed synapses exist
+    n_gen: int  # generator spikes
+    n_cur: int  # current changes
+    n_poisson: int  # Poisson sources
+    n_in: int  # Poisson inputs
+    n_noise: int  # noise inputs
+    has_sources: bool  # generators or Poisson sources
+
+
+class Csr(NamedTuple):
+    indptr: np.ndarray
+    target: np.ndarray
+    weight: np.ndarray
+    delay: np.ndarray
+    row_delay: np.ndarray
+    row_uniform: np.ndarray
+    row_weight: np.ndarray
+
+
+class Cells(NamedTuple):
+    """Neuron state and parameters; ``buf`` the ring buffer, ``buffered`` its target rows."""
+
+    flat: np.ndarray
+    ref: np.ndarray
+    i_ext: np.ndarray
+    params: np.ndarray
+    ref_steps: np.ndarray
+    model_of: np.ndarray
+    buf: np.ndarray
+    buffered: np.ndarray
+
+
+class Drive(NamedTuple):
+    """:class:`neurosim.engine.layout.Drive`'s arrays (empty ones padded to one element; the
+    counts are in :class:`Sizes`)."""
+
+    gen_step: np.ndarray
+    gen_id: np.ndarray
+    cur_step: np.ndarray
+    cur_id: np.ndarray
+    cur_delta: np.ndarray
+    poisson_id: np.ndarray
+    poisson_p: np.ndarray
+    poisson_start: np.ndarray
+    poisson_stop: np.ndarray
+    inputs: np.ndarray
+    input_real: np.ndarray
+    input_w: np.ndarray
+    input_seed: np.ndarray
+    input_prob: np.ndarray
+    input_alias: np.ndarray
+    noises: np.ndarray
+    noise_seed: np.ndarray
+    noise_a: np.ndarray
+    noise_b: np.ndarray
+
+
+class Record(NamedTuple):
+    spike_mask: np.ndarray
+    group_of: np.ndarray
+    spk_step: np.ndarray
+    spk_id: np.ndarray
+    counts: np.ndarray
+    rec_id: np.ndarray
+    rec_var: np.ndarray
+    rec_out: np.ndarray
+
+
+class Lists(NamedTuple):
+    """Counters (slots above), the stop step, the source list and the two neuron lists ``(2, N)``."""
+
+    ctr: np.ndarray
+    halt: np.ndarray
+    src: np.ndarray
+    neu: np.ndarray
+
+
+@cuda.jit(device=True)
+def _grid_barrier():
+    """Every thread of the (cooperative) launch waits for all others; memory is then consistent."""
+    cuda.cg.this_grid().sync()
+
+
+@cuda.jit(device=True)
+def _block_barrier():
+    """The same for a launch of one block."""
+    cuda.syncthreads()
+
+
+#: the barrier ``_run_steps`` calls: ``persistent_kernel`` binds one of the two above
+_barrier = None
+
+
+@cuda.jit(device=True)
+def _begin(k, step, n_steps, s, drv, cells, lists):
+    """Prepare step ``step`` (``k``-th of the block; one thread): stop when the spike buffer could
+    overflow, apply the current changes due, find the generators due, empty the source list."""
+    ctr = lists.ctr
+    if k >= n_steps:
+        return
+    if ctr[SPK] + s.n_el > s.cap:
+        lists.halt[0] = k
+        return
+    c = ctr[CUR]
+    while c < s.n_cur and drv.cur_step[c] == step:
+        cells.i_ext[drv.cur_id[c]] += drv.cur_delta[c]
+        c += 1
+    ctr[CUR] = c
+    g = ctr[GEN]
+    ctr[GEN0] = g
+    while g < s.n_gen and drv.gen_step[g] == step:
+        g += 1
+    ctr[GEN] = g
+    ctr[SRC] = 0
+
+
+@cuda.jit(device=True)
+def _sources(k, step, tid, nth, seed, s, drv, rec, lists):
+    """The generators due and the Poisson sources spiking at ``step`` join the source list."""
+    ctr = lists.ctr
+    g0 = ctr[GEN0]
+    n_gen = ctr[GEN] - g0
+    for t in range(tid, n_gen + s.n_poisson, nth):
+        if t < n_gen:
+            _emit(drv.gen_id[g0 + t], step, k, ctr, SRC, lists.src, rec.spike_mask, rec.spk_step, rec.spk_id,
+                  rec.counts, rec.group_of)
+        else:
+            q = t - n_gen
+            if drv.poisson_start[q] <= step and step < drv.poisson_stop[q]:
+                j = drv.poisson_id[q]
+                if uniform(seed, step, j) < drv.poisson_p[q]:
+                    _emit(j, step, k, ctr, SRC, lists.src, rec.spike_mask, rec.spk_step, rec.spk_id, rec.counts,
+                          rec.group_of)
+
+
+@cuda.jit(device=True)
+def _deliver(count, spikes, base, tid, nth, csr, cells):
+    """Deliver ``spikes[:count]``, due ``base + delay``: a group of ``lanes`` threads per spike."""
+    lanes = 1
+    while lanes < 32 and 2 * lanes <= nth:
+        lanes *= 2
+    while lanes < 1024 and 2 * lanes * count <= nth:
+        lanes *= 2
+    group, lane, n_groups = tid // lanes, tid % lanes, nth // lanes
+    if group >= n_groups:
+        return
+    for e in range(group, count, n_groups):
+        _deliver_spike(spikes[e], base, lane, lanes, csr.indptr, csr.target, csr.weight, csr.delay, csr.row_delay,
+                       csr.row_uniform, csr.row_weight, csr.row_delay, cells.flat, cells.buf)
+
+
+@cuda.jit(device=True)
+def _inputs(i, step, s, drv, flat):
+    """Neuron ``i``'s Poisson inputs active at ``step``, by input index (:class:`neurosim.engine.layout.Drive`)."""
+    for q in range(s.n_in):
+        if drv.inputs[q, 0] <= i and i < drv.inputs[q, 1] and drv.inputs[q, 4] <= step and step < drv.inputs[q, 5]:
+            t0, t1 = drv.inputs[q, 6], drv.inputs[q, 7]
+            if t1 > t0:
+                c = drv.input_real[q, 0] + _alias_draw(uniform(drv.input_seed[q], step, i), drv.input_prob[t0:t1],
+                                                       drv.input_alias[t0:t1])
+            else:
+                c = _binomial(drv.input_seed[q], np.uint64(step), np.uint64(i), drv.inputs[q, 3],
+                              drv.input_real[q, 1], drv.inputs[q, 8] != 0)
+            flat[drv.inputs[q, 2] * s.n + i] += c * drv.input_w[q]
+
+
+@cuda.jit(device=True)
+def _noises(i, step, s, drv, flat):
+    """Neuron ``i``'s noise inputs active at ``step``, by input index."""
+    for q in range(s.n_noise):
+        first = drv.noises[q, 0]
+        if first <= i and i < drv.noises[q, 1] and drv.noises[q, 3] <= step and step < drv.noises[q, 4]:
+            o = drv.noises[q, 5] + i - first
+            flat[drv.noises[q, 2] * s.n + i] += drv.noise_a[o] + drv.noise_b[o] * _normal(
+                drv.noise_seed[q], np.uint64(step), np.uint64(i))
+
+
+def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists):
+    """Steps ``step0 .. step0 + n_steps - 1`` (or until ``halt``); see the module docstring."""
+    tid, nth = cuda.grid(1), cuda.gridsize(1)
+    ctr, n = lists.ctr, s.n
+    if tid == 0:
+        _begin(0, step0, n_steps, s, drv, cells, lists)
+    _barrier()
+    for k in range(n_steps):
+        if lists.halt[0] <= k:
+            break
+        step = step0 + k
+        if s.has_sources:
+            _sources(k, step, tid, nth, seed, s, drv, rec, lists)
+            _barrier()
+            _deliver(ctr[SRC], lists.src, step, tid, nth, csr, cells)
+            _barrier()
+        slot = step & s.mask
+        sample = s.n_cols > 0 and step % s.interval == 0
+        if sample:
+            for i in range(tid, n, nth):
+                _inputs(i, step, s, drv, cells.flat)
+                if s.any_buffered:
+                    _take_one(i, n, cells.flat, cells.buf, slot, cells.buffered)
+            _barrier()
+            row = ctr[ROWS]
+            for c in range(tid, s.n_cols, nth):
+                rec.rec_out[row, c] = cells.flat[rec.rec_var[c] * n + rec.rec_id[c]]
+            _barrier()
+        parity = k & 1
+        spikes = lists.neu[parity]
+        for i in range(tid, n, nth):
+            if not sample:
+                _inputs(i, step, s, drv, cells.flat)
+                if s.any_buffered:
+                    _take_one(i, n, cells.flat, cells.buf, slot, cells.buffered)
+            _noises(i, step, s, drv, cells.flat)
+            if step_neuron(i, n, cells.flat, cells.ref, cells.i_ext, cells.params, cells.ref_steps, cells.model_of):
+                _emit(i, step + 1, k, ctr, NEU0 + parity, spikes, rec.spike_mask, rec.spk_step, rec.spk_id,
+                      rec.counts, rec.group_of)
+        _barrier()
+        if tid == 0:
+            if sample:
+                ctr[ROWS] += 1
+            ctr[NEU1 - parity] = 0
+            _begin(k + 1, step + 1, n_steps, s, drv, cells, lists)
+        _deliver(ctr[NEU0 + parity], spikes, step + 1, tid, nth, csr, cells)
+        _barrier()
+
+
+@functools.lru_cache(maxsize=64)
+def persistent_kernel(models: tuple, one_block: bool):
+    """The kernel ``run_steps(step0, n_steps, seed, sizes, csr, cells, drive, record, lists)`` of
+    a layout whose neurons take ``models`` (its compiled models), for a launch of one block
+    (block barriers) or of several (grid barriers, launched cooperatively)."""
+    scope = {**globals(), "step_neuron": neuron_step(models), "_barrier": _block_barrier if one_block else _grid_barrier}
+    return cuda.jit(types.FunctionType(_run_steps.__code__, scope, "run_steps"))
