@@ -5,6 +5,7 @@
 #
 #     bash benchmarks/gpu_checks.sh            # about 6 minutes on an H200
 #     QUICK=1 bash benchmarks/gpu_checks.sh    # without the full-scale PD14
+#     SKIP="grid_sync plastic" bash benchmarks/gpu_checks.sh   # leave sections out by name
 #
 # neurosim is installed editable without its dependencies (no network needed); wheels in .whl/
 # (tomli-w) are installed first when present. Every section has its own time limit and the
@@ -24,6 +25,7 @@ $PY -m pip install -q --no-index --no-deps --no-build-isolation -e . >"$LOGS/ins
 section() {  # section NAME SECONDS COMMAND...: run with a time limit, output to $LOGS/NAME.log
     local name=$1 limit=$2
     shift 2
+    case " ${SKIP:-} " in *" $name "*) echo "== $name skipped"; return;; esac
     echo "== $name ($(date +%T))"
     timeout "$limit" "$@" >"$LOGS/$name.log" 2>&1
     echo "   exit $? ($(date +%T))"
@@ -35,7 +37,7 @@ section env 30 bash -c "nvidia-smi --query-gpu=name,driver_version,memory.total 
     $PY -c 'import numba, numpy; from numba import cuda; print(numba.__version__, numpy.__version__, cuda.get_current_device().name)'; \
     $PY -m pip list 2>/dev/null | grep -i -E 'numba|cuda-python|cuda-bindings'"
 section grid_sync 40 $PY benchmarks/grid_sync.py --syncs 5000
-section tests 150 $PY -m pytest -q tests/test_cuda_backend.py -k "gpu and not simulator" -p no:cacheprovider
+section tests 200 $PY -m pytest -q tests/test_cuda_backend.py -k "${TESTS:-gpu and not simulator}" -p no:cacheprovider
 section plastic 100 $PY benchmarks/gpu_plastic.py --duration 1
 section cuba_cuda 60 $PY benchmarks/cuba.py --no-brian2 --backend cuda --duration 1 --repeats 3
 section cuba_numba 40 $PY benchmarks/cuba.py --no-brian2 --backend numba --duration 1 --repeats 3

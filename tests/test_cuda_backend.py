@@ -510,6 +510,23 @@ def test_cuda_on_a_gpu_agrees_with_numba_statistically(monkeypatch, grid):
     assert np.isfinite(rates["cuda"]) and 5.0 < rates["cuda"] < 6.5
 
 
+@needs_gpu
+def test_cuda_plasticity_on_a_gpu_agrees_with_numba():
+    """benchmarks/gpu_plastic.py's network (every plastic kernel: STDP of each kind, triplet
+    terms, the astrocyte and a gain modulator) for 1 s: rates within 1 %, modulators and every
+    projection's mean weight within 1e-6 of numba's (an H200 reproduced numba's spikes exactly)."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import gpu_plastic
+
+    a, c = gpu_plastic.run("numba", 0, 1.0), gpu_plastic.run("cuda", 0, 1.0)
+    assert c["rate_exc_hz"] == pytest.approx(a["rate_exc_hz"], rel=0.01) and a["rate_exc_hz"] > 5
+    assert c["rate_inh_hz"] == pytest.approx(a["rate_inh_hz"], rel=0.01) and a["rate_inh_hz"] > 5
+    assert c["modulators"] == pytest.approx(a["modulators"], rel=1e-6)
+    for k in range(4):  # the plastic projections learned, on both
+        assert a[f"proj{k}"]["up"] > 0.1 and a[f"proj{k}"]["down"] > 0.1
+        assert c[f"proj{k}"]["mean"] == pytest.approx(a[f"proj{k}"]["mean"], rel=1e-6)
+
+
 def test_synced_copies_see_host_edits_by_copy_and_by_checksum(monkeypatch):
     import neurosim.engine.device_sync as device_sync
 

@@ -350,7 +350,7 @@ ONE_BLOCK_NEURONS = 16_384
 
 def _persistent_grid(models: tuple, args: tuple, n: int) -> tuple[int, int]:
     """(blocks, threads per block) of the persistent kernel: one thread when simulated; one block
-    as large as the kernel's registers allow for small networks; else as many blocks of 256 as
+    as large as the kernel's registers allow (at most 1024 threads) for small networks; else as many blocks of 256 as
     can be co-resident (cooperative launch), at most two per multiprocessor, no more than the
     neurons need. ``NEUROSIM_CUDA_GRID=blocks,threads`` overrides (for benchmarks)."""
     if simulated():
@@ -365,8 +365,8 @@ def _persistent_grid(models: tuple, args: tuple, n: int) -> tuple[int, int]:
 
     signature = tuple(numba.typeof(a) for a in args)
     if n <= ONE_BLOCK_NEURONS:
-        regs = max(1, persistent_kernel(models, True).compile(signature).get_regs_per_thread())
-        return 1, min(1024, (65536 // regs) // 32 * 32)  # the registers of one multiprocessor
+        most = getattr(persistent_kernel(models, True).compile(signature), "max_threads_per_block", 256)
+        return 1, min(1024, most) // 32 * 32
     threads = 256
     resident = persistent_kernel(models, False).compile(signature).max_cooperative_grid_blocks(threads)
     sms = cuda.get_current_device().MULTIPROCESSOR_COUNT
@@ -407,7 +407,8 @@ class CudaBackend:
         spk0, row0 = int(rec.counters[N_SPIKES]), int(rec.counters[N_ROWS])
         ctr = np.zeros(P.N_COUNTERS, np.int64)
         ctr[P.SPK], ctr[P.ROWS] = spk0, row0
-        ctr[P.GEN], ctr[P.CUR] = rec.counters[GEN_CURSOR], rec.counters[CUR_CURSOR]
+        ctr[P.GEN] = ctr[P.GEN0] = rec.counters[GEN_CURSOR]
+        ctr[P.CUR] = rec.counters[CUR_CURSOR]
         dev.pctr.copy_to_device(ctr)
         dev.halt.copy_to_device(np.array([n_steps], np.int64))
         args = dev.persistent_args(step0, n_steps)

@@ -153,26 +153,32 @@ _barrier = None
 
 
 @cuda.jit(device=True)
-def _begin(k, step, n_steps, s, drv, cells, lists):
-    """Prepare step ``step`` (``k``-th of the block; one thread): stop when the spike buffer could
-    overflow, apply the current changes due, find the generators due, empty the source list."""
+def _begin(k, step, n_steps, s, drv, cells, lists, c, g, check):
+    """Prepare step ``step`` (``k``-th of the block; thread 0, which keeps the cursors ``c``
+    (current changes) and ``g`` (generators) in registers): stop when the spike buffer could
+    overflow, apply the current changes due, find the generators due, empty the source list.
+    The spike count is read only at step ``check``: until then the buffer cannot overflow, as
+    each step adds at most ``n_el`` spikes. Returns the new ``(c, g, check)``."""
     ctr = lists.ctr
     if k >= n_steps:
-        return
-    if ctr[SPK] + s.n_el > s.cap:
-        lists.halt[0] = k
-        return
-    c = ctr[CUR]
+        return c, g, check
+    if k >= check:
+        free = s.cap - ctr[SPK]
+        if free < s.n_el:
+            lists.halt[0] = k
+            return c, g, check
+        check = k + free // s.n_el
     while c < s.n_cur and drv.cur_step[c] == step:
         cells.i_ext[drv.cur_id[c]] += drv.cur_delta[c]
         c += 1
-    ctr[CUR] = c
-    g = ctr[GEN]
-    ctr[GEN0] = g
-    while g < s.n_gen and drv.gen_step[g] == step:
-        g += 1
-    ctr[GEN] = g
-    ctr[SRC] = 0
+    if s.n_gen > 0:
+        ctr[GEN0] = g
+        while g < s.n_gen and drv.gen_step[g] == step:
+            g += 1
+        ctr[GEN] = g
+    if s.has_sources:
+        ctr[SRC] = 0
+    return c, g, check
 
 
 @cuda.jit(device=True)
@@ -240,8 +246,9 @@ def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists):
     """Steps ``step0 .. step0 + n_steps - 1`` (or until ``halt``); see the module docstring."""
     tid, nth = cuda.grid(1), cuda.gridsize(1)
     ctr, n = lists.ctr, s.n
+    c, g, check = ctr[CUR], ctr[GEN], 0
     if tid == 0:
-        _begin(0, step0, n_steps, s, drv, cells, lists)
+        c, g, check = _begin(0, step0, n_steps, s, drv, cells, lists, c, g, check)
     _barrier()
     for k in range(n_steps):
         if lists.halt[0] <= k:
@@ -261,8 +268,8 @@ def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists):
                     _take_one(i, n, cells.flat, cells.buf, slot, cells.buffered)
             _barrier()
             row = ctr[ROWS]
-            for c in range(tid, s.n_cols, nth):
-                rec.rec_out[row, c] = cells.flat[rec.rec_var[c] * n + rec.rec_id[c]]
+            for col in range(tid, s.n_cols, nth):
+                rec.rec_out[row, col] = cells.flat[rec.rec_var[col] * n + rec.rec_id[col]]
             _barrier()
         parity = k & 1
         spikes = lists.neu[parity]
@@ -280,9 +287,11 @@ def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists):
             if sample:
                 ctr[ROWS] += 1
             ctr[NEU1 - parity] = 0
-            _begin(k + 1, step + 1, n_steps, s, drv, cells, lists)
+            c, g, check = _begin(k + 1, step + 1, n_steps, s, drv, cells, lists, c, g, check)
         _deliver(ctr[NEU0 + parity], spikes, step + 1, tid, nth, csr, cells)
         _barrier()
+    if tid == 0:
+        ctr[CUR], ctr[GEN] = c, g
 
 
 @functools.lru_cache(maxsize=64)
