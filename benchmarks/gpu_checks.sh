@@ -41,12 +41,12 @@ section tests 200 $PY -m pytest -q tests/test_cuda_backend.py -k "${TESTS:-gpu a
 section plastic 100 $PY benchmarks/gpu_plastic.py --duration 1
 section cuba_cuda 60 $PY benchmarks/cuba.py --no-brian2 --backend cuda --duration 1 --repeats 3
 section cuba_numba 40 $PY benchmarks/cuba.py --no-brian2 --backend numba --duration 1 --repeats 3
-section cuba_grid 60 env NEUROSIM_CUDA_GRID=132,256 $PY benchmarks/cuba.py --no-brian2 --backend cuda \
-    --sizes 4000,16000 --duration 0.5
-section cuba_sizes 150 $PY benchmarks/cuba.py --no-brian2 --backend cuda --sizes 4000,16000,40000,400000,1000000 \
-    --duration 0.5
-section pd14_small 60 $PY benchmarks/pd14.py --backend cuda --scale 0.1 --duration 1 --warmup 0.2
 if [ -z "${QUICK:-}" ]; then
-    section pd14_full 180 $PY benchmarks/pd14.py --backend cuda --scale 1 --duration 1 --warmup 0.2
+    section pd14_full 150 $PY benchmarks/pd14.py --backend cuda --scale 1 --duration 1 --warmup 0.2
 fi
+section cuba_sizes 120 $PY benchmarks/cuba.py --no-brian2 --backend cuda --sizes 4000,16000,40000,400000,1000000 \
+    --duration 0.5 --repeats 1
+section pd14_small 60 $PY benchmarks/pd14.py --backend cuda --scale 0.1 --duration 1 --warmup 0.2
+section cuba_grid 60 env NEUROSIM_CUDA_GRID=132,256 $PY benchmarks/cuba.py --no-brian2 --backend cuda \
+    --sizes 4000,16000 --duration 0.5 --repeats 1
 tar czf "$OUT/logs.tgz" -C "$LOGS" . && echo "logs in $OUT/logs.tgz"
