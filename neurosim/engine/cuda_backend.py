@@ -1,4 +1,9 @@
-"""CUDA backend (numba.cuda): the block runs on the GPU, one kernel sequence per time step.
+"""CUDA backend (numba.cuda): a block of steps runs on the GPU.
+
+Static layouts (no plastic projection) run a block as ONE launch of the persistent kernel of
+:mod:`neurosim.engine.cuda_persistent` (its threads loop over the steps, separated by block or
+grid-wide barriers; spikes and samples recorded in device buffers). Layouts with plastic
+projections run a launch sequence per step (below).
 
 The host layout stays the source of truth between blocks. The device keeps, per layout, a
 copy of every array (:class:`_DeviceLayout`, cached for the last few layouts): the static ones
@@ -12,63 +17,55 @@ copied back into the host arrays, and the counters advanced, exactly as
 :mod:`neurosim.engine.numba_backend` leaves them, so ``Network._hand_out`` and
 what reads the layout (``projection.synapses``, ``Modulator.value``) works unchanged.
 
-Step ``m`` (semantics of :mod:`neurosim.engine.layout`) is the launch sequence
+With plastic projections, step ``m`` (semantics of :mod:`neurosim.engine.layout`) is the launch sequence
 
 1. ``begin_step`` (one thread): stop the block if the spike buffer could overflow, apply the
    current changes due at ``t_m`` (index range computed on the host), empty the spike lists;
 2. ``sources`` (generators due at ``m``, Poisson sources; counter-based random numbers, so the
-   draws equal the numba backend's) and ``deliver`` of their spikes, due ``m + delay``;
-3. with plastic projections, the plasticity phase for the spikes at ``t_m``:
+   draws equal the numba backend's) and ``deliver_plastic`` of their spikes, due ``m + delay``;
+3. the plasticity phase for the spikes at ``t_m``:
    ``plastic_pre`` (arrivals of delayed plastic spikes and depression), ``plastic_post``
    (potentiation through the CSC index), ``plastic_traces`` (traces at ``t_{m+1}``, then
    modulators and ``lr``); see :mod:`neurosim.engine.cuda_plasticity`;
 4. ``take_buffered`` and ``record_state`` on sampled steps (else the ring-buffer slot is added
    inside the neuron kernel);
 5. ``neurons`` (one thread per neuron, each running the step of its neuron's model, generated
-   from the layout's compiled models by :mod:`neurosim.engine.cuda_neurons`) and ``deliver``
-   of their spikes, due ``m + 1 + delay``.
+   from the layout's compiled models by :mod:`neurosim.engine.cuda_neurons`) and
+   ``deliver_plastic`` of their spikes, due ``m + 1 + delay``.
 
-This is the order of ``numba_backend.run_block``. With plastic projections both deliveries are
-``deliver_plastic``: rows with plastic synapses are walked with the live weights, delayed
-plastic synapses are left to their arrival (delivered there with the weight they have then),
-and each spike is noted for the next plasticity phase (``last``, ``gcount``, and ``fired``
-with its counter ``ctr[FIRED]``, as ``numba_backend._emit_plastic``). The spikes noted after
-the neuron update of the last step of a block (and the queues, traces and modulators) stay in
-the host layout and are paired when the next block starts, as in the numba backend.
+This is the order of ``numba_backend.run_block``. Rows with plastic synapses are walked with
+the live weights, delayed plastic synapses are left to their arrival (delivered there with the
+weight they have then), and each spike is noted for the next plasticity phase (``last``,
+``gcount``, and ``fired`` with its counter ``ctr[FIRED]``, as ``numba_backend._emit_plastic``).
+The spikes noted after the neuron update of the last step of a block (and the queues, traces
+and modulators) stay in the host layout and are paired when the next block starts, as in the
+numba backend. Kernel launches are asynchronous; the host reads back a flag every
+:data:`CHECK_EVERY` steps to learn whether the block stopped early, so at most that many no-op
+step sequences follow a stop. Each launch costs some 80 us of host time through numba-cuda, so
+a plastic step costs about 0.5 ms whatever the network size (an H200 ran the 1,000-neuron
+network of ``benchmarks/gpu_plastic.py`` at 18 s per simulated second, numba at 0.2 s).
 
-Delivery gives each spike a warp (32 lanes) that walks its row; synapses due at once add into
-the state, later ones into the ring buffer ``buf[L, K N]``, both with atomic adds. On a GPU the
-order of those float additions varies from run to run, so results agree with the numba
-backend statistically (rates, distributions), not bitwise. Under the CUDA simulator
+Delivery adds synapses due at once into the state, later ones into the ring buffer
+``buf[L, K N]``, both with atomic adds. On a GPU the order of those float additions varies from
+run to run, so results agree with the numba backend statistically (rates, distributions), not
+bitwise; NVVM also contracts multiply-adds into FMAs. Under the CUDA simulator
 (``NUMBA_ENABLE_CUDASIM=1``) every kernel is launched with one thread, which runs its loops in
 index order: spikes are then delivered in ascending order, each row in CSR order, and the
 results equal the numba backend's spike for spike and sample for sample in float64, and so do
 the learned weights, traces and modulator values (the test suite checks all of this, block
 by block). The simulated neuron kernel evaluates ``exp``, ``expm1``, ``log``... with the
 functions of the NumPy reference backend (:mod:`neurosim.engine.cuda_neurons`), so for every
-neuron model it also equals the ``numpy`` backend bit for bit in float64. Recorded spikes are appended with an atomic counter and sorted on the
-host at the end of the block into the numba backend's order (per step: neurons, then spike
-generators, then Poisson sources, each by index).
-
-Per-step launches from Python bound the speed of small networks: through the numba-cuda
-package a launch of these kernels costs about 80 us of host time (H100 machine, numba 0.68),
-so a step costs about 0.25 ms whatever the network size up to some 10^5 neurons (plasticity
-adds three launches per step).
-
-Kernel launches are asynchronous; the host reads back a flag every :data:`CHECK_EVERY` steps
-to learn whether the block stopped early, so at most that many no-op step sequences follow a stop.
+neuron model it also equals the ``numpy`` backend bit for bit in float64. Recorded spikes are
+appended with an atomic counter and sorted on the host at the end of the block into the numba
+backend's order (per step: neurons, then spike generators, then Poisson sources, each by index).
 
 Limits. The plasticity kernels rely on what the layout guarantees: every element spikes at most
 once per step (checked for spike sources that drive plastic synapses) and each (projection,
 factor) has at most one modulator; under those, no two threads update one weight
 (:mod:`neurosim.engine.cuda_plasticity` gives the argument). The modulators run on one thread
-(they are few). On a GPU the order of the float additions into ``buf`` (arrivals included)
-and of ``fired`` (hence of ``pend``) is not fixed, and NVVM contracts multiply-adds into FMAs
-(the PTX of ``neurons``, ``plastic_post`` and ``plastic_traces`` has them), so plastic runs on
-a GPU agree with the numba backend statistically, like static ones. The whole weight array is
-copied back at the end of every block of a plastic network. The plasticity kernels are
-verified under the simulator and compile to PTX (NVVM, sm_80) with the backend's argument
-types, but have not been run on a GPU yet.
+(they are few). The whole weight array is copied back at the end of every block of a plastic
+network. On an H200 the plastic network of ``benchmarks/gpu_plastic.py`` (every plastic
+kernel) reproduced numba's spikes, modulator values and mean weights (to 1e-16).
 """
 
 from __future__ import annotations
@@ -344,15 +341,13 @@ def _padded(a: np.ndarray) -> np.ndarray:
     return a if a.size else np.zeros((1,) + a.shape[1:], a.dtype)
 
 
-#: static networks of at most this many neurons run as one block (barriers within a block only)
-ONE_BLOCK_NEURONS = 16_384
-
-
 def _persistent_grid(models: tuple, args: tuple, n: int) -> tuple[int, int]:
-    """(blocks, threads per block) of the persistent kernel: one thread when simulated; one block
-    as large as the kernel's registers allow (at most 1024 threads) for small networks; else as many blocks of 256 as
-    can be co-resident (cooperative launch), at most two per multiprocessor, no more than the
-    neurons need. ``NEUROSIM_CUDA_GRID=blocks,threads`` overrides (for benchmarks)."""
+    """(blocks, threads per block) of the persistent kernel: one thread when simulated; else
+    blocks of 256 threads, as many as the neurons need, at most two per multiprocessor and no
+    more than can be co-resident (cooperative launch). One block for at most 256 neurons (block
+    barriers). On an H200 a grid of 132 blocks ran CUBA with 4,000 neurons faster than one
+    block of 1,024 threads (real-time factor 0.108 against 0.119), and at 16,000 neurons 2.3x
+    faster. ``NEUROSIM_CUDA_GRID=blocks,threads`` overrides (for benchmarks)."""
     if simulated():
         return 1, 1
     if os.environ.get("NEUROSIM_CUDA_GRID"):
@@ -363,14 +358,14 @@ def _persistent_grid(models: tuple, args: tuple, n: int) -> tuple[int, int]:
 
     from neurosim.engine.cuda_persistent import persistent_kernel
 
-    signature = tuple(numba.typeof(a) for a in args)
-    if n <= ONE_BLOCK_NEURONS:
-        most = getattr(persistent_kernel(models, True).compile(signature), "max_threads_per_block", 256)
-        return 1, min(1024, most) // 32 * 32
     threads = 256
+    wanted = -(-n // threads)
+    if wanted <= 1:
+        return 1, threads
+    signature = tuple(numba.typeof(a) for a in args)
     resident = persistent_kernel(models, False).compile(signature).max_cooperative_grid_blocks(threads)
     sms = cuda.get_current_device().MULTIPROCESSOR_COUNT
-    return max(1, min(resident, 2 * sms, -(-n // threads))), threads
+    return max(1, min(resident, 2 * sms, wanted)), threads
 
 
 def _device_layout(layout: Layout) -> _DeviceLayout:
