@@ -20,7 +20,9 @@ Each run is a fresh process (``--worker``): build (network and layout / ``Connec
 ``Prepare``) timed as ``build_s``, then ``--warmup`` s simulated untimed and ``--duration`` s
 timed (wall clock): ``rtf`` = wall / simulated time. neurosim's ``bytes_per_synapse_peak`` is the
 ``tracemalloc`` peak of its build divided by the synapse count. Rates are per population over
-the timed window, against :data:`neurosim.models.pd14.REFERENCE_RATES_HZ` (full scale). Runs
+the timed window, against :data:`neurosim.models.pd14.REFERENCE_RATES_HZ` (full scale), with
+the irregularity (mean ISI CV) and synchrony (Fano factor of the population count in 3 ms bins)
+of each population on both sides. Runs
 are interleaved (neurosim, NEST, neurosim, ...); numbers are medians over ``--repeats``.
 
 ``--ranks 1,2,4`` runs neurosim once per rank count, ``K > 1`` as ``mpirun -n K`` (MPICH from
@@ -77,6 +79,24 @@ def window_rates(times_s: list[np.ndarray], sizes: list[int], start: float, stop
     return [float(np.count_nonzero((t >= start) & (t < stop)) / (n * (stop - start))) for t, n in zip(times_s, sizes)]
 
 
+#: bin of the population spike-count histogram whose Fano factor measures synchrony (PD14 Fig. 6 uses 3 ms)
+SYNCHRONY_BIN_S = 3e-3
+
+
+def window_statistics(trains: list[tuple[np.ndarray, np.ndarray]], start: float, stop: float) -> dict[str, list]:
+    """Per population, from its spikes ``(t, i)`` in [start, stop): the mean ISI CV of its neurons
+    with at least 3 spikes, and its synchrony (Fano factor of the population count in
+    :data:`SYNCHRONY_BIN_S` bins)."""
+    from neurosim.spike_stats import mean_isi_cv, population_fano
+
+    cv, sync = [], []
+    for t, i in trains:
+        keep = (t >= start) & (t < stop)
+        cv.append(mean_isi_cv(i[keep], t[keep]))
+        sync.append(population_fano(t[keep], start, stop, SYNCHRONY_BIN_S))
+    return {"cv_isi": cv, "synchrony": sync}
+
+
 def neurosim_worker(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, HERE)
     from _common import warm_backend
@@ -106,11 +126,13 @@ def neurosim_worker(args: argparse.Namespace) -> dict[str, Any]:
     if comm is not None and comm.rank != 0:
         return {}
     sizes = [p.size for p in net.populations]
-    rates = window_rates([m.t for m in net.monitors], sizes, args.warmup, args.warmup + args.duration)
+    window = (args.warmup, args.warmup + args.duration)
+    rates = window_rates([m.t for m in net.monitors], sizes, *window)
     if args.spikes:
         np.savez(args.spikes, **{f"{m.target.name}_{key}": getattr(m, key) for m in net.monitors for key in "ti"})
     return {"build_s": build_s, "sim_s": sim_s, "neurons": sum(sizes), "synapses": n_syn,
-            "bytes_per_synapse_peak": peak / n_syn, "rates_hz": rates}
+            "bytes_per_synapse_peak": peak / n_syn, "rates_hz": rates,
+            **window_statistics([(m.t, m.i) for m in net.monitors], *window)}
 
 
 def nest_worker(args: argparse.Namespace) -> dict[str, Any]:
@@ -161,9 +183,11 @@ def nest_worker(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     nest.Simulate(args.duration * 1e3)
     sim_s = time.perf_counter() - t0
-    times = [np.asarray(r.get("events")["times"], float) * 1e-3 for r in recorders]
+    events = [r.get("events") for r in recorders]
+    trains = [(np.asarray(e["times"], float) * 1e-3, np.asarray(e["senders"], np.int64)) for e in events]
+    window = (args.warmup, args.warmup + args.duration)
     return {"build_s": build_s, "sim_s": sim_s, "neurons": sum(sizes), "synapses": int(nest.num_connections),  # devices too
-            "rates_hz": window_rates(times, sizes, args.warmup, args.warmup + args.duration)}
+            "rates_hz": window_rates([t for t, _ in trains], sizes, *window), **window_statistics(trains, *window)}
 
 
 def run_worker(kind: str, argv: list[str], ranks: int = 1) -> dict[str, Any]:
@@ -195,14 +219,21 @@ def summary(args: argparse.Namespace, by_ranks: dict[int, list[dict]], nest_runs
         "build_s": median(ns, "build_s"), "bytes_per_synapse_peak": median(ns, "bytes_per_synapse_peak"),
         "rates_hz": dict(zip(names, np.mean([r["rates_hz"] for r in ns], axis=0).tolist())),
         "reference_rates_hz": pd14.REFERENCE_RATES_HZ, "identical_across_ranks": identical,
+        "cv_isi": dict(zip(names, ns[0]["cv_isi"])), "synchrony": dict(zip(names, ns[0]["synchrony"])),
         "nest_rtf": None, "nest_build_s": None, "nest_rates_hz": None, "ratio_rtf": None,
     }
     if nest_runs:
         out.update(nest_rtf=median(nest_runs, "sim_s") / args.duration, nest_build_s=median(nest_runs, "build_s"),
                    nest_connections=nest_runs[0]["synapses"],
                    nest_rates_hz=dict(zip(names, np.mean([r["rates_hz"] for r in nest_runs], axis=0).tolist())),
+                   nest_cv_isi=dict(zip(names, nest_runs[0]["cv_isi"])),
+                   nest_synchrony=dict(zip(names, nest_runs[0]["synchrony"])),
                    ratio_rtf=statistics.median(a["sim_s"] / b["sim_s"] for a, b in zip(ns, nest_runs)))
     return out
+
+
+def fmt(value: float | None) -> str:
+    return "  n/a" if value is None else f"{value:5.2f}"
 
 
 def same_spikes(paths: list[str]) -> bool:
@@ -236,9 +267,13 @@ def main(argv: list[str] | None = None) -> None:
                       f"rtf {nest_runs[-1]['sim_s'] / args.duration:.2f}")
         identical = same_spikes(saved) if len(args.rank_counts) > 1 else None
     out = summary(args, by_ranks, nest_runs, identical)
-    for k, name in enumerate(out["rates_hz"]):
-        nest_rate = f"  NEST {out['nest_rates_hz'][name]:6.2f}" if nest_runs else ""
-        print(f"{name:5s} neurosim {out['rates_hz'][name]:6.2f} Hz{nest_rate}  reference {out['reference_rates_hz'][name]:.2f}")
+    for name in out["rates_hz"]:
+        line = f"{name:5s} neurosim {out['rates_hz'][name]:6.2f} Hz, CV {fmt(out['cv_isi'][name])}, " \
+               f"synchrony {fmt(out['synchrony'][name])}"
+        if nest_runs:
+            line += f" | NEST {out['nest_rates_hz'][name]:6.2f} Hz, CV {fmt(out['nest_cv_isi'][name])}, " \
+                    f"synchrony {fmt(out['nest_synchrony'][name])}"
+        print(f"{line} | reference {out['reference_rates_hz'][name]:.2f} Hz")
     print(json.dumps(out))
 
 

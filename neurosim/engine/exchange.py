@@ -1,4 +1,5 @@
-"""The spike exchange between MPI ranks, called from compiled code (``numba.objmode``) every step."""
+"""The spike exchange between MPI ranks, called from compiled code (``numba.objmode``) once per
+exchange interval (a step, or up to the smallest synaptic delay plus one)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,32 @@ import numpy as np
 COMM: list[Any] = []
 
 
-def exchange(out: np.ndarray, recorded: int, fired: np.ndarray) -> tuple[int, int]:
-    """Gather every rank's spikes ``out`` into ``fired`` (in rank order); returns their number and
-    the largest number of spikes any rank has recorded in this block."""
+def exchange(out: np.ndarray, per_step: np.ndarray, recorded: int, fired: np.ndarray) -> tuple[int, int]:
+    """Gather the spikes every rank emitted in the last ``h = per_step.size`` steps. On entry
+    ``out`` holds this rank's, step after step, ``per_step`` their number per step; on return
+    ``fired`` holds every rank's, step after step and within a step in rank order, and
+    ``per_step`` their number per step. Returns their total and the largest number of spikes any
+    rank has recorded in this block."""
     comm = COMM[-1]
-    counts = np.zeros(2 * comm.size, np.int64)
-    comm.Allgather(np.array([out.size, recorded], np.int64), counts)
-    sizes = counts[0::2]
+    held = per_step.size
+    mine = np.empty(held + 1, np.int64)
+    mine[:held], mine[held] = per_step, recorded
+    table = np.empty((comm.size, held + 1), np.int64)
+    comm.Allgather(mine, table)
+    counts = table[:, :held]  # (ranks, steps)
+    sizes = counts.sum(axis=1)
     n = int(sizes.sum())
-    comm.Allgatherv(out, (fired[:n], sizes))
-    return n, int(counts[1::2].max())
+    if held == 1:
+        comm.Allgatherv(out, (fired[:n], sizes))
+    else:  # gathered rank after rank; reordered step after step
+        gathered = np.empty(n, fired.dtype)
+        comm.Allgatherv(out, (gathered, sizes))
+        start = np.concatenate(([0], np.cumsum(counts.ravel())[:-1])).reshape(counts.shape)
+        pos = 0
+        for s in range(held):
+            for r in range(comm.size):
+                c = counts[r, s]
+                fired[pos:pos + c] = gathered[start[r, s]:start[r, s] + c]
+                pos += c
+    per_step[:] = counts.sum(axis=0)
+    return n, int(table[:, held].max())

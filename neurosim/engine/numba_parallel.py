@@ -166,34 +166,55 @@ def _make_parallel_block(part_step, suffix: str):
 
 def _make_rank_block(part_step, suffix: str):
     """The block kernel of a rank's layout (one part: the rank's neurons and the synapses onto
-    them): after every step, the spikes of the rank's neurons (``out``) are exchanged for those
-    of all ranks (``fired``) in Python (:func:`neurosim.engine.exchange.exchange`, through
-    ``objmode``), which also tells the largest spike count of any rank, so that every rank ends
-    the block at the same step. Compiled in every process (the step it calls, ``part_step``, is
-    cached)."""
+    them). The spikes of the rank's neurons (``out``) are exchanged for those of all ranks
+    (``fired``) every ``every`` steps in Python (:func:`neurosim.engine.exchange.exchange`,
+    through ``objmode``), which also tells the largest spike count of any rank, so that every
+    rank ends the block at the same step. Each step's spikes are then delivered in step order,
+    with their own stamps: a spike of step ``m`` reaches the ring buffer no later than step
+    ``m + every``, before its arrival step ``m + 1 + delay`` when ``every <= 1 + the smallest
+    delay``; every target receives its input in the one-thread order. Compiled in every process
+    (the step it calls, ``part_step``, is cached)."""
 
-    def run_block(step0, n_steps, tab, parts, st, syn, drv, rec, spiked, fired, sources, out):
+    def flush(last, held, parts, syn, flat, out, n_out, per_step, fired, rec):
+        """Exchange the spikes of the ``held`` steps up to step ``last`` and deliver them (those of
+        step ``m`` stamped ``m + 1``); returns the largest spike count of any rank."""
+        mine, counts, recorded = out[:n_out], per_step[:held], rec.counters[N_SPIKES]
+        with objmode(most="int64"):
+            _, most = exchange(mine, counts, recorded, fired)
+        pos = 0
+        for s in range(held):
+            _deliver_all(last - held + s + 2, parts, syn, flat, fired[pos:], per_step[s])
+            pos += per_step[s]
+        return most
+
+    flush = njit(flush)
+
+    def run_block(step0, n_steps, tab, parts, st, syn, drv, rec, spiked, fired, sources, out, per_step, every):
         flat = st.vars.ravel()
         n_elements = syn.indptr.shape[0] - 1
         sampling = rec.rec_id.shape[0] > 0
-        n_fired, most = 0, rec.counters[N_SPIKES]
+        most, n_out, held = rec.counters[N_SPIKES], 0, 0
         for k in range(n_steps):
             step = step0 + k
-            if most + n_elements > rec.spk_step.shape[0]:
-                _deliver_all(step, parts, syn, flat, fired, n_fired)
-                return k
+            if most + (held + 1) * n_elements > rec.spk_step.shape[0]:  # another step could overflow a rank's buffer
+                if held:
+                    most = flush(step - 1, held, parts, syn, flat, out, n_out, per_step, fired, rec)
+                    n_out, held = 0, 0
+                if most + n_elements > rec.spk_step.shape[0]:
+                    return k
             n_src = _sources(step, k, st, drv, rec, sources)
             sample = sampling and step % rec.rec_interval[0] == 0
             row = rec.counters[N_ROWS]
-            part_step(0, step, row, sample, tab, parts, st, syn, drv, rec, spiked, fired, n_fired, sources, n_src)
+            part_step(0, step, row, sample, tab, parts, st, syn, drv, rec, spiked, fired, 0, sources, n_src)
             if sample:
                 rec.rec_step[row] = step
                 rec.counters[N_ROWS] = row + 1
-            m = _fired(spiked, step + 1, rec, k, out)
-            mine, recorded = out[:m], rec.counters[N_SPIKES]
-            with objmode(n_fired="int64", most="int64"):
-                n_fired, most = exchange(mine, recorded, fired)
-        _deliver_all(step0 + n_steps, parts, syn, flat, fired, n_fired)
+            m = _fired(spiked, step + 1, rec, k, out[n_out:])
+            per_step[held] = m
+            n_out, held = n_out + m, held + 1
+            if held == every or k == n_steps - 1:
+                most = flush(step, held, parts, syn, flat, out, n_out, per_step, fired, rec)
+                n_out, held = 0, 0
         return n_steps
 
     run_block.__qualname__ = f"{run_block.__qualname__}_{suffix}"

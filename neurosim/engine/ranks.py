@@ -2,12 +2,15 @@
 
 Every rank holds the layout of one part (:class:`neurosim.engine.layout.Parts`: its range of
 neurons; the state arrays keep every neuron, those of other ranks unused) and runs a whole
-block in one compiled call (:func:`neurosim.engine.numba_parallel.rank_kernel`). After each
-step the kernel leaves compiled code (``numba.objmode``) for
-:func:`neurosim.engine.exchange.exchange`: the ranks
-gather the indices of their neurons that spiked (``Allgatherv``; ascending ranges, so the
-joined list is ascending) and every rank delivers all of them to its own targets at the start
-of the next step, as one thread does. Sources spike on every rank alike (counter-based draws);
+block in one compiled call (:func:`neurosim.engine.numba_parallel.rank_kernel`). Every
+:func:`exchange_interval` steps (one more than the smallest delay of a synapse from a neuron:
+each step for networks with zero delays, two for PD14, whose delays are at least one step) the
+kernel leaves compiled code (``numba.objmode``) for :func:`neurosim.engine.exchange.exchange`:
+the ranks gather the indices of their neurons that spiked in those steps (``Allgather`` of the
+counts, ``Allgatherv`` of the indices; ascending ranges, so each step's joined list is
+ascending) and every rank delivers all of them to its own targets, step by step with their
+stamps, in the order one thread does. The exchange is blocking, not overlapped with the next
+steps' computation. Sources spike on every rank alike (counter-based draws);
 rank 0 alone records them. The communicator is mpi4py's, used duck-typed: the engine imports
 no MPI module.
 """
@@ -22,23 +25,45 @@ from neurosim.engine.exchange import COMM
 from neurosim.engine.layout import Layout
 from neurosim.engine.numba_parallel import rank_kernel
 
+#: the most steps whose spikes one exchange carries
+MAX_EVERY = 64
+
+
+def exchange_interval(layout: Layout, comm: Any) -> int:
+    """Steps between two spike exchanges: one more than the smallest delay (steps) of a synapse
+    from a neuron, over all ranks (the spikes of a step must reach the ring buffer before their
+    arrival), at most :data:`MAX_EVERY`."""
+    n = layout.state.vars.shape[1]
+    syn = layout.syn
+    from_neurons = syn.delay[syn.indptr[0]:syn.indptr[n]]
+    local = int(from_neurons.min()) if from_neurons.size else MAX_EVERY
+    return max(1, min(MAX_EVERY, 1 + min(comm.allgather(local))))
+
+
 class RankBackend:
-    """Runs blocks of a rank's layout, exchanging spikes with the other ranks every step."""
+    """Runs blocks of a rank's layout, exchanging spikes with the other ranks every
+    :func:`exchange_interval` steps."""
 
     name = "numba"
 
     def __init__(self, comm: Any):
         self.comm = comm
+        self._every: dict[int, int] = {}
 
     def run_block(self, layout: Layout, step0: int, n_steps: int) -> int:
         kernel = rank_kernel(layout.models)
+        if id(layout) not in self._every:
+            self._every = {id(layout): exchange_interval(layout, self.comm)}
+        every = self._every[id(layout)]
         n = layout.state.vars.shape[1]
         spiked = np.zeros(-(-n // 8) * 8, dtype=np.uint8)
-        fired, out = np.zeros(n, np.int32), np.zeros(n, np.int32)
+        fired, out = np.zeros(every * n, np.int32), np.zeros(every * n, np.int32)
+        per_step = np.zeros(every, np.int64)
         sources = np.zeros(max(1, layout.rec.spike_mask.size - n), np.int32)
         COMM.append(self.comm)
         try:
             return int(kernel(np.int64(step0), np.int64(n_steps), layout.table, layout.parts, layout.state,
-                              layout.syn, layout.drive, layout.rec, spiked, fired, sources, out))
+                              layout.syn, layout.drive, layout.rec, spiked, fired, sources, out, per_step,
+                              np.int64(every)))
         finally:
             COMM.pop()

@@ -3,7 +3,9 @@
     mpirun -n K python tests/mpi/run_network.py NAME OUT.npz
 
 NAME: ``random`` (tests/test_engine.py's mixed network: currents, generators, Poisson sources,
-delays 0 and more, state samples, rates) or ``pd14`` (the microcircuit at scale 0.02).
+delays 0 and more, state samples, rates), ``delayed`` (delays from neurons of at least 0.5 ms:
+spikes exchanged every 6 steps; a spike buffer that fills every few steps) or ``pd14`` (the
+microcircuit at scale 0.02). The exchange interval is saved too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,27 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def delayed():
+    from neurosim import LIF, FixedProbability, Network, Uniform
+
+    net = Network(dt="0.1 ms", seed=7, block_steps=45, spike_capacity=400)
+    lif = LIF(v_rest="-60 mV", v_th="-50 mV", v_reset="-60 mV", t_ref="2 ms")
+    exc = net.population("exc", 120, lif, v_init=Uniform("-60 mV", "-50 mV"))
+    inh = net.population("inh", 30, lif, v_init=Uniform("-60 mV", "-50 mV"))
+    noise = net.poisson_source("noise", 40, rate="300 Hz")
+    net.connect(noise, exc, FixedProbability(0.3), weight="1.5 mV")  # sources: delivered where drawn, delay 0
+    net.connect(noise, inh, FixedProbability(0.3), weight="1.5 mV")
+    net.connect(exc, exc, FixedProbability(0.1), weight="0.4 mV", delay=Uniform("0.5 ms", "3 ms"))
+    net.connect(exc, inh, FixedProbability(0.2), weight="0.6 mV", delay="0.5 ms")
+    net.connect(inh, exc, FixedProbability(0.3), weight="-1.5 mV", delay=Uniform("0.5 ms", "1 ms"))
+    monitors = [net.spike_monitor(exc), net.spike_monitor(inh), net.spike_monitor(noise),
+                net.state_monitor(exc, ["v"], indices=[0, 5, 77])]
+    return net, monitors, "80 ms"
+
+
 def build(name: str):
+    if name == "delayed":
+        return delayed()
     if name == "random":
         from test_engine import random_network
 
@@ -29,6 +51,14 @@ def build(name: str):
     return net, net.monitors, "0.1 s"
 
 
+class Alone:
+    """The communicator of one process, for ``exchange_interval``."""
+
+    @staticmethod
+    def allgather(value: int) -> list[int]:
+        return [value]
+
+
 def main() -> None:
     from neurosim.distributed import launched_by_mpirun, world
 
@@ -37,6 +67,9 @@ def main() -> None:
     comm = world() if launched_by_mpirun() else None
     net.distribute(comm)
     net.run(duration, backend="numba")
+    from neurosim.engine.ranks import exchange_interval
+
+    every = exchange_interval(net.layout, comm or Alone())
     if comm is None or comm.rank == 0:
         from neurosim.monitors import RateMonitor, StateMonitor
 
@@ -50,6 +83,7 @@ def main() -> None:
             else:
                 data[f"{k}_i"] = m.i
         data["spike_counts"] = np.array([net.spike_counts.get(g.name, 0) for g in net.groups])
+        data["every"] = np.array(every)
         np.savez(out, **data)
 
 
