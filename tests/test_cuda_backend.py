@@ -292,7 +292,7 @@ print(json.dumps(report))
 # The generated neuron kernel of every model, compiled to PTX (NVVM, sm_80; no GPU needed) with
 # the argument types the backend launches it with, in float64 and float32.
 PTX = r"""
-import json, re, types
+import json, re, sys, types
 import numba
 import numba.cuda.dispatcher
 import numpy as np
@@ -347,6 +347,31 @@ args = (i, a1, a4, i, np.zeros(4, np.int32), i, i, syn.indptr, syn.target, syn.w
         syn.row_uniform, syn.row_weight, lay.state.vars.reshape(-1), syn.buf) + notes
 ptx, _ = cuda.compile_ptx(K.deliver_plastic.py_func, tuple(numba.typeof(a) for a in args), cc=(8, 0))
 report["deliver_plastic"] = ".entry" in ptx
+
+# the persistent kernel (both barrier variants), typed as the backend launches it
+sys.path.insert(0, "tests")
+from neurosim.engine import cuda_persistent as Q
+from neurosim.engine.cuda_backend import _padded
+from test_engine import random_network
+
+net, _ = random_network()
+lay = net.layout
+tab, st, syn, drv, rec = lay.table, lay.state, lay.syn, lay.drive, lay.rec
+n = st.vars.shape[1]
+sizes = Q.Sizes(*([1] * len(Q.Sizes._fields)))
+cells = Q.Cells(st.vars.reshape(-1), st.ref, st.i_ext, tab.params, tab.ref_steps, model_of(lay.segments, n), syn.buf,
+                syn.buffered.astype(np.uint8))
+args = (0, 10, np.uint64(drv.seed[0]), sizes, Q.Csr(syn.indptr, syn.target, syn.weight, syn.delay, syn.row_delay,
+                                                     syn.row_uniform, syn.row_weight), cells,
+        Q.Drive(*(_padded(getattr(drv, f)) for f in Q.Drive._fields)),
+        Q.Record(rec.spike_mask, rec.group_of, rec.spk_step, rec.spk_id, rec.counts, rec.rec_id, rec.rec_var,
+                 rec.rec_out),
+        Q.Lists(np.zeros(Q.N_COUNTERS, np.int64), np.zeros(1, np.int64), np.zeros(4, np.int32), np.zeros((2, n), np.int32)))
+for one_block in (True, False):
+    ptx, _ = cuda.compile_ptx(Q.persistent_kernel(tuple(lay.models), one_block).py_func,
+                              tuple(numba.typeof(a) for a in args), cc=(8, 0))
+    # a grid barrier needs the cooperative-groups intrinsic (numba then launches cooperatively)
+    report[f"persistent_{'block' if one_block else 'grid'}"] = [".entry" in ptx, "CGGetIntrinsicHandle" in ptx]
 print(json.dumps(report))
 """
 
@@ -434,6 +459,7 @@ def test_generated_neuron_kernel_compiles_to_ptx_for_every_model():
     assert report["float64"]["f64"] > 0 and report["float32"]["f64"] == 0, report
     for kernel in ("plastic_pre", "plastic_post", "plastic_traces", "deliver_plastic"):
         assert report[kernel], kernel  # triplet terms and same-step pairing type and compile for a GPU
+    assert report["persistent_block"] == [True, False] and report["persistent_grid"] == [True, True], report
 
 
 def _network(neurons: int, plastic: bool) -> Network:

@@ -181,9 +181,9 @@ def _make_rank_block(part_step, suffix: str):
         mine, counts, recorded = out[:n_out], per_step[:held], rec.counters[N_SPIKES]
         with objmode(most="int64"):
             _, most = exchange(mine, counts, recorded, fired)
-        pos = 0
+        pos, n_elements = 0, syn.indptr.shape[0] - 1  # one part
         for s in range(held):
-            _deliver_all(last - held + s + 2, parts, syn, flat, fired[pos:], per_step[s])
+            _deliver_part(0, last - held + s + 2, syn, flat, fired[pos:], per_step[s], n_elements)
             pos += per_step[s]
         return most
 
