@@ -49,4 +49,13 @@ section cuba_sizes 120 $PY benchmarks/cuba.py --no-brian2 --backend cuda --sizes
 section pd14_small 60 $PY benchmarks/pd14.py --backend cuda --scale 0.1 --duration 1 --warmup 0.2
 section cuba_grid 60 env NEUROSIM_CUDA_GRID=132,256 $PY benchmarks/cuba.py --no-brian2 --backend cuda \
     --sizes 4000,16000 --duration 0.5 --repeats 1
+for grid in 16,256 66,256 264,256 1,1024; do  # launch shapes of the persistent kernel at 4,000 neurons
+    section "cuba_grid_${grid/,/x}" 40 env NEUROSIM_CUDA_GRID=$grid $PY benchmarks/cuba.py --no-brian2 --backend cuda \
+        --sizes 4000 --duration 0.5 --repeats 1
+done
+if [ -z "${QUICK:-}" ] && command -v ncu >/dev/null; then  # where a step of the persistent kernel spends its time
+    section profile 240 ncu --clock-control none --target-processes all --launch-skip 1 --launch-count 1 -k regex:run_steps --section SpeedOfLight \
+        --section MemoryWorkloadAnalysis --section WarpStateStats $PY benchmarks/pd14.py --backend cuda --scale 0.1 \
+        --duration 0.02 --warmup 0
+fi
 tar czf "$OUT/logs.tgz" -C "$LOGS" . && echo "logs in $OUT/logs.tgz"
