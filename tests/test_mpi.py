@@ -33,10 +33,11 @@ def recordings(name: str, ranks: int, tmp_path: Path) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("name, ranks, every", [("random", 2, 1), ("random", 4, 1), ("delayed", 2, 6),
-                                                ("delayed", 3, 6), ("pd14", 2, 2)])
+                                                ("delayed", 3, 6), ("delayed_sources", 2, 1), ("pd14", 2, 2)])
 def test_ranks_record_what_one_process_records(name, ranks, every, tmp_path):
-    """Spikes exchanged every step (zero delays), every 6 steps (delays of 0.5 ms and more, with
-    early block ends mid-interval), every 2 (PD14, delays of at least one step)."""
+    """Spikes exchanged every step (zero delays; delayed synapses from sources), every 6 steps
+    (delays of 0.5 ms and more, with early block ends mid-interval), every 2 (PD14, delays of at
+    least one step)."""
     alone, spread = recordings(name, 0, tmp_path), recordings(name, ranks, tmp_path)
     assert sorted(alone) == sorted(spread) and int(spread["every"]) == every
     assert sum(v.size for k, v in alone.items() if k.endswith("_i")) > 500  # the network is active

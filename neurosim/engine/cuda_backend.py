@@ -244,8 +244,6 @@ class _DeviceLayout:
         self.kind[np.unique(drv.gen_id)] = 1
         self.kind[drv.poisson_id] = 2
         self.flat = self.ref = self.i_ext = self.buf = None
-        if not (layout.plastic.flags.size and layout.plastic.flags[0]):
-            self._persistent_statics(layout, up)
         self.synced = SyncedCopies()
         self.synced.remember("weight", syn.weight)
         self.plastic = None
@@ -253,6 +251,8 @@ class _DeviceLayout:
             from neurosim.engine.cuda_plasticity import DevicePlasticity
 
             self.plastic = DevicePlasticity(layout.plastic)
+        else:
+            self._persistent_statics(layout, up)
 
     def _input(self, drv, q: int, up) -> tuple:
         """The launch arguments of Poisson input ``q`` after ``(k, step, halt, flat)``, with its steps."""
@@ -280,8 +280,10 @@ class _DeviceLayout:
         self.neu_lists = cuda.device_array((2, max(1, self.n)), np.int32)
         self.pctr = up(np.zeros(P.N_COUNTERS, np.int64))
         n_gen, n_poisson = drv.gen_step.shape[0], drv.poisson_id.shape[0]
+        burst = int(np.unique(drv.gen_step, return_counts=True)[1].max()) if n_gen else 0  # generator spikes in a step
         self.sizes = P.Sizes(
-            n=self.n, n_el=self.n_elements, cap=rec.spk_step.shape[0], mask=layout.syn.buf.shape[0] - 1,
+            n=self.n, n_el=self.n_elements, step_max=max(1, self.n + burst + n_poisson), cap=rec.spk_step.shape[0],
+            mask=layout.syn.buf.shape[0] - 1,
             interval=int(rec.rec_interval[0]), n_cols=rec.rec_id.shape[0], any_buffered=int(self.any_buffered),
             n_gen=n_gen, n_cur=drv.cur_step.shape[0], n_poisson=n_poisson, n_in=drv.inputs.shape[0],
             n_noise=drv.noises.shape[0], has_sources=int(n_gen + n_poisson > 0))

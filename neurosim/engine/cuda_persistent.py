@@ -27,7 +27,7 @@ that the spikes of a step spread over the whole grid whatever their number.
 
 Every counter lives on the device (array ``ctr``, slots below); the host reads it, the stop
 step ``halt`` and the recordings once, after the launch. Thread 0 keeps the cursors in
-registers and reads the spike count only when the buffer could fill within a step.
+registers and reads the spike count only when the stop could be due.
 
 Measured on an H200 (``bash benchmarks/gpu_checks.sh``, numba-cuda 0.30): a grid barrier costs
 1.4 us with 132 blocks of 256 threads (``benchmarks/grid_sync.py``); CUBA with 4,000 neurons runs
@@ -63,6 +63,7 @@ class Sizes(NamedTuple):
 
     n: int  # neurons
     n_el: int  # elements (neurons and sources)
+    step_max: int  # the most spikes one step can record (a generator may repeat an element in a step)
     cap: int  # spike buffer capacity
     mask: int  # ring-buffer slots - 1
     interval: int  # sampling interval (steps)
@@ -164,9 +165,10 @@ _barrier = None
 def _begin(k, step, n_steps, s, drv, cells, lists, c, g, check):
     """Prepare step ``step`` (``k``-th of the block; thread 0, which keeps the cursors ``c``
     (current changes) and ``g`` (generators) in registers): stop when the spike buffer could
-    overflow, apply the current changes due, find the generators due, empty the source list.
-    The spike count is read only at step ``check``: until then the buffer cannot overflow, as
-    each step adds at most ``n_el`` spikes. Returns the new ``(c, g, check)``."""
+    overflow (as the numba backend: fewer than ``n_el`` places left), apply the current changes
+    due, find the generators due, empty the source list. The spike count is read only at step
+    ``check``: until then the stop cannot be due, as each step adds at most ``step_max`` spikes.
+    Returns the new ``(c, g, check)``."""
     ctr = lists.ctr
     if k >= n_steps:
         return c, g, check
@@ -175,7 +177,7 @@ def _begin(k, step, n_steps, s, drv, cells, lists, c, g, check):
         if free < s.n_el:
             lists.halt[0] = k
             return c, g, check
-        check = k + free // s.n_el
+        check = k + 1 + (free - s.n_el) // s.step_max
     while c < s.n_cur and drv.cur_step[c] == step:
         cells.i_ext[drv.cur_id[c]] += drv.cur_delta[c]
         c += 1
@@ -194,13 +196,13 @@ def _sources(k, step, tid, nth, seed, s, drv, rec, lists):
     """The generators due and the Poisson sources spiking at ``step`` join the source list."""
     ctr = lists.ctr
     g0 = ctr[GEN0]
-    n_gen = ctr[GEN] - g0
-    for t in range(tid, n_gen + s.n_poisson, nth):
-        if t < n_gen:
+    due = ctr[GEN] - g0
+    for t in range(tid, due + s.n_poisson, nth):
+        if t < due:
             _emit(drv.gen_id[g0 + t], step, k, ctr, SRC, lists.src, rec.spike_mask, rec.spk_step, rec.spk_id,
                   rec.counts, rec.group_of)
         else:
-            q = t - n_gen
+            q = t - due
             if drv.poisson_start[q] <= step and step < drv.poisson_stop[q]:
                 j = drv.poisson_id[q]
                 if uniform(seed, step, j) < drv.poisson_p[q]:

@@ -11,12 +11,12 @@ import numpy as np
 COMM: list[Any] = []
 
 
-def exchange(out: np.ndarray, per_step: np.ndarray, recorded: int, fired: np.ndarray) -> tuple[int, int]:
+def exchange(out: np.ndarray, per_step: np.ndarray, recorded: int, fired: np.ndarray) -> int:
     """Gather the spikes every rank emitted in the last ``h = per_step.size`` steps. On entry
     ``out`` holds this rank's, step after step, ``per_step`` their number per step; on return
     ``fired`` holds every rank's, step after step and within a step in rank order, and
-    ``per_step`` their number per step. Returns their total and the largest number of spikes any
-    rank has recorded in this block."""
+    ``per_step`` their number per step. Returns the largest number of spikes any rank has recorded
+    in this block."""
     comm = COMM[-1]
     held = per_step.size
     mine = np.empty(held + 1, np.int64)
@@ -39,4 +39,4 @@ def exchange(out: np.ndarray, per_step: np.ndarray, recorded: int, fired: np.nda
                 fired[pos:pos + c] = gathered[start[r, s]:start[r, s] + c]
                 pos += c
     per_step[:] = counts.sum(axis=0)
-    return n, int(table[:, held].max())
+    return int(table[:, held].max())

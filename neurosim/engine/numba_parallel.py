@@ -175,12 +175,12 @@ def _make_rank_block(part_step, suffix: str):
     delay``; every target receives its input in the one-thread order. Compiled in every process
     (the step it calls, ``part_step``, is cached)."""
 
-    def flush(last, held, parts, syn, flat, out, n_out, per_step, fired, rec):
+    def flush(last, held, syn, flat, out, n_out, per_step, fired, rec):
         """Exchange the spikes of the ``held`` steps up to step ``last`` and deliver them (those of
         step ``m`` stamped ``m + 1``); returns the largest spike count of any rank."""
         mine, counts, recorded = out[:n_out], per_step[:held], rec.counters[N_SPIKES]
         with objmode(most="int64"):
-            _, most = exchange(mine, counts, recorded, fired)
+            most = exchange(mine, counts, recorded, fired)
         pos, n_elements = 0, syn.indptr.shape[0] - 1  # one part
         for s in range(held):
             _deliver_part(0, last - held + s + 2, syn, flat, fired[pos:], per_step[s], n_elements)
@@ -198,7 +198,7 @@ def _make_rank_block(part_step, suffix: str):
             step = step0 + k
             if most + (held + 1) * n_elements > rec.spk_step.shape[0]:  # another step could overflow a rank's buffer
                 if held:
-                    most = flush(step - 1, held, parts, syn, flat, out, n_out, per_step, fired, rec)
+                    most = flush(step - 1, held, syn, flat, out, n_out, per_step, fired, rec)
                     n_out, held = 0, 0
                 if most + n_elements > rec.spk_step.shape[0]:
                     return k
@@ -213,7 +213,7 @@ def _make_rank_block(part_step, suffix: str):
             per_step[held] = m
             n_out, held = n_out + m, held + 1
             if held == every or k == n_steps - 1:
-                most = flush(step, held, parts, syn, flat, out, n_out, per_step, fired, rec)
+                most = flush(step, held, syn, flat, out, n_out, per_step, fired, rec)
                 n_out, held = 0, 0
         return n_steps
 

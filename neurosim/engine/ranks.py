@@ -4,7 +4,8 @@ Every rank holds the layout of one part (:class:`neurosim.engine.layout.Parts`: 
 neurons; the state arrays keep every neuron, those of other ranks unused) and runs a whole
 block in one compiled call (:func:`neurosim.engine.numba_parallel.rank_kernel`). Every
 :func:`exchange_interval` steps (one more than the smallest delay of a synapse from a neuron:
-each step for networks with zero delays, two for PD14, whose delays are at least one step) the
+each step for networks with zero delays or delayed synapses from spike sources, two for PD14,
+whose delays are at least one step) the
 kernel leaves compiled code (``numba.objmode``) for :func:`neurosim.engine.exchange.exchange`:
 the ranks gather the indices of their neurons that spiked in those steps (``Allgather`` of the
 counts, ``Allgatherv`` of the indices; ascending ranges, so each step's joined list is
@@ -26,17 +27,22 @@ from neurosim.engine.layout import Layout
 from neurosim.engine.numba_parallel import rank_kernel
 
 #: the most steps whose spikes one exchange carries
-MAX_EVERY = 64
+MAX_EVERY = 16
 
 
 def exchange_interval(layout: Layout, comm: Any) -> int:
-    """Steps between two spike exchanges: one more than the smallest delay (steps) of a synapse
-    from a neuron, over all ranks (the spikes of a step must reach the ring buffer before their
-    arrival), at most :data:`MAX_EVERY`."""
+    """Steps between two spike exchanges, agreed over all ranks: one more than the smallest delay
+    (steps) of a synapse from a neuron (the spikes of a step must reach the ring buffer before
+    their arrival), at most :data:`MAX_EVERY`; 1 when a spike source has a delayed synapse (its
+    spikes enter the ring buffer at their step, and a later delivery of the neurons' spikes would
+    change the order of the additions into a slot)."""
     n = layout.state.vars.shape[1]
     syn = layout.syn
     from_neurons = syn.delay[syn.indptr[0]:syn.indptr[n]]
+    from_sources = syn.delay[syn.indptr[n]:syn.indptr[-1]]
     local = int(from_neurons.min()) if from_neurons.size else MAX_EVERY
+    if from_sources.size and from_sources.max() > 0:
+        local = 0
     return max(1, min(MAX_EVERY, 1 + min(comm.allgather(local))))
 
 
@@ -48,13 +54,10 @@ class RankBackend:
 
     def __init__(self, comm: Any):
         self.comm = comm
-        self._every: dict[int, int] = {}
 
     def run_block(self, layout: Layout, step0: int, n_steps: int) -> int:
         kernel = rank_kernel(layout.models)
-        if id(layout) not in self._every:
-            self._every = {id(layout): exchange_interval(layout, self.comm)}
-        every = self._every[id(layout)]
+        every = exchange_interval(layout, self.comm)
         n = layout.state.vars.shape[1]
         spiked = np.zeros(-(-n // 8) * 8, dtype=np.uint8)
         fired, out = np.zeros(every * n, np.int32), np.zeros(every * n, np.int32)

@@ -4,8 +4,9 @@
 
 NAME: ``random`` (tests/test_engine.py's mixed network: currents, generators, Poisson sources,
 delays 0 and more, state samples, rates), ``delayed`` (delays from neurons of at least 0.5 ms:
-spikes exchanged every 6 steps; a spike buffer that fills every few steps) or ``pd14`` (the
-microcircuit at scale 0.02). The exchange interval is saved too.
+spikes exchanged every 6 steps; a spike buffer that fills every few steps),
+``delayed_sources`` (the same with delayed synapses from its Poisson sources: exchanged every
+step) or ``pd14`` (the microcircuit at scale 0.02). The exchange interval is saved too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def delayed():
+def delayed(source_delay: str):
     from neurosim import LIF, FixedProbability, Network, Uniform
 
     net = Network(dt="0.1 ms", seed=7, block_steps=45, spike_capacity=400)
@@ -26,7 +27,7 @@ def delayed():
     exc = net.population("exc", 120, lif, v_init=Uniform("-60 mV", "-50 mV"))
     inh = net.population("inh", 30, lif, v_init=Uniform("-60 mV", "-50 mV"))
     noise = net.poisson_source("noise", 40, rate="300 Hz")
-    net.connect(noise, exc, FixedProbability(0.3), weight="1.5 mV")  # sources: delivered where drawn, delay 0
+    net.connect(noise, exc, FixedProbability(0.3), weight="1.5 mV", delay=source_delay)
     net.connect(noise, inh, FixedProbability(0.3), weight="1.5 mV")
     net.connect(exc, exc, FixedProbability(0.1), weight="0.4 mV", delay=Uniform("0.5 ms", "3 ms"))
     net.connect(exc, inh, FixedProbability(0.2), weight="0.6 mV", delay="0.5 ms")
@@ -38,7 +39,9 @@ def delayed():
 
 def build(name: str):
     if name == "delayed":
-        return delayed()
+        return delayed("0 ms")
+    if name == "delayed_sources":
+        return delayed("0.7 ms")
     if name == "random":
         from test_engine import random_network
 
@@ -46,7 +49,7 @@ def build(name: str):
         return net, monitors, "60 ms"
     from neurosim.models import pd14
 
-    net = pd14.build(pd14.Params(scale=0.02, k_scale=1.0, thalamus=True, thalamus_start="20 ms"), seed=4)
+    net = pd14.build(pd14.Params(scale=0.02, k_scale=1.0), seed=4)
     net.block_steps = 300
     return net, net.monitors, "0.1 s"
 
