@@ -221,14 +221,7 @@ class _DeviceLayout:
         self.row_delay, self.row_uniform, self.row_weight = up(syn.row_delay), up(syn.row_uniform), up(syn.row_weight)
         self.any_buffered = bool(np.any(syn.buffered))
         self.buffered = up(syn.buffered.astype(np.uint8))  # per state row: 1 if delayed synapses target it
-        self.poisson = [up(drv.poisson_id), up(drv.poisson_p), up(drv.poisson_start), up(drv.poisson_stop)]
-        self.n_poisson = drv.poisson_id.shape[0]
         self.seed = np.uint64(drv.seed[0])
-        self.inputs = [self._input(drv, q, up) for q in range(drv.inputs.shape[0])]
-        self.noises = [self._noise(drv, q, up) for q in range(drv.noises.shape[0])]
-        self.gen_id = up(drv.gen_id if drv.gen_id.size else np.zeros(1, np.int32))
-        self.cur_id = up(drv.cur_id if drv.cur_id.size else np.zeros(1, np.int32))
-        self.cur_delta = up(drv.cur_delta if drv.cur_delta.size else np.zeros(1, st.i_ext.dtype))
         self.spike_mask, self.group_of = up(rec.spike_mask), up(rec.group_of)
         self.rec_id, self.rec_var = up(rec.rec_id), up(rec.rec_var)
         self.rec_out = cuda.device_array(rec.rec_out.shape if rec.rec_out.size else (1, 1), rec.rec_out.dtype)
@@ -236,8 +229,6 @@ class _DeviceLayout:
         self.spk_id = cuda.device_array(rec.spk_id.shape, np.int32)
         self.counts = up(np.zeros(rec.counts.shape if rec.counts.size else (1, 1), np.int32))
         self.spikes_src = cuda.device_array(max(1, self.n_elements + drv.gen_id.size), np.int32)
-        self.spikes_neu = cuda.device_array(max(1, self.n), np.int32)
-        self.ctr = up(np.zeros(4, np.int64))  # slots cuda_kernels.SPK, SRC_LIST, NEU_LIST, FIRED
         self.halt = up(np.zeros(1, np.int64))
         # element kind for the host-side spike order: neurons 0, spike generators 1, Poisson sources 2
         self.kind = np.zeros(self.n_elements, np.int8)
@@ -251,8 +242,24 @@ class _DeviceLayout:
             from neurosim.engine.cuda_plasticity import DevicePlasticity
 
             self.plastic = DevicePlasticity(layout.plastic)
+            self._per_step_statics(layout, up)
         else:
             self._persistent_statics(layout, up)
+
+    def _per_step_statics(self, layout: Layout, up) -> None:
+        """The arrays only the per-step launches read: the drive per input, a neuron list, counters."""
+        from numba import cuda
+
+        drv = layout.drive
+        self.poisson = [up(drv.poisson_id), up(drv.poisson_p), up(drv.poisson_start), up(drv.poisson_stop)]
+        self.n_poisson = drv.poisson_id.shape[0]
+        self.inputs = [self._input(drv, q, up) for q in range(drv.inputs.shape[0])]
+        self.noises = [self._noise(drv, q, up) for q in range(drv.noises.shape[0])]
+        self.gen_id = up(_padded(drv.gen_id))
+        self.cur_id = up(_padded(drv.cur_id))
+        self.cur_delta = up(_padded(drv.cur_delta))
+        self.spikes_neu = cuda.device_array(max(1, self.n), np.int32)
+        self.ctr = up(np.zeros(4, np.int64))  # slots cuda_kernels.SPK, SRC_LIST, NEU_LIST, FIRED
 
     def _input(self, drv, q: int, up) -> tuple:
         """The launch arguments of Poisson input ``q`` after ``(k, step, halt, flat)``, with its steps."""

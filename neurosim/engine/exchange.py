@@ -28,15 +28,10 @@ def exchange(out: np.ndarray, per_step: np.ndarray, recorded: int, fired: np.nda
     n = int(sizes.sum())
     if held == 1:
         comm.Allgatherv(out, (fired[:n], sizes))
-    else:  # gathered rank after rank; reordered step after step
+    else:  # gathered rank after rank; reordered step after step (stable: rank order kept within a step)
         gathered = np.empty(n, fired.dtype)
         comm.Allgatherv(out, (gathered, sizes))
-        start = np.concatenate(([0], np.cumsum(counts.ravel())[:-1])).reshape(counts.shape)
-        pos = 0
-        for s in range(held):
-            for r in range(comm.size):
-                c = counts[r, s]
-                fired[pos:pos + c] = gathered[start[r, s]:start[r, s] + c]
-                pos += c
+        step_of = np.repeat(np.tile(np.arange(held), comm.size), counts.ravel())
+        fired[:n] = gathered[np.argsort(step_of, kind="stable")]
     per_step[:] = counts.sum(axis=0)
     return int(table[:, held].max())
