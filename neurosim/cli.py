@@ -302,9 +302,19 @@ def _catch_signals() -> Callable[[], None]:
         except ValueError:  # not the main thread: leave the signals alone
             break
 
+    unraisable = sys.unraisablehook
+
+    def quiet_swallowed_interrupt(info: "sys.UnraisableHookArgs") -> None:
+        """Say nothing when our interrupt lands where Python cannot propagate it (a weakref or
+        ``__del__`` callback): :func:`signals.check` raises it again between blocks."""
+        if not (isinstance(info.exc_value, KeyboardInterrupt) and signals.received):
+            unraisable(info)
+    sys.unraisablehook = quiet_swallowed_interrupt
+
     def restore() -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        sys.unraisablehook = unraisable
     return restore
 
 

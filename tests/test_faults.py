@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import h5py
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 import tomli_w
 
-from neurosim import cli
+from neurosim import cli, signals
 from neurosim.cli import main
 from neurosim.io import ResultsWriter, load
 from neurosim.io.lock import OutputLock
@@ -241,6 +242,39 @@ def test_ctrl_c_in_a_sweep_keeps_the_finished_points(tmp_path):
     assert "after 2 of 3 sweep points" in line and "--resume" in line and "partial results were discarded" not in line
     assert [load(folder / f"point_{i:04d}.h5").complete for i in (0, 1)] == [True, True]
     assert not (folder / "point_0002.h5").exists() and not out.exists() and hidden(tmp_path) == []
+
+
+class _Referent:
+    pass
+
+
+def _raise_in_weakref_callback(exc: BaseException) -> None:
+    def callback(_: weakref.ref) -> None:
+        raise exc
+    referent = _Referent()
+    ref = weakref.ref(referent, callback)
+    del referent  # Python calls the callback now and cannot propagate what it raises
+    assert ref() is None
+
+
+@pytest.mark.parametrize("signalled", [True, False], ids=["after a signal", "no signal"])
+def test_an_interrupt_swallowed_by_a_callback_is_not_printed(monkeypatch, signalled):
+    """Ctrl-C can land in a weakref callback; the run stops at the next block without Python's
+    'Exception ignored' report, while unrelated unraisable exceptions are still reported."""
+    reported = []
+    recorder = lambda info: reported.append(type(info.exc_value))  # noqa: E731
+    monkeypatch.setattr(sys, "unraisablehook", recorder)
+    restore = cli._catch_signals()
+    try:
+        if signalled:
+            signals.received.append(signal.SIGINT)
+        _raise_in_weakref_callback(KeyboardInterrupt())
+        _raise_in_weakref_callback(ValueError("not ours"))
+    finally:
+        restore()
+        signals.received.clear()
+    assert reported == ([ValueError] if signalled else [KeyboardInterrupt, ValueError])
+    assert sys.unraisablehook is recorder
 
 
 def test_ctrl_c_in_a_dask_sweep_stops_the_workers_and_cleans_up(tmp_path):
