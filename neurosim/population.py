@@ -91,6 +91,27 @@ class Population(Group):
                 )
             self.positions = pos
 
+    def state(self, var: str) -> np.ndarray:
+        """State variable ``var`` of every neuron now (SI, a copy; builds the layout if needed)."""
+        return self.network.layout.state.vars[self._row(var), self.offset:self.offset + self.size].copy()
+
+    def set_state(self, var: str, values: Any) -> None:
+        """Set state variable ``var`` (SI: a number or one per neuron, finite) between runs, as
+        Brian2's ``group.v = ...``."""
+        field_name = f"population.{self.name}.{var}"
+        row = self._row(var)
+        values = parse_array(values, self.model.state_dimension(var), field_name)
+        if np.ndim(values) and np.shape(values) != (self.size,):
+            raise ValueError(f"{field_name}: has {np.size(values)} values but the population has {self.size}")
+        self.network.layout.state.vars[row, self.offset:self.offset + self.size] = values
+
+    def _row(self, var: str) -> int:
+        names = self.model.compiled.state
+        if var not in names:
+            raise ValueError(f"population.{self.name}.{var}: not a state variable of the model; "
+                             f"state variables: {', '.join(names)}")
+        return names.index(var)
+
     def initial_values(self, var: str, rng: np.random.Generator, n: int | None = None) -> np.ndarray:
         """Initial values of state variable ``var`` (SI) from ``initial``; ``n = 0`` only checks."""
         field_name = f"population.{self.name}.initial.{var}"
@@ -140,19 +161,34 @@ class PoissonSource(Group):
 
     def __post_init__(self):
         super().__post_init__()
-        self.rate = parse_array(self.rate, "frequency", f"population.{self.name}.rate")
-        if np.any(np.asarray(self.rate) < 0):
-            raise ValueError(f"population.{self.name}.rate: must be >= 0")
-        top, dt = float(np.max(self.rate)), self.network.dt
+        self.rate = self._checked_rate(self.rate)
+        self.start = parse_quantity(self.start, "time", f"population.{self.name}.start")
+        self.stop = np.inf if self.stop is None else parse_quantity(self.stop, "time", f"population.{self.name}.stop", allow_inf=True)
+
+    def set_rate(self, rate: Any) -> None:
+        """Change the rates (Hz, scalar or one per source) from the next step on, as Brian2's
+        ``PoissonGroup.rates = ...`` between runs (e.g. one image after another)."""
+        self.rate = self._checked_rate(rate)
+        net = self.network
+        if net._layout is not None:
+            drive = net.layout.drive
+            first = int(np.searchsorted(drive.poisson_id, self.offset))
+            drive.poisson_p[first:first + self.size] = np.broadcast_to(np.asarray(self.rate) * net.dt, (self.size,))
+
+    def _checked_rate(self, rate: Any) -> Any:
+        where = f"population.{self.name}.rate"
+        rate = parse_array(rate, "frequency", where)
+        if np.any(np.asarray(rate) < 0):
+            raise ValueError(f"{where}: must be >= 0")
+        top, dt = float(np.max(rate)), self.network.dt
         if top * dt > 1.0:
-            raise ValueError(f"population.{self.name}.rate: {show(top)} Hz asks for {show(top * dt)} spikes per step "
+            raise ValueError(f"{where}: {show(top)} Hz asks for {show(top * dt)} spikes per step "
                              f"of dt = {show(dt)} s, but a source spikes at most once per step (rate·dt <= 1, "
                              f"here rate <= {show(1 / dt)} Hz); use {math.ceil(top * dt)} or more sources of a "
                              "lower rate, or a smaller dt")
-        if np.ndim(self.rate) and np.shape(self.rate) != (self.size,):
-            raise ValueError(f"population.{self.name}.rate: has {np.size(self.rate)} values but size is {self.size}")
-        self.start = parse_quantity(self.start, "time", f"population.{self.name}.start")
-        self.stop = np.inf if self.stop is None else parse_quantity(self.stop, "time", f"population.{self.name}.stop", allow_inf=True)
+        if np.ndim(rate) and np.shape(rate) != (self.size,):
+            raise ValueError(f"{where}: has {np.size(rate)} values but size is {self.size}")
+        return rate
 
 
 @dataclass(eq=False, repr=False)

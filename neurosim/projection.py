@@ -15,7 +15,7 @@ from neurosim.engine.layout import Synapses
 from neurosim.plasticity.stdp import STDP
 from neurosim.population import Group, Population, SpikeSource
 from neurosim.subgroup import Subgroup, parent_of
-from neurosim.units import show
+from neurosim.units import parse_array, show
 
 RECEPTORS = ("auto", "exc", "inh")
 
@@ -65,6 +65,8 @@ class Projection:
         self._csr: CSR | None = None
         #: where the synapses lie in the engine's layout, once it is built (they are kept only there)
         self.placed: Placed | None = None
+        self._placed_positions: np.ndarray | None = None
+        self._placed_rows: np.ndarray | None = None
         if self.plasticity is not None:
             if not isinstance(self.plasticity, STDP):
                 raise ValueError(f"{f}.plasticity: expected a plasticity rule such as STDP(...), "
@@ -196,6 +198,41 @@ class Projection:
         if self._csr is None:
             self._csr = _join_blocks([self.block_synapses(b)[0] for b in range(len(self.blocks))])
         return self._csr
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The weights now, in CSR order (as ``synapses.weight``; a copy), without gathering targets
+        and delays: the cheap read between runs (builds the network's layout if needed)."""
+        return self._placed_syn().weight[self._positions()]
+
+    def set_weights(self, weights: Any) -> None:
+        """Replace the weights (SI, in CSR order: as ``synapses.weight``) between runs, e.g. to
+        normalise them; finite, and within the plasticity bounds for a plastic projection."""
+        where = f"connection.{self.name}.weight"
+        syn, pos = self._placed_syn(), self._positions()
+        w = np.asarray(parse_array(weights, self.post.model.weight_dimension, where), dtype=self.precision)
+        if w.shape != pos.shape:
+            raise ValueError(f"{where}: has {w.size} values but the connection has {pos.size} synapses")
+        if self.plasticity is not None:
+            self.check_weight_bounds(w)
+        syn.weight[pos] = w
+        syn.row_uniform[self._rows()] = 0  # their rows no longer deliver one shared weight
+
+    def _placed_syn(self) -> Synapses:
+        parent_of(self.post).network.layout  # noqa: B018 (builds it: the synapses then live there)
+        return self.placed.syn
+
+    def _rows(self) -> np.ndarray:
+        """The merged CSR rows that hold this projection's synapses."""
+        if self._placed_rows is None:
+            indptr = self._placed_syn().indptr
+            self._placed_rows = np.unique(np.searchsorted(indptr, self._positions(), side="right") - 1)
+        return self._placed_rows
+
+    def _positions(self) -> np.ndarray:
+        if self._placed_positions is None:
+            self._placed_positions = self.placed.positions()
+        return self._placed_positions
 
     def __repr__(self) -> str:
         return f"Projection({self.name!r}, {self.pre.name} -> {self.post.name})"

@@ -33,3 +33,21 @@ class MemorySink:
     def get(self, name: str, empty: np.ndarray) -> np.ndarray:
         parts = [b[name] for b in self._blocks]
         return np.concatenate(parts) if parts else empty
+
+
+class CountSink:
+    """Counts a spike monitor's spikes per neuron: :meth:`take` returns the counts since the last
+    take and starts again (e.g. one response vector per presented image)."""
+
+    def __init__(self, size: int) -> None:
+        self.counts = np.zeros(size, np.int64)
+
+    def append(self, monitor: object, block: dict[str, np.ndarray]) -> None:
+        self.counts += np.bincount(block["i"], minlength=self.counts.size)
+
+    def take(self) -> np.ndarray:
+        counts, self.counts = self.counts, np.zeros_like(self.counts)
+        return counts
+
+    def close(self) -> None:
+        pass

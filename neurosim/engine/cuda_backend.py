@@ -237,6 +237,7 @@ class _DeviceLayout:
         self.flat = self.ref = self.i_ext = self.buf = None
         self.synced = SyncedCopies()
         self.synced.remember("weight", syn.weight)
+        self.synced.remember("poisson_p", drv.poisson_p)
         self.plastic = None
         if layout.plastic.flags.size and layout.plastic.flags[0]:
             from neurosim.engine.cuda_plasticity import DevicePlasticity
@@ -324,7 +325,12 @@ class _DeviceLayout:
                 self.synced.remember(name, host)
         if self.synced.changed("weight", layout.syn.weight):  # edited on the host or learned by another backend
             self.weight.copy_to_device(layout.syn.weight)
+            self.row_uniform.copy_to_device(layout.syn.row_uniform)  # Projection.set_weights clears rows
             self.synced.remember("weight", layout.syn.weight)
+        if self.synced.changed("poisson_p", layout.drive.poisson_p) and layout.drive.poisson_p.size:  # set_rate
+            device = self.poisson[1] if self.plastic is not None else self.drive.poisson_p
+            device.copy_to_device(layout.drive.poisson_p)
+            self.synced.remember("poisson_p", layout.drive.poisson_p)
         if self.plastic is not None:
             self.plastic.upload(layout.plastic)
 

@@ -194,7 +194,8 @@ def exponential_euler(f: dict[str, sympy.Expr], params: list[str], printer: Prin
             for x, fn in funcs.items():
                 ah = np.broadcast_to(fn(*[values[p] for p in params]), (n,)) * dt
                 out[f"_E_{x}"] = np.exp(ah)
-                out[f"_F_{x}"] = np.expm1(ah) / ah * dt
+                with np.errstate(invalid="ignore", divide="ignore"):  # a zero coefficient: the limit, dt
+                    out[f"_F_{x}"] = np.where(ah == 0, 1.0, np.expm1(ah) / ah) * dt
             return {r: out[r] for r in rows}
 
         scheme.derived.append((tuple(rows), derive))

@@ -1,0 +1,230 @@
+"""Diehl & Cook (2015): unsupervised digit recognition with STDP, on the engine.
+
+Diehl, P. U. & Cook, M. (2015) "Unsupervised learning of digit recognition using
+spike-timing-dependent plasticity", Front. Comput. Neurosci. 9:99.
+
+The network (every value a field of :class:`Params`):
+
+- 784 Poisson inputs, one per pixel, at ``pixel / 8 · intensity`` Hz (intensity 2: up to 63.75 Hz);
+- ``n_exc`` excitatory conductance LIF neurons with an adaptive threshold ``θ``::
+
+      dv/dt = ((v_rest - v) + ge (e_exc - v) + gi (e_inh - v)) / tau_m
+      dge/dt = -ge / tau_ge,   dgi/dt = -gi / tau_gi             (dimensionless conductances)
+      dθ/dt = -learning · θ / tau_theta
+      v > v_th + θ  ->  v = v_reset; θ += learning · theta_plus;  refractory t_ref
+
+  (θ starts at 0 here; the original starts it at 20 mV and subtracts a 20 mV offset: the same
+  threshold.) ``learning`` is 1 while training and 0 at test time, when θ is frozen;
+- as many inhibitory neurons (the same equations without θ); excitatory neuron ``i`` excites
+  inhibitory neuron ``i`` (``w_ei``), which inhibits every excitatory neuron but ``i`` (``w_ie``):
+  lateral inhibition, a soft winner-take-all;
+- input → excitatory all to all, initial weights ``0.3 · U(0, 1)``, learned by the
+  triplet-trace STDP of the paper (nearest traces set to 1 by a spike): at a presynaptic spike
+  ``w -= nu_pre · post1``; at a postsynaptic spike ``w += nu_post · pre · post2`` (``post2``
+  read before the spike), ``w`` clipped to ``[0, w_max]``; before each image the weights onto
+  every excitatory neuron are scaled to sum to ``weight_sum`` (78).
+
+Protocol: each image is shown for ``t_present`` (350 ms) and followed by ``t_rest`` (150 ms)
+without input, which lets the variables decay; when the excitatory neurons fire fewer than
+``min_spikes`` (5) spikes, the intensity goes up by 1 and the image is shown again. After
+training, learning stops and θ is frozen; each neuron is labelled with the class to which it
+responded most on average over one presentation of the training set; a test image is
+classified as the class whose neurons fire most on average.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Callable
+
+import numpy as np
+
+from neurosim.connectivity import AllToAll, FromArrays, OneToOne, Uniform
+from neurosim.network import Network
+from neurosim.neurons.user import EquationModel
+from neurosim.plasticity import STDP
+from neurosim.population import Population, PoissonSource
+from neurosim.projection import Projection
+from neurosim.sinks import CountSink
+
+EQUATIONS = """
+    dv/dt = ((v_rest - v) + ge*(e_exc - v) + gi*(e_inh - v))/tau_m : volt
+    dge/dt = -ge/tau_ge : 1
+    dgi/dt = -gi/tau_gi : 1
+"""
+THETA = "dtheta/dt = -learning*theta/tau_theta : volt"
+N_INPUT = 784
+
+
+@dataclass(frozen=True)
+class Params:
+    """The network and protocol of the paper (SI units: s, V, Hz; conductances in units of the leak)."""
+
+    n_exc: int = 400
+    dt: float = 0.5e-3
+    t_present: float = 0.35
+    t_rest: float = 0.15
+    intensity: float = 2.0
+    min_spikes: int = 5
+    weight_sum: float = 78.0
+    w_init: float = 0.3
+    w_max: float = 1.0
+    w_ei: float = 10.4
+    w_ie: float = 17.0
+    nu_pre: float = 1e-4
+    nu_post: float = 1e-2
+    tau_pre: float = 0.02
+    tau_post1: float = 0.02
+    tau_post2: float = 0.04
+    theta_plus: float = 0.05e-3
+    tau_theta: float = 1e4
+    tau_ge: float = 1e-3
+    tau_gi: float = 2e-3
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise ValueError(f"diehl_cook.{f.name}: must be a finite number, got {value!r}")
+            if value < 0 or (value == 0 and f.name not in ("t_rest", "min_spikes", "nu_pre", "theta_plus")):
+                raise ValueError(f"diehl_cook.{f.name}: must be > 0, got {value!r}")
+        if int(self.n_exc) != self.n_exc:
+            raise ValueError(f"diehl_cook.n_exc: must be a whole number, got {self.n_exc!r}")
+        if self.intensity / 8 * 255 * self.dt > 1:
+            raise ValueError(f"diehl_cook.intensity: {self.intensity} asks for more than one input spike per step "
+                             f"of dt = {self.dt} s")
+
+
+def excitatory(p: Params, learning: bool) -> EquationModel:
+    """The excitatory neuron; ``learning=False`` freezes θ (test time)."""
+    return EquationModel(
+        name="diehl_cook_excitatory", equations=EQUATIONS + THETA, threshold="v > v_th + theta",
+        reset="v = v_reset; theta += learning*theta_plus", refractory="v = v_reset",
+        method="exponential_euler", receptors=("ge", "gi"),
+        parameters={"v_rest": -65e-3 * _V, "v_reset": -65e-3 * _V, "v_th": -52e-3 * _V, "e_exc": 0.0 * _V,
+                    "e_inh": -100e-3 * _V, "tau_m": 0.1 * _S, "tau_ge": p.tau_ge * _S, "tau_gi": p.tau_gi * _S,
+                    "tau_theta": p.tau_theta * _S, "theta_plus": p.theta_plus * _V,
+                    "learning": float(learning), "t_ref": 5e-3 * _S})
+
+
+def inhibitory(p: Params) -> EquationModel:
+    return EquationModel(
+        name="diehl_cook_inhibitory", equations=EQUATIONS, threshold="v > v_th", reset="v = v_reset",
+        refractory="v = v_reset", method="exponential_euler", receptors=("ge", "gi"),
+        parameters={"v_rest": -60e-3 * _V, "v_reset": -45e-3 * _V, "v_th": -40e-3 * _V, "e_exc": 0.0 * _V,
+                    "e_inh": -85e-3 * _V, "tau_m": 0.01 * _S, "tau_ge": p.tau_ge * _S, "tau_gi": p.tau_gi * _S,
+                    "t_ref": 2e-3 * _S})
+
+
+class _Unit(str):
+    """``0.1 * _S`` -> ``"0.1 s"``: parameters written as numbers times a unit."""
+
+    def __rmul__(self, value: float) -> str:
+        return f"{value!r} {self}"
+
+
+_V, _S = _Unit("V"), _Unit("s")
+
+
+def stdp(p: Params) -> STDP:
+    """The paper's rule as triplet STDP: only the triplet potentiation and the pair depression."""
+    return STDP(a_plus=0.0, a3_plus=p.nu_post, a_minus=p.nu_pre, a3_minus=0.0, w_min=0.0, w_max=p.w_max,
+                tau_pre=p.tau_pre, tau_post=p.tau_post1, tau_y=p.tau_post2, traces="nearest", same_step=True)
+
+
+@dataclass
+class Circuit:
+    """One network of the paper, with handles on its parts."""
+
+    params: Params
+    net: Network
+    inputs: PoissonSource
+    exc: Population
+    input_weights: Projection
+    counts: CountSink
+    learning: bool
+
+    def normalise(self) -> None:
+        """Scale the input weights onto every excitatory neuron to sum to ``weight_sum``."""
+        w, post = self.input_weights.weights, self._post
+        sums = np.bincount(post, weights=w, minlength=self.exc.size)
+        self.input_weights.set_weights(w * (self.params.weight_sum / np.maximum(sums, 1e-12))[post])
+
+    @property
+    def _post(self) -> np.ndarray:
+        return np.tile(np.arange(self.exc.size), N_INPUT)  # all to all, in CSR order
+
+    def present(self, image: np.ndarray) -> np.ndarray:
+        """Show one image (784 grey values 0-255) and rest; the excitatory spike counts of the
+        presentation that reached ``min_spikes`` (the intensity goes up by 1 until one does)."""
+        p = self.params
+        intensity = p.intensity
+        while True:
+            if self.learning:
+                self.normalise()
+            self.inputs.set_rate(image * (intensity / 8.0))
+            self.net.run(p.t_present)
+            counts = self.counts.take()
+            self.inputs.set_rate(0.0)
+            if p.t_rest > 0:
+                self.net.run(p.t_rest)
+                self.counts.take()
+            if counts.sum() >= p.min_spikes or (intensity + 1.0) / 8.0 * 255 * p.dt > 1:  # rate·dt <= 1
+                return counts
+            intensity += 1.0
+
+    def responses(self, images: np.ndarray, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Spike counts (images × n_exc) of the excitatory neurons, one image after another."""
+        out = np.zeros((len(images), self.exc.size), np.int64)
+        for k, image in enumerate(images):
+            out[k] = self.present(image)
+            if progress is not None:
+                progress(k + 1, len(images))
+        return out
+
+
+def build(p: Params, seed: int, learning: bool = True, weights: np.ndarray | None = None,
+          theta: np.ndarray | None = None, backend_threads: int = 1) -> Circuit:
+    """The network: plastic (``learning``) with random initial weights, or frozen with the
+    given input ``weights`` (CSR order, input-major) and thresholds ``theta`` (V)."""
+    net = Network(dt=p.dt, seed=seed, threads=backend_threads)
+    n = int(p.n_exc)
+    inputs = net.poisson_source("input", N_INPUT, rate=0.0)
+    exc = net.population("exc", n, excitatory(p, learning),
+                         initial=None if theta is None else {"theta": np.asarray(theta, float)})
+    inh = net.population("inh", n, inhibitory(p))
+    proj = net.connect(inputs, exc, AllToAll(), weight=Uniform(0.0, p.w_init) if weights is None else 0.0,
+                       receptor="exc", name="input_exc", plasticity=stdp(p) if learning else None)
+    net.connect(exc, inh, OneToOne(), weight=p.w_ei, receptor="exc", name="exc_inh")
+    pre, post = np.divmod(np.arange(n * n), n)
+    keep = pre != post
+    net.connect(inh, exc, FromArrays(pre=pre[keep], post=post[keep]), weight=p.w_ie, receptor="inh",
+                name="inh_exc")
+    counts = CountSink(n)
+    net.spike_monitor(exc, sink=counts)
+    if weights is not None:
+        proj.set_weights(weights)
+    return Circuit(p, net, inputs, exc, proj, counts, learning)
+
+
+def assign(responses: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """Each neuron's class: the one to which it responded most on average (the paper's labelling)."""
+    mean = np.stack([responses[labels == c].mean(axis=0) if np.any(labels == c) else np.zeros(responses.shape[1])
+                     for c in range(n_classes)])
+    return np.argmax(mean, axis=0)
+
+
+def predict(responses: np.ndarray, assignments: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """Per image, the class whose assigned neurons fired most on average (classes without neurons: never)."""
+    score = np.full((responses.shape[0], n_classes), -1.0)
+    for c in range(n_classes):
+        members = assignments == c
+        if np.any(members):
+            score[:, c] = responses[:, members].mean(axis=1)
+    return np.argmax(score, axis=1)
+
+
+def frozen(trained: Circuit, seed: int) -> Circuit:
+    """The trained network with learning off and θ frozen (its weights and thresholds copied)."""
+    return build(trained.params, seed, learning=False, weights=trained.input_weights.weights,
+                 theta=trained.exc.state("theta"))

@@ -1,0 +1,105 @@
+"""The ``stdp_classify`` task: Diehl & Cook (2015) on MNIST (substitute protocol), end to end.
+
+    [stdp_classify]
+    seed = 1
+    data = "mnist"            # $NEUROSIM_DATA/mnist or the user cache, or a folder
+    n_exc = 400
+    samples = [8000, 1000]    # images of the substitute train (0-7999) and test (9000-9999) parts
+    epochs = 1                # passes through the training images with STDP on
+
+The network and protocol are :mod:`neurosim.models.diehl_cook`'s. After training, learning
+stops, θ is frozen, every neuron is labelled from one presentation of the training images, and
+the test images are classified. Metrics: ``test_accuracy``, ``train_accuracy`` (the labelling
+pass), ``train_s``, ``images_per_s`` (training), ``neurons_per_class``; the file's
+``protocol`` attribute says which data the numbers come from.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.datasets.mnist import load_idx_pair, locate, substitute_split
+from neurosim.models import diehl_cook as dc
+from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, quantity, table
+from neurosim.scenario.tasks import TaskKind, register_task
+
+TABLE = table({
+    "seed": Field("int", default=0, minimum=0, maximum=2**63 - 1),
+    "data": Field("str", default="mnist"),
+    "n_exc": Field("int", default=400, minimum=1, maximum=100_000),
+    "samples": list_of(Field("int", minimum=1), default=[8000, 1000], min_items=2,
+                       check=lambda s: None if len(s) == 2 else "needs 2 entries: train, test"),
+    "epochs": Field("int", default=1, minimum=1, maximum=1000),
+    "dt": quantity("time", default=0.5e-3, minimum=0.0, exclusive_minimum=True),
+    "t_present": quantity("time", default=0.35, minimum=0.0, exclusive_minimum=True),
+    "t_rest": quantity("time", default=0.15, minimum=0.0),
+    "intensity": Field("float", default=2.0, minimum=0.0, exclusive_minimum=True),
+})
+
+
+@dataclass
+class Prepared:
+    train: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    note: str
+    params: dc.Params
+
+
+def prepare(cfg: dict) -> Prepared:
+    c = cfg["stdp_classify"]
+    try:
+        params = dc.Params(n_exc=c["n_exc"], dt=c["dt"], t_present=c["t_present"], t_rest=c["t_rest"],
+                           intensity=c["intensity"])
+    except ValueError as exc:
+        where, _, message = str(exc).partition(": ")
+        raise ScenarioError([Problem("stdp_classify." + where.removeprefix("diehl_cook."), message)]) from None
+    try:
+        images, labels = load_idx_pair(locate(c["data"]))
+    except (FileNotFoundError, ValueError) as exc:
+        raise ScenarioError([Problem("stdp_classify.data", str(exc))]) from None
+    split = substitute_split(images.reshape(images.shape[0], -1), labels)
+    for k, (part, name) in enumerate(zip((split.train, split.test), ("train", "test"))):
+        if c["samples"][k] > part[0].shape[0]:
+            raise ScenarioError([Problem(f"stdp_classify.samples.{k}", f"asks for {c['samples'][k]} {name} images "
+                                                                       f"but the substitute protocol has {part[0].shape[0]}")])
+    grey = [(x[:n] * 255.0, y[:n]) for (x, y), n in zip((split.train, split.test), c["samples"])]
+    return Prepared(grey[0], grey[1], split.note, params)
+
+
+def run(cfg: dict, prepared: Prepared, ctx) -> None:
+    c = cfg["stdp_classify"]
+    (x_train, y_train), (x_test, y_test) = prepared.train, prepared.test
+    ctx.writer.h5.attrs["protocol"] = prepared.note
+    ctx.log.info(prepared.note)
+    circuit = dc.build(prepared.params, c["seed"])
+    start = time.perf_counter()
+    with ctx.progress(c["epochs"] * len(x_train), "train") as bar:
+        for epoch in range(c["epochs"]):
+            circuit.responses(x_train, lambda k, n, e=epoch: bar(e * n + k, c["epochs"] * n))
+    train_s = time.perf_counter() - start
+    frozen = dc.frozen(circuit, c["seed"] + 1)
+    with ctx.progress(len(x_train) + len(x_test), "label and test") as bar:
+        labelling = frozen.responses(x_train, bar)
+        tested = frozen.responses(x_test, lambda k, n: bar(len(x_train) + k, len(x_train) + n))
+    assignments = dc.assign(labelling, y_train)
+    accuracy = {name: float(np.mean(dc.predict(r, assignments) == y))
+                for name, r, y in (("train", labelling, y_train), ("test", tested, y_test))}
+    ctx.log.info("Diehl & Cook, %d excitatory neurons: test accuracy %.4f (%s); training %.1f s", c["n_exc"],
+                 accuracy["test"], prepared.note, train_s)
+    w = ctx.writer
+    w.write_metric("test_accuracy", accuracy["test"])
+    w.write_metric("train_accuracy", accuracy["train"])
+    w.write_metric("train_s", train_s, units="s")
+    w.write_metric("images_per_s", c["epochs"] * len(x_train) / train_s, units="1/s")
+    w.write_metric("digit", np.arange(10, dtype=float))
+    w.write_metric("neurons_per_class", np.bincount(assignments, minlength=10).astype(float), x="digit")
+
+
+STDP_CLASSIFY = register_task(TaskKind(
+    name="stdp_classify", tables={"stdp_classify": TABLE}, required=("stdp_classify",), prepare=prepare, run=run,
+    seed_path=("stdp_classify", "seed"),
+    doc="Diehl & Cook (2015) unsupervised STDP classification on the MNIST substitute protocol",
+))
