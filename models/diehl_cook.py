@@ -133,30 +133,47 @@ def stdp(p: Params) -> STDP:
 
 
 @dataclass
+class Module:
+    """One excitatory-inhibitory circuit: its excitatory neurons, their input weights, their counts."""
+
+    exc: Population
+    input_weights: Projection
+    counts: CountSink
+
+    def normalise(self, weight_sum: float) -> None:
+        """Scale the input weights onto every excitatory neuron to sum to ``weight_sum``."""
+        w = self.input_weights.weights
+        post = np.tile(np.arange(self.exc.size), N_INPUT)  # all to all, in CSR order
+        sums = np.bincount(post, weights=w, minlength=self.exc.size)
+        self.input_weights.set_weights(w * (weight_sum / np.maximum(sums, 1e-12))[post])
+
+
+@dataclass
 class Circuit:
-    """One network of the paper, with handles on its parts."""
+    """A network of one or more modules sharing the 784 inputs."""
 
     params: Params
     net: Network
     inputs: PoissonSource
-    exc: Population
-    input_weights: Projection
-    counts: CountSink
+    modules: list[Module]
     learning: bool
 
-    def normalise(self) -> None:
-        """Scale the input weights onto every excitatory neuron to sum to ``weight_sum``."""
-        w, post = self.input_weights.weights, self._post
-        sums = np.bincount(post, weights=w, minlength=self.exc.size)
-        self.input_weights.set_weights(w * (self.params.weight_sum / np.maximum(sums, 1e-12))[post])
+    @property
+    def exc(self) -> Population:
+        return self.modules[0].exc
 
     @property
-    def _post(self) -> np.ndarray:
-        return np.tile(np.arange(self.exc.size), N_INPUT)  # all to all, in CSR order
+    def input_weights(self) -> Projection:
+        return self.modules[0].input_weights
+
+    def normalise(self) -> None:
+        for m in self.modules:
+            m.normalise(self.params.weight_sum)
 
     def present(self, image: np.ndarray) -> np.ndarray:
-        """Show one image (784 grey values 0-255) and rest; the excitatory spike counts of the
-        presentation that reached ``min_spikes`` (the intensity goes up by 1 until one does)."""
+        """Show one image (784 grey values 0-255) and rest; the excitatory spike counts (all modules,
+        in order) of the presentation that reached ``min_spikes`` (the intensity goes up by 1 until
+        one does, as long as every input spikes at most once per step)."""
         p = self.params
         intensity = p.intensity
         while True:
@@ -164,18 +181,19 @@ class Circuit:
                 self.normalise()
             self.inputs.set_rate(image * (intensity / 8.0))
             self.net.run(p.t_present)
-            counts = self.counts.take()
+            counts = np.concatenate([m.counts.take() for m in self.modules])
             self.inputs.set_rate(0.0)
             if p.t_rest > 0:
                 self.net.run(p.t_rest)
-                self.counts.take()
+                for m in self.modules:
+                    m.counts.take()
             if counts.sum() >= p.min_spikes or (intensity + 1.0) / 8.0 * 255 * p.dt > 1:  # rate·dt <= 1
                 return counts
             intensity += 1.0
 
     def responses(self, images: np.ndarray, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """Spike counts (images × n_exc) of the excitatory neurons, one image after another."""
-        out = np.zeros((len(images), self.exc.size), np.int64)
+        """Spike counts (images × excitatory neurons) of one image after another."""
+        out = np.zeros((len(images), sum(m.exc.size for m in self.modules)), np.int64)
         for k, image in enumerate(images):
             out[k] = self.present(image)
             if progress is not None:
@@ -183,28 +201,44 @@ class Circuit:
         return out
 
 
-def build(p: Params, seed: int, learning: bool = True, weights: np.ndarray | None = None,
-          theta: np.ndarray | None = None, backend_threads: int = 1) -> Circuit:
-    """The network: plastic (``learning``) with random initial weights, or frozen with the
-    given input ``weights`` (CSR order, input-major) and thresholds ``theta`` (V)."""
-    net = Network(dt=p.dt, seed=seed, threads=backend_threads)
+def add_module(net: Network, inputs: PoissonSource, p: Params, name: str = "", learning: bool = True,
+               weights: np.ndarray | None = None, theta: np.ndarray | None = None) -> Module:
+    """Add one module's populations and connections onto ``inputs``: plastic (``learning``) with
+    random initial weights, or frozen with the given input ``weights`` (CSR order, input-major)
+    and thresholds ``theta`` (V)."""
     n = int(p.n_exc)
-    inputs = net.poisson_source("input", N_INPUT, rate=0.0)
-    exc = net.population("exc", n, excitatory(p, learning),
+    exc = net.population(f"exc{name}", n, excitatory(p, learning),
                          initial=None if theta is None else {"theta": np.asarray(theta, float)})
-    inh = net.population("inh", n, inhibitory(p))
+    inh = net.population(f"inh{name}", n, inhibitory(p))
     proj = net.connect(inputs, exc, AllToAll(), weight=Uniform(0.0, p.w_init) if weights is None else 0.0,
-                       receptor="exc", name="input_exc", plasticity=stdp(p) if learning else None)
-    net.connect(exc, inh, OneToOne(), weight=p.w_ei, receptor="exc", name="exc_inh")
+                       receptor="exc", name=f"input_exc{name}", plasticity=stdp(p) if learning else None)
+    net.connect(exc, inh, OneToOne(), weight=p.w_ei, receptor="exc", name=f"exc_inh{name}")
     pre, post = np.divmod(np.arange(n * n), n)
     keep = pre != post
     net.connect(inh, exc, FromArrays(pre=pre[keep], post=post[keep]), weight=p.w_ie, receptor="inh",
-                name="inh_exc")
+                name=f"inh_exc{name}")
     counts = CountSink(n)
     net.spike_monitor(exc, sink=counts)
-    if weights is not None:
-        proj.set_weights(weights)
-    return Circuit(p, net, inputs, exc, proj, counts, learning)
+    return Module(exc, proj, counts)
+
+
+def build(p: Params, seed: int, learning: bool = True, weights: np.ndarray | None = None,
+          theta: np.ndarray | None = None) -> Circuit:
+    """The paper's network: one module (see :func:`add_module`)."""
+    return ensemble(p, seed, [(weights, theta)], learning)
+
+
+def ensemble(p: Params, seed: int, trained: list[tuple[np.ndarray | None, np.ndarray | None]],
+             learning: bool = False) -> Circuit:
+    """Modules side by side on one set of inputs, one per ``(weights, theta)`` (None: untrained)."""
+    net = Network(dt=p.dt, seed=seed)
+    inputs = net.poisson_source("input", N_INPUT, rate=0.0)
+    suffix = (lambda k: "") if len(trained) == 1 else (lambda k: f"_{k}")
+    modules = [add_module(net, inputs, p, suffix(k), learning, w, th) for k, (w, th) in enumerate(trained)]
+    for m, (w, _) in zip(modules, trained):
+        if w is not None:
+            m.input_weights.set_weights(w)
+    return Circuit(p, net, inputs, modules, learning)
 
 
 def assign(responses: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
@@ -224,7 +258,11 @@ def predict(responses: np.ndarray, assignments: np.ndarray, n_classes: int = 10)
     return np.argmax(score, axis=1)
 
 
+def learned(circuit: Circuit) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every module's input weights and thresholds θ (V)."""
+    return [(m.input_weights.weights, m.exc.state("theta")) for m in circuit.modules]
+
+
 def frozen(trained: Circuit, seed: int) -> Circuit:
     """The trained network with learning off and θ frozen (its weights and thresholds copied)."""
-    return build(trained.params, seed, learning=False, weights=trained.input_weights.weights,
-                 theta=trained.exc.state("theta"))
+    return ensemble(trained.params, seed, learned(trained), learning=False)

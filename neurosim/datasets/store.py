@@ -20,7 +20,8 @@ from pathlib import Path
 
 ENV = "NEUROSIM_DATA"
 #: dataset name -> module with ``FILES`` and ``download(folder)``
-DATASETS = {"mnist": "neurosim.datasets.mnist"}
+DATASETS = {"mnist": "neurosim.datasets.mnist", "nordland": "neurosim.datasets.nordland",
+            "robotcar": "neurosim.datasets.robotcar"}
 
 
 class DataMissing(FileNotFoundError):

@@ -6,6 +6,7 @@
     n_exc = 400
     samples = [8000, 1000]    # images of the substitute train (0-7999) and test (9000-9999) parts
     epochs = 1                # passes through the training images with STDP on
+    every_epoch = false       # also label and test after every epoch (curve test_accuracy_by_epoch)
 
 The network and protocol are :mod:`neurosim.models.diehl_cook`'s. After training, learning
 stops, θ is frozen, every neuron is labelled from one presentation of the training images, and
@@ -33,6 +34,7 @@ TABLE = table({
     "samples": list_of(Field("int", minimum=1), default=[8000, 1000], min_items=2,
                        check=lambda s: None if len(s) == 2 else "needs 2 entries: train, test"),
     "epochs": Field("int", default=1, minimum=1, maximum=1000),
+    "every_epoch": Field("bool", default=False),
     "dt": quantity("time", default=0.5e-3, minimum=0.0, exclusive_minimum=True),
     "t_present": quantity("time", default=0.35, minimum=0.0, exclusive_minimum=True),
     "t_rest": quantity("time", default=0.15, minimum=0.0),
@@ -69,24 +71,35 @@ def prepare(cfg: dict) -> Prepared:
     return Prepared(grey[0], grey[1], split.note, params)
 
 
-def run(cfg: dict, prepared: Prepared, ctx) -> None:
-    c = cfg["stdp_classify"]
+def _evaluate(circuit: dc.Circuit, prepared: Prepared, seed: int, ctx) -> tuple[dict[str, float], np.ndarray]:
+    """Learning off, θ frozen: label every neuron from the training images, classify the test images."""
     (x_train, y_train), (x_test, y_test) = prepared.train, prepared.test
-    ctx.writer.h5.attrs["protocol"] = prepared.note
-    ctx.log.info(prepared.note)
-    circuit = dc.build(prepared.params, c["seed"])
-    start = time.perf_counter()
-    with ctx.progress(c["epochs"] * len(x_train), "train") as bar:
-        for epoch in range(c["epochs"]):
-            circuit.responses(x_train, lambda k, n, e=epoch: bar(e * n + k, c["epochs"] * n))
-    train_s = time.perf_counter() - start
-    frozen = dc.frozen(circuit, c["seed"] + 1)
+    frozen = dc.frozen(circuit, seed)
     with ctx.progress(len(x_train) + len(x_test), "label and test") as bar:
         labelling = frozen.responses(x_train, bar)
         tested = frozen.responses(x_test, lambda k, n: bar(len(x_train) + k, len(x_train) + n))
     assignments = dc.assign(labelling, y_train)
     accuracy = {name: float(np.mean(dc.predict(r, assignments) == y))
                 for name, r, y in (("train", labelling, y_train), ("test", tested, y_test))}
+    return accuracy, assignments
+
+
+def run(cfg: dict, prepared: Prepared, ctx) -> None:
+    c = cfg["stdp_classify"]
+    x_train = prepared.train[0]
+    ctx.writer.h5.attrs["protocol"] = prepared.note
+    ctx.log.info(prepared.note)
+    circuit = dc.build(prepared.params, c["seed"])
+    train_s, curve = 0.0, []
+    for epoch in range(c["epochs"]):
+        start = time.perf_counter()
+        with ctx.progress(len(x_train), f"train, epoch {epoch + 1}") as bar:
+            circuit.responses(x_train, bar)
+        train_s += time.perf_counter() - start
+        if c["every_epoch"] and epoch < c["epochs"] - 1:
+            curve.append(_evaluate(circuit, prepared, c["seed"] + 1, ctx)[0]["test"])
+            ctx.log.info("epoch %d: test accuracy %.4f", epoch + 1, curve[-1])
+    accuracy, assignments = _evaluate(circuit, prepared, c["seed"] + 1, ctx)
     ctx.log.info("Diehl & Cook, %d excitatory neurons: test accuracy %.4f (%s); training %.1f s", c["n_exc"],
                  accuracy["test"], prepared.note, train_s)
     w = ctx.writer
@@ -96,6 +109,9 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
     w.write_metric("images_per_s", c["epochs"] * len(x_train) / train_s, units="1/s")
     w.write_metric("digit", np.arange(10, dtype=float))
     w.write_metric("neurons_per_class", np.bincount(assignments, minlength=10).astype(float), x="digit")
+    if c["every_epoch"]:
+        w.write_metric("epoch", np.arange(1, c["epochs"] + 1, dtype=float))
+        w.write_metric("test_accuracy_by_epoch", np.array(curve + [accuracy["test"]]), x="epoch")
 
 
 STDP_CLASSIFY = register_task(TaskKind(

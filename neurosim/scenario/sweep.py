@@ -144,10 +144,24 @@ def run_sweep(points: list[Point], overwrite: str, options: RunOptions, workers:
 
 def _run_on_dask(points: list[Point], args: list[tuple], workers: int | None,
                  scheduler: str | None) -> list[dict[str, Any]]:
-    from dask.distributed import Client, LocalCluster
-
     if "simulation" in points[0].config:
         warm_numba_cache(points[0].config["simulation"]["precision"])
+    try:
+        with dask_client(workers, scheduler) as client:  # failed points raise in gather, their logs have the details
+            futures = [client.submit(run_point, *a, pure=False) for a in args]
+            _wait(futures)
+            return client.gather(futures)
+    finally:
+        if not scheduler:
+            clear_leftovers(points)
+
+
+@contextmanager
+def dask_client(workers: int | None, scheduler: str | None = None) -> Iterator[Any]:
+    """A Dask client: of the cluster at ``scheduler``, or of ``workers`` local worker processes
+    (one thread each) that ignore Ctrl-C (this process handles it) and stop with the client."""
+    from dask.distributed import Client, LocalCluster
+
     with _quiet("distributed"):
         _quiet_resource_tracker()
         if scheduler:
@@ -156,16 +170,13 @@ def _run_on_dask(points: list[Point], args: list[tuple], workers: int | None,
             with _sigint_ignored():  # inherited by the workers: Ctrl-C is for this process to handle
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                        dashboard_address=None, silence_logs=logging.CRITICAL)
-            client = Client(cluster)  # failed points raise in gather, their logs have the details
+            client = Client(cluster)
         try:
-            futures = [client.submit(run_point, *a, pure=False) for a in args]
-            _wait(futures)
-            return client.gather(futures)
+            yield client
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
-                clear_leftovers(points)
 
 
 @contextmanager

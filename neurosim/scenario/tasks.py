@@ -43,7 +43,7 @@ class TaskKind:
 _TASKS: dict[str, TaskKind] = {}
 #: modules that register task kinds when imported (kept lazy so the CLI starts fast)
 TASK_MODULES = ["neurosim.scenario.simulate", "neurosim.scenario.lsm", "neurosim.scenario.memory.task",
-                "neurosim.scenario.train", "neurosim.scenario.stdp_classify"]
+                "neurosim.scenario.train", "neurosim.scenario.stdp_classify", "neurosim.scenario.vpr"]
 
 
 def register_task(task: TaskKind) -> TaskKind:
