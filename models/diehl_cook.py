@@ -35,7 +35,7 @@ classified as the class whose neurons fire most on average.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -80,13 +80,14 @@ class Params:
     tau_theta: float = 1e4
     tau_ge: float = 1e-3
     tau_gi: float = 2e-3
+    input_delay: float = 0.0  # input -> excitatory delays drawn from U(0, input_delay) s (the authors' code: 10 ms)
 
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
                 raise ValueError(f"diehl_cook.{f.name}: must be a finite number, got {value!r}")
-            if value < 0 or (value == 0 and f.name not in ("t_rest", "min_spikes", "nu_pre", "theta_plus")):
+            if value < 0 or (value == 0 and f.name not in ("t_rest", "min_spikes", "nu_pre", "theta_plus", "input_delay")):
                 raise ValueError(f"diehl_cook.{f.name}: must be > 0, got {value!r}")
         if int(self.n_exc) != self.n_exc:
             raise ValueError(f"diehl_cook.n_exc: must be a whole number, got {self.n_exc!r}")
@@ -201,17 +202,31 @@ class Circuit:
         return out
 
 
+class Learned(NamedTuple):
+    """What a module learned: input weights (CSR order, input-major), θ (V), input delays (s)."""
+
+    weights: np.ndarray
+    theta: np.ndarray
+    delays: np.ndarray
+
+
 def add_module(net: Network, inputs: PoissonSource, p: Params, name: str = "", learning: bool = True,
-               weights: np.ndarray | None = None, theta: np.ndarray | None = None) -> Module:
+               trained: Learned | None = None) -> Module:
     """Add one module's populations and connections onto ``inputs``: plastic (``learning``) with
-    random initial weights, or frozen with the given input ``weights`` (CSR order, input-major)
-    and thresholds ``theta`` (V)."""
+    random initial weights and delays, or with the ``trained`` weights, thresholds and delays."""
     n = int(p.n_exc)
     exc = net.population(f"exc{name}", n, excitatory(p, learning),
-                         initial=None if theta is None else {"theta": np.asarray(theta, float)})
+                         initial=None if trained is None else {"theta": np.asarray(trained.theta, float)})
     inh = net.population(f"inh{name}", n, inhibitory(p))
-    proj = net.connect(inputs, exc, AllToAll(), weight=Uniform(0.0, p.w_init) if weights is None else 0.0,
-                       receptor="exc", name=f"input_exc{name}", plasticity=stdp(p) if learning else None)
+    rule = stdp(p) if learning else None
+    if trained is None:
+        delay = Uniform(0.0, p.input_delay) if p.input_delay > 0 else None
+        proj = net.connect(inputs, exc, AllToAll(), weight=Uniform(0.0, p.w_init), delay=delay, receptor="exc",
+                           name=f"input_exc{name}", plasticity=rule)
+    else:
+        pre, post = np.divmod(np.arange(N_INPUT * n), n)  # all to all, in CSR order
+        proj = net.connect(inputs, exc, FromArrays(pre=pre, post=post, weight=trained.weights, delay=trained.delays),
+                           receptor="exc", name=f"input_exc{name}", plasticity=rule)
     net.connect(exc, inh, OneToOne(), weight=p.w_ei, receptor="exc", name=f"exc_inh{name}")
     pre, post = np.divmod(np.arange(n * n), n)
     keep = pre != post
@@ -222,22 +237,17 @@ def add_module(net: Network, inputs: PoissonSource, p: Params, name: str = "", l
     return Module(exc, proj, counts)
 
 
-def build(p: Params, seed: int, learning: bool = True, weights: np.ndarray | None = None,
-          theta: np.ndarray | None = None) -> Circuit:
-    """The paper's network: one module (see :func:`add_module`)."""
-    return ensemble(p, seed, [(weights, theta)], learning)
+def build(p: Params, seed: int, learning: bool = True) -> Circuit:
+    """The paper's network: one plastic module with random initial weights (see :func:`add_module`)."""
+    return ensemble(p, seed, [None], learning)
 
 
-def ensemble(p: Params, seed: int, trained: list[tuple[np.ndarray | None, np.ndarray | None]],
-             learning: bool = False) -> Circuit:
-    """Modules side by side on one set of inputs, one per ``(weights, theta)`` (None: untrained)."""
+def ensemble(p: Params, seed: int, trained: list[Learned | None], learning: bool = False) -> Circuit:
+    """Modules side by side on one set of inputs, one per entry of ``trained`` (None: untrained)."""
     net = Network(dt=p.dt, seed=seed)
     inputs = net.poisson_source("input", N_INPUT, rate=0.0)
     suffix = (lambda k: "") if len(trained) == 1 else (lambda k: f"_{k}")
-    modules = [add_module(net, inputs, p, suffix(k), learning, w, th) for k, (w, th) in enumerate(trained)]
-    for m, (w, _) in zip(modules, trained):
-        if w is not None:
-            m.input_weights.set_weights(w)
+    modules = [add_module(net, inputs, p, suffix(k), learning, t) for k, t in enumerate(trained)]
     return Circuit(p, net, inputs, modules, learning)
 
 
@@ -258,9 +268,10 @@ def predict(responses: np.ndarray, assignments: np.ndarray, n_classes: int = 10)
     return np.argmax(score, axis=1)
 
 
-def learned(circuit: Circuit) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Every module's input weights and thresholds θ (V)."""
-    return [(m.input_weights.weights, m.exc.state("theta")) for m in circuit.modules]
+def learned(circuit: Circuit) -> list[Learned]:
+    """What every module learned."""
+    return [Learned(m.input_weights.weights, m.exc.state("theta"),
+                    m.input_weights.synapses.delay * circuit.params.dt) for m in circuit.modules]
 
 
 def frozen(trained: Circuit, seed: int) -> Circuit:

@@ -55,8 +55,8 @@ def regions(n_places: int, per_module: int) -> list[tuple[int, int]]:
     return [(a, min(a + per_module, n_places)) for a in range(0, n_places, per_module)]
 
 
-def train_module(params: dc.Params, images: np.ndarray, epochs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One module trained on its region's images (``epochs`` passes): its input weights and θ."""
+def train_module(params: dc.Params, images: np.ndarray, epochs: int, seed: int) -> dc.Learned:
+    """One module trained on its region's images (``epochs`` passes): what it learned."""
     circuit = dc.build(params, seed)
     for _ in range(epochs):
         circuit.responses(images)
@@ -64,7 +64,7 @@ def train_module(params: dc.Params, images: np.ndarray, epochs: int, seed: int) 
 
 
 def train_modules(params: dc.Params, images: np.ndarray, cuts: list[tuple[int, int]], epochs: int, seed: int,
-                  map: Callable[..., Iterable] = map) -> list[tuple[np.ndarray, np.ndarray]]:
+                  map: Callable[..., Iterable] = map) -> list[dc.Learned]:
     """Every module, each from a seed of its own (``SeedSequence(seed).spawn``); ``map`` may run them
     in parallel (``client.map`` of Dask, a process pool's)."""
     seeds = [int(s.generate_state(1)[0] >> 1) for s in np.random.SeedSequence(seed).spawn(len(cuts))]

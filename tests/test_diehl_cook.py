@@ -146,3 +146,16 @@ def test_bad_settings_exit_2_naming_the_field(tmp_path, monkeypatch, capsys, set
     code = main(["run", str(SCENARIO), "--quiet", "--out", str(tmp_path / "x.h5"), "--set", setting])
     assert code == 2 and field in capsys.readouterr().err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_the_frozen_network_keeps_the_learned_weights_thresholds_and_delays(digits):
+    x, _ = digits
+    p = dc.Params(n_exc=6, input_delay=0.01)  # the authors' code draws input delays from U(0, 10 ms)
+    circuit = dc.build(p, seed=2)
+    circuit.present(x[0])
+    trained = dc.learned(circuit)[0]
+    steps = circuit.input_weights.synapses.delay
+    assert steps.min() == 0 and steps.max() == 20 and len(np.unique(steps)) == 21  # 0.5 ms grid up to 10 ms
+    copy = dc.learned(dc.frozen(circuit, seed=3))[0]
+    for name in ("weights", "theta", "delays"):
+        np.testing.assert_array_equal(getattr(copy, name), getattr(trained, name))

@@ -7,6 +7,7 @@
     samples = [8000, 1000]    # images of the substitute train (0-7999) and test (9000-9999) parts
     epochs = 1                # passes through the training images with STDP on
     every_epoch = false       # also label and test after every epoch (curve test_accuracy_by_epoch)
+    input_delay = "0 ms"      # input -> excitatory delays U(0, input_delay) (the authors' code: 10 ms)
 
 The network and protocol are :mod:`neurosim.models.diehl_cook`'s. After training, learning
 stops, θ is frozen, every neuron is labelled from one presentation of the training images, and
@@ -39,6 +40,7 @@ TABLE = table({
     "t_present": quantity("time", default=0.35, minimum=0.0, exclusive_minimum=True),
     "t_rest": quantity("time", default=0.15, minimum=0.0),
     "intensity": Field("float", default=2.0, minimum=0.0, exclusive_minimum=True),
+    "input_delay": quantity("time", default=0.0, minimum=0.0),
 })
 
 
@@ -54,7 +56,7 @@ def prepare(cfg: dict) -> Prepared:
     c = cfg["stdp_classify"]
     try:
         params = dc.Params(n_exc=c["n_exc"], dt=c["dt"], t_present=c["t_present"], t_rest=c["t_rest"],
-                           intensity=c["intensity"])
+                           intensity=c["intensity"], input_delay=c["input_delay"])
     except ValueError as exc:
         where, _, message = str(exc).partition(": ")
         raise ScenarioError([Problem("stdp_classify." + where.removeprefix("diehl_cook."), message)]) from None

@@ -89,7 +89,7 @@ def prepare(cfg: dict) -> Prepared:
     return Prepared(reference, query, route.note, dc.Params(n_exc=c["n_exc"]))
 
 
-def _train(prepared: Prepared, cuts: list[tuple[int, int]], c: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+def _train(prepared: Prepared, cuts: list[tuple[int, int]], c: dict) -> list[dc.Learned]:
     args = (prepared.params, prepared.reference, cuts, c["epochs"], c["seed"])
     if not c["workers"]:
         return vpr.train_modules(*args)
