@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 from neurosim.datasets import store
-from neurosim.datasets.traverses import Traverses, from_folder
+from neurosim.datasets.traverses import Traverses, stored
 
 NAME = "nordland"
 URL = "https://surfdrive.surf.nl/files/index.php/s/sbZRXzYe3l0v67W/download"
@@ -45,7 +45,4 @@ def download(folder: str | Path | None = None, url: str = URL) -> Path:
 
 def load(folder: str | Path | None = None, every: int = 8, size: tuple[int, int] | None = (56, 56)) -> Traverses:
     """Every ``every``-th place (8: about 100 m apart, as Hussaini et al.), resized to ``size``."""
-    where = store.folder(NAME, folder)
-    if not where.is_dir():
-        raise store.DataMissing(f"{where}: no Nordland images; {store.how_to_get(NAME, folder)}")
-    return from_folder(where, every=every, size=size, name="Nordland")
+    return stored(NAME, "Nordland", folder, every, size)

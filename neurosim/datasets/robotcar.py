@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.datasets import store
-from neurosim.datasets.traverses import Traverses, from_folder
+from neurosim.datasets.traverses import Traverses, stored
 
 NAME = "robotcar"
 SERVER = "https://mrgdatashare.robots.ox.ac.uk"
@@ -79,7 +79,4 @@ def download(folder: str | Path | None = None, runs: dict[str, str] = RUNS) -> P
 
 
 def load(folder: str | Path | None = None, every: int = 1, size: tuple[int, int] | None = (56, 56)) -> Traverses:
-    where = store.folder(NAME, folder)
-    if not where.is_dir():
-        raise store.DataMissing(f"{where}: no RobotCar images; {store.how_to_get(NAME, folder)}")
-    return from_folder(where, every=every, size=size, name="Oxford RobotCar")
+    return stored(NAME, "Oxford RobotCar", folder, every, size)

@@ -124,3 +124,14 @@ def from_folder(folder: str | Path, every: int = 1, size: tuple[int, int] | None
 
     note = f"{name or root.name}: {len(refs)} places, every {every}th image of {ref_dir.name}/ and query/ in {root}"
     return Traverses(np.stack([grey(p) for p in refs]), np.stack([grey(p) for p in queries]), note)
+
+
+def stored(name: str, title: str, folder: str | Path | None, every: int, size: tuple[int, int] | None) -> Traverses:
+    """The traverses of dataset ``name`` in its store folder (:mod:`neurosim.datasets.store`), or
+    :class:`~neurosim.datasets.store.DataMissing` saying how to get them."""
+    from neurosim.datasets import store
+
+    where = store.folder(name, folder)
+    if not where.is_dir():
+        raise store.DataMissing(f"{where}: no {title} images; {store.how_to_get(name, folder)}")
+    return from_folder(where, every=every, size=size, name=title)
