@@ -128,12 +128,14 @@ def test_the_scenario_runs_on_the_substitute_protocol_and_says_so(tmp_path, monk
     monkeypatch.setenv("NEUROSIM_DATA", str(DATA))
     out = tmp_path / "dc.h5"
     code = main(["run", str(SCENARIO), "--quiet", "--out", str(out), "--set", "stdp_classify.n_exc=10",
-                 "--set", "stdp_classify.samples=[60, 20]"])
+                 "--set", "stdp_classify.samples=[60, 20]", "--set", "stdp_classify.shuffle=true",
+                 "--set", "stdp_classify.epochs=2", "--set", "stdp_classify.every_epoch=true"])
     assert code == 0
     with h5py.File(out) as f:
         assert "substitute" in f.attrs["protocol"] and "train 0-" in f.attrs["protocol"]
         assert 0.0 <= f["metrics/test_accuracy"][()] <= 1.0
         assert f["metrics/neurons_per_class"][()].sum() == 10
+        assert f["metrics/test_accuracy_by_epoch"][-1] == f["metrics/test_accuracy"][()]
 
 
 @pytest.mark.parametrize("setting, field", [

@@ -7,6 +7,7 @@
     samples = [8000, 1000]    # images of the substitute train (0-7999) and test (9000-9999) parts
     epochs = 1                # passes through the training images with STDP on
     every_epoch = false       # also label and test after every epoch (curve test_accuracy_by_epoch)
+    shuffle = false           # a new order of the training images in every epoch (from the seed)
     input_delay = "0 ms"      # input -> excitatory delays U(0, input_delay) (the authors' code: 10 ms)
 
 The network and protocol are :mod:`neurosim.models.diehl_cook`'s. After training, learning
@@ -36,6 +37,7 @@ TABLE = table({
                        check=lambda s: None if len(s) == 2 else "needs 2 entries: train, test"),
     "epochs": Field("int", default=1, minimum=1, maximum=1000),
     "every_epoch": Field("bool", default=False),
+    "shuffle": Field("bool", default=False),
     "dt": quantity("time", default=0.5e-3, minimum=0.0, exclusive_minimum=True),
     "t_present": quantity("time", default=0.35, minimum=0.0, exclusive_minimum=True),
     "t_rest": quantity("time", default=0.15, minimum=0.0),
@@ -93,10 +95,12 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
     ctx.log.info(prepared.note)
     circuit = dc.build(prepared.params, c["seed"])
     train_s, curve = 0.0, []
+    rng = np.random.default_rng(np.random.SeedSequence(c["seed"], spawn_key=(13,)))
     for epoch in range(c["epochs"]):
         start = time.perf_counter()
+        order = rng.permutation(len(x_train)) if c["shuffle"] else np.arange(len(x_train))
         with ctx.progress(len(x_train), f"train, epoch {epoch + 1}") as bar:
-            circuit.responses(x_train, bar)
+            circuit.responses(x_train[order], bar)
         train_s += time.perf_counter() - start
         if c["every_epoch"] and epoch < c["epochs"] - 1:
             curve.append(_evaluate(circuit, prepared, c["seed"] + 1, ctx)[0]["test"])
