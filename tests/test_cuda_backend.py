@@ -127,6 +127,25 @@ def driven(precision):  # per-target Poisson inputs (alias tables and rejection)
 
 
 compare("drive", lambda: driven("float64"), ["25 ms", "15 ms"])
+
+
+def rated():  # a static projection of one weight: every row delivers a shared value until set_weights
+    net = Network(dt="0.1 ms", seed=4, block_steps=50)
+    src = net.poisson_source("src", 20, rate="50 Hz")
+    cells = net.population("cells", 15, LIF(v_rest="-65 mV", v_th="-50 mV", v_reset="-65 mV", t_ref="1 ms"))
+    net.connect(src, cells, FixedProbability(0.5), weight="2 mV")
+    return net, [net.spike_monitor(cells), net.spike_monitor(src)]
+
+
+def retune(net):  # rates, weights and a state changed through the network's interface between runs
+    src, cells = net.groups
+    src.set_rate(np.linspace(0.0, 900.0, 20))
+    proj = net.projections[0]
+    proj.set_weights(np.linspace(1e-3, 6e-3, proj.weights.size))
+    cells.set_state("v", -52e-3)
+
+
+compare("between_runs", rated, ["10 ms", retune, "10 ms"])
 print(json.dumps(report))
 """
 
@@ -396,6 +415,8 @@ def test_cuda_kernels_under_the_simulator_match_numba_bit_for_bit():
     drive = report["drive"]  # Poisson and noise inputs drawn on the device as on the host
     assert drive["spikes"] > 400 and drive["blocks"] == 7, drive
     assert drive["blocks_equal"] and drive["monitors_equal"], drive
+    between = report["between_runs"]  # set_rate, set_weights, set_state reach the device copies
+    assert between["spikes"] > 100 and between["blocks_equal"] and between["monitors_equal"], between
 
 
 def test_cuda_plasticity_under_the_simulator_matches_numba_bit_for_bit():
