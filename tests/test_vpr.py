@@ -178,6 +178,7 @@ def test_the_scenario_reports_both_recalls_on_the_substitute_route(tmp_path):
         for name in ("recall_at_1", "recall_at_1_unregularised", "auc", "auc_unregularised"):
             assert 0.0 <= m[name][()] <= 1.0
         assert m["modules"][()] == 2 and m["places"][()] == 40
+        assert m["precision_unregularised"].attrs["x"] == "recall_unregularised"
         assert m["recall_at_1"][()] >= 0.1  # chance is 1/40
 
 

@@ -15,8 +15,8 @@ Every module learns its region's reference images; all modules then see every re
 the test. Metrics (on the test queries): ``recall_at_1`` and ``auc`` with the chosen
 threshold, ``recall_at_1_unregularised`` and ``auc_unregularised`` without removal (T = 0),
 ``threshold``, ``hyperactive_neurons``, ``train_s`` and ``infer_s`` (wall time),
-``images_per_s``; curves ``precision`` against ``recall`` and ``calibration_recall_at_1``
-against ``thresholds``. The file's ``protocol`` attribute names the data.
+``images_per_s``; curves ``precision`` against ``recall`` (and both ``_unregularised``) and
+``calibration_recall_at_1`` against ``thresholds``. The file's ``protocol`` attribute names the data.
 """
 
 from __future__ import annotations
@@ -141,9 +141,10 @@ def _report(ctx, c: dict, reference: np.ndarray, queries: np.ndarray, assignment
     w.write_metric("hyperactive_neurons", int(vpr.hyperactive(reference, best).sum()))
     w.write_metric("modules", modules)
     w.write_metric("places", n)
-    precision, recall = results[best].precision_recall()
-    w.write_metric("recall", recall)
-    w.write_metric("precision", precision, x="recall")
+    for suffix, t in (("", best), ("_unregularised", 0)):
+        precision, recall = results[t].precision_recall()
+        w.write_metric(f"recall{suffix}", recall)
+        w.write_metric(f"precision{suffix}", precision, x=f"recall{suffix}")
     w.write_metric("thresholds", np.array(list(by_threshold), dtype=float))
     w.write_metric("calibration_recall_at_1", np.array(list(by_threshold.values())), x="thresholds")
     ctx.log.info("recall@1 %.4f (threshold %d; without removal %.4f), AUC %.4f (%.4f)", results[best].recall_at_1,
