@@ -131,9 +131,10 @@ def brian2_module(n_exc: int, images: np.ndarray, p: dc.Params, seed: int) -> fl
             before = spikes.num_spikes
             inputs.rates = image * intensity / 8.0 * b2.Hz
             net.run(p.t_present * b2.second, namespace={})  # no look-up in this frame
+            fired = spikes.num_spikes - before  # during the presentation, as neurosim counts
             inputs.rates = 0 * b2.Hz
             net.run(p.t_rest * b2.second, namespace={})
-            if spikes.num_spikes - before >= p.min_spikes or (intensity + 1) / 8 * 255 * p.dt > 1:
+            if fired >= p.min_spikes or (intensity + 1) / 8 * 255 * p.dt > 1:
                 break
             intensity += 1
     return time.perf_counter() - start

@@ -91,6 +91,11 @@ class Params:
                 raise ValueError(f"diehl_cook.{f.name}: must be > 0, got {value!r}")
         if int(self.n_exc) != self.n_exc:
             raise ValueError(f"diehl_cook.n_exc: must be a whole number, got {self.n_exc!r}")
+        for name in ("t_present", "t_rest", "input_delay"):
+            steps = getattr(self, name) / self.dt
+            if abs(steps - round(steps)) > 1e-6:
+                raise ValueError(f"diehl_cook.{name}: {getattr(self, name)!r} s is not a whole number of steps of "
+                                 f"dt = {self.dt!r} s")
         if self.intensity / 8 * 255 * self.dt > 1:
             raise ValueError(f"diehl_cook.intensity: {self.intensity} asks for more than one input spike per step "
                              f"of dt = {self.dt} s")
@@ -174,7 +179,7 @@ class Circuit:
     def present(self, image: np.ndarray) -> np.ndarray:
         """Show one image (784 grey values 0-255) and rest; the excitatory spike counts (all modules,
         in order) of the presentation that reached ``min_spikes`` (the intensity goes up by 1 until
-        one does, as long as every input spikes at most once per step)."""
+        one does, as long as every input spikes at most once per step; a black image is shown once)."""
         p = self.params
         intensity = p.intensity
         while True:
@@ -188,7 +193,8 @@ class Circuit:
                 self.net.run(p.t_rest)
                 for m in self.modules:
                     m.counts.take()
-            if counts.sum() >= p.min_spikes or (intensity + 1.0) / 8.0 * 255 * p.dt > 1:  # rate·dt <= 1
+            brighter = np.any(image > 0) and (intensity + 1.0) / 8.0 * 255 * p.dt <= 1  # rate·dt <= 1
+            if counts.sum() >= p.min_spikes or not brighter:
                 return counts
             intensity += 1.0
 
@@ -252,10 +258,11 @@ def ensemble(p: Params, seed: int, trained: list[Learned | None], learning: bool
 
 
 def assign(responses: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
-    """Each neuron's class: the one to which it responded most on average (the paper's labelling)."""
+    """Each neuron's class: the one to which it responded most on average (the paper's labelling);
+    -1 for a neuron that never fired (it votes for no class, as in the authors' code)."""
     mean = np.stack([responses[labels == c].mean(axis=0) if np.any(labels == c) else np.zeros(responses.shape[1])
                      for c in range(n_classes)])
-    return np.argmax(mean, axis=0)
+    return np.where(mean.max(axis=0) > 0, np.argmax(mean, axis=0), -1)
 
 
 def predict(responses: np.ndarray, assignments: np.ndarray, n_classes: int = 10) -> np.ndarray:

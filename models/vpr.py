@@ -72,11 +72,12 @@ def train_modules(params: dc.Params, images: np.ndarray, cuts: list[tuple[int, i
 
 
 def assign(reference: np.ndarray, cuts: list[tuple[int, int]], n_exc: int) -> np.ndarray:
-    """Per neuron (modules in order), the place of its own region it responds to most."""
+    """Per neuron (modules in order), the place of its own region it responds to most; -1 for a
+    neuron silent on every place of its region (it speaks for no place)."""
     out = np.empty(len(cuts) * n_exc, np.int64)
     for m, (a, b) in enumerate(cuts):
         own = reference[a:b, m * n_exc:(m + 1) * n_exc]
-        out[m * n_exc:(m + 1) * n_exc] = a + np.argmax(own, axis=0)
+        out[m * n_exc:(m + 1) * n_exc] = np.where(own.max(axis=0) > 0, a + np.argmax(own, axis=0), -1)
     return out
 
 
@@ -89,7 +90,7 @@ def hyperactive(reference: np.ndarray, threshold: int) -> np.ndarray:
 
 def scores(responses: np.ndarray, assignments: np.ndarray, n_places: int, silenced: np.ndarray) -> np.ndarray:
     """(queries x places): the mean response of each place's assigned, unsilenced neurons (-1: none)."""
-    keep = ~silenced
+    keep = ~silenced & (assignments >= 0)
     members = np.bincount(assignments[keep], minlength=n_places)
     total = np.zeros((responses.shape[0], n_places))
     np.add.at(total.T, assignments[keep], responses[:, keep].T)
@@ -109,12 +110,13 @@ class Matches:
         return float(np.mean(self.correct))
 
     def precision_recall(self) -> tuple[np.ndarray, np.ndarray]:
-        """Precision and recall when only queries at least as confident as each one are accepted."""
+        """Precision and recall when the queries at least as confident as a threshold are accepted,
+        one point per distinct confidence (queries of equal confidence are accepted together)."""
         order = np.argsort(-self.confidence, kind="stable")
-        hits = np.cumsum(self.correct[order])
-        precision = hits / np.arange(1, order.size + 1)
-        recall = hits / self.correct.size
-        return precision, recall
+        ranked = self.confidence[order]
+        last = np.append(ranked[1:] != ranked[:-1], True)  # the last query of each confidence
+        hits = np.cumsum(self.correct[order])[last]
+        return hits / (np.flatnonzero(last) + 1), hits / self.correct.size
 
     @property
     def auc(self) -> float:

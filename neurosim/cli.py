@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="datasets ($NEUROSIM_DATA or the user cache; see neurosim.datasets.store)")
     fetch = data.add_subparsers(dest="data_command", required=True, metavar="fetch").add_parser(
-        "fetch", help="download a dataset and check its checksums")
+        "fetch", help="download a dataset into its folder (MNIST: md5-checked; robotcar: needs an account)")
     fetch.add_argument("name", choices=("mnist", "nordland", "robotcar"))
     fetch.add_argument("--dir", help="folder to fill (default: $NEUROSIM_DATA/NAME or the user cache)")
 

@@ -113,13 +113,13 @@ class Projection:
                                    f"connection.{self.name}.weight")
             self.check_weight_bounds(np.asarray(w, self.precision))
 
-    def check_weight_bounds(self, w: np.ndarray) -> None:
+    def check_weight_bounds(self, w: np.ndarray, what: str = "initial weights") -> None:
         """``ValueError`` unless the weights ``w`` lie within the plasticity rule's bounds."""
         rule = self.plasticity
         lo, hi = np.asarray(rule.w_min, w.dtype), np.asarray(rule.w_max, w.dtype)
         outside = (w < lo) | (w > hi)
         if np.any(outside):
-            raise ValueError(f"connection.{self.name}.weight: initial weights must lie within the plasticity "
+            raise ValueError(f"connection.{self.name}.weight: {what} must lie within the plasticity "
                              f"bounds [w_min, w_max] = [{rule.w_min!r}, {rule.w_max!r}], got {float(w[outside][0])!r}")
 
     def _stream(self, key: int | None) -> np.random.Generator:
@@ -214,7 +214,10 @@ class Projection:
         if w.shape != pos.shape:
             raise ValueError(f"{where}: has {w.size} values but the connection has {pos.size} synapses")
         if self.plasticity is not None:
-            self.check_weight_bounds(w)
+            self.check_weight_bounds(w, "weights")
+        if self.receptor == "auto" and np.any(np.signbit(w) != np.signbit(syn.weight[pos])):
+            raise ValueError(f"{where}: a weight changes sign, but receptor = 'auto' routed each synapse by the sign "
+                             "it was built with; connect with receptor = 'exc' or 'inh' to change signs")
         syn.weight[pos] = w
         syn.row_uniform[self._rows()] = 0  # their rows no longer deliver one shared weight
 

@@ -30,7 +30,7 @@ def test_normalisation_makes_the_input_weights_of_every_neuron_sum_to_78():
     before = circuit.input_weights.weights
     circuit.normalise()
     after = circuit.input_weights.weights
-    post = np.tile(np.arange(7), dc.N_INPUT)
+    post = circuit.input_weights.synapses.post  # the layout's targets, in the order of .weights
     np.testing.assert_allclose(np.bincount(post, weights=after), 78.0, rtol=1e-12)
     ratio = after / before  # one factor per neuron
     np.testing.assert_allclose(ratio, ratio[:7][post], rtol=1e-12)
@@ -86,6 +86,17 @@ def test_theta_grows_by_theta_plus_per_spike_while_learning_and_is_frozen_after(
     np.testing.assert_array_equal(frozen.input_weights.weights, circuit.input_weights.weights)
 
 
+def test_a_black_image_is_shown_once():
+    circuit = dc.build(dc.Params(n_exc=5), seed=1)
+    assert circuit.present(np.zeros(dc.N_INPUT)).sum() == 0
+    assert circuit.net.t == pytest.approx(0.5)
+
+
+def test_presentations_must_be_whole_steps():
+    with pytest.raises(ValueError, match=r"diehl_cook.t_present: 0.35 s is not a whole number of steps of dt = 0.0003 s"):
+        dc.Params(dt=0.3e-3)
+
+
 def test_a_faint_image_is_shown_again_brighter_until_the_neurons_fire_five_spikes():
     p = dc.Params(n_exc=10)
     circuit = dc.build(p, seed=1)
@@ -98,9 +109,10 @@ def test_a_faint_image_is_shown_again_brighter_until_the_neurons_fire_five_spike
 
 
 def test_labels_and_predictions_follow_the_mean_responses():
-    responses = np.array([[5, 0, 1], [4, 1, 0], [0, 6, 2], [1, 0, 3]])
+    responses = np.array([[5, 0, 1, 0], [4, 1, 0, 0], [0, 6, 2, 0], [1, 0, 3, 0]])
     labels = np.array([0, 0, 1, 2])
-    assignments = dc.assign(responses, labels, n_classes=3)
+    np.testing.assert_array_equal(dc.assign(responses, labels, n_classes=3), [0, 1, 2, -1])  # neuron 3 never fired
+    assignments = dc.assign(responses[:, :3], labels, n_classes=3)
     np.testing.assert_array_equal(assignments, [0, 1, 2])
     np.testing.assert_array_equal(dc.predict(np.array([[0, 0, 9], [3, 2, 0]]), assignments, n_classes=3), [2, 0])
     # a class with no neuron is never predicted, even when every neuron is silent
@@ -134,7 +146,7 @@ def test_the_scenario_runs_on_the_substitute_protocol_and_says_so(tmp_path, monk
     with h5py.File(out) as f:
         assert "substitute" in f.attrs["protocol"] and "train 0-" in f.attrs["protocol"]
         assert 0.0 <= f["metrics/test_accuracy"][()] <= 1.0
-        assert f["metrics/neurons_per_class"][()].sum() == 10
+        assert f["metrics/neurons_per_class"][()].sum() + f["metrics/silent_neurons"][()] == 10
         assert f["metrics/test_accuracy_by_epoch"][-1] == f["metrics/test_accuracy"][()]
 
 
@@ -142,6 +154,7 @@ def test_the_scenario_runs_on_the_substitute_protocol_and_says_so(tmp_path, monk
     ("stdp_classify.samples=[9000, 10]", "stdp_classify.samples.0"),
     ("stdp_classify.intensity=80.0", "stdp_classify.intensity"),
     ("stdp_classify.t_present='nan ms'", "stdp_classify.t_present"),
+    ("stdp_classify.dt='0.3 ms'", "stdp_classify.t_present"),
 ])
 def test_bad_settings_exit_2_naming_the_field(tmp_path, monkeypatch, capsys, setting, field):
     monkeypatch.setenv("NEUROSIM_DATA", str(DATA))

@@ -45,6 +45,11 @@ def test_each_neuron_goes_to_the_place_of_its_own_region_it_answers_most():
     reference[2, 2] = 1
     reference[3, 3] = 4
     np.testing.assert_array_equal(vpr.assign(reference, [(0, 2), (2, 4)], 2), [1, 0, 2, 3])
+    reference[:, 2] = 0  # neuron 2 now silent on its own region: it speaks for no place
+    reference[0, 2] = 7
+    np.testing.assert_array_equal(vpr.assign(reference, [(0, 2), (2, 4)], 2), [1, 0, -1, 3])
+    score = vpr.scores(np.array([[0, 0, 9, 1]]), np.array([1, 0, -1, 3]), 4, np.zeros(4, bool))
+    np.testing.assert_array_equal(score, [[0, 0, -1, 1]])
 
 
 def _hyperactive_case():
@@ -80,6 +85,19 @@ def test_precision_recall_and_its_area():
     assert matches.auc == pytest.approx(0.5 + 0.25 * (2 / 3 + 3 / 4) / 2)
     perfect = vpr.Matches(np.zeros(3, int), np.array([3.0, 2.0, 1.0]), np.ones(3, bool))
     assert perfect.auc == pytest.approx(1.0) and perfect.recall_at_1 == 1.0
+
+
+def test_queries_of_equal_confidence_are_accepted_together():
+    """Only thresholds make operating points: the curve cannot depend on the order of ties."""
+    confidence = np.array([2.0, 2.0, 2.0, 1.0])
+    curves = []
+    for correct in ([True, False, False, True], [False, False, True, True]):
+        m = vpr.Matches(np.zeros(4, int), confidence, np.array(correct))
+        curves.append((*m.precision_recall(), m.auc))
+    for a, b in zip(curves[0], curves[1]):
+        np.testing.assert_allclose(a, b)
+    np.testing.assert_allclose(curves[0][0], [1 / 3, 1 / 2])
+    np.testing.assert_allclose(curves[0][1], [1 / 4, 1 / 2])
 
 
 def test_match_counts_places_within_the_tolerance():
@@ -151,15 +169,16 @@ def test_a_bayer_frame_becomes_grey_by_summing_each_cell():
     np.testing.assert_array_equal(robotcar._grey_from_bayer(raw), [[35, 55]])
 
 
-def test_modules_trained_on_workers_equal_those_trained_in_process():
-    """Each module's seed is its own, so the order or place modules train in changes nothing."""
-    from concurrent.futures import ThreadPoolExecutor
+def test_modules_trained_on_dask_workers_equal_those_trained_in_process():
+    """Each module's seed is its own, so where and in which order modules train changes nothing."""
+    from neurosim.scenario.sweep import dask_client
 
     images = vpr.preprocess(substitute(6, seed=0).reference)
     p = dc.Params(n_exc=4)
     serial = vpr.train_modules(p, images, vpr.regions(6, 3), epochs=1, seed=9)
-    with ThreadPoolExecutor(2) as pool:
-        parallel = vpr.train_modules(p, images, vpr.regions(6, 3), epochs=1, seed=9, map=pool.map)
+    with dask_client(2) as client:
+        parallel = vpr.train_modules(p, images, vpr.regions(6, 3), epochs=1, seed=9,
+                                     map=lambda f, *its: client.gather(client.map(f, *its, pure=False)))
     for a, b in zip(serial, parallel):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)
@@ -191,3 +210,21 @@ def test_bad_settings_exit_2_naming_the_field(tmp_path, capsys, setting, field):
     code = main(["run", str(SCENARIO), "--quiet", "--out", str(tmp_path / "x.h5"), "--set", setting])
     assert code == 2 and field in capsys.readouterr().err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_robotcar_places_pair_frames_by_position_not_by_order():
+    """A day run at 1 m/s and a night run at 2 m/s along the same road, 1 m apart: places every
+    10 m of the day run, each with the night frame nearest in position."""
+    ins = "timestamp,ins_status,latitude,longitude,altitude,northing,easting,down\n" + "\n".join(
+        f"{int(t * 1e6)},INS_SOLUTION_GOOD,0,0,0,{t * 1.0:.3f},0.0,0" for t in np.arange(0, 60, 0.1))
+    night = "timestamp,northing,easting\n" + "\n".join(
+        f"{int(t * 1e6)},{t * 2.0:.3f},1.0" for t in np.arange(0, 30, 0.1))
+    day_frames = (np.arange(0, 59, 0.5) * 1e6).astype(np.int64)
+    night_frames = (np.arange(0, 29, 0.25) * 1e6).astype(np.int64)
+    pairs = robotcar.pair_by_position(day_frames, robotcar.track(ins), night_frames, robotcar.track(night))
+    day = np.array([p[0] for p in pairs]) * 0.5  # metres along the road
+    night_m = np.array([p[1] for p in pairs]) * 0.25 * 2.0
+    np.testing.assert_allclose(day, np.arange(0, 58.6, 10.0))
+    np.testing.assert_allclose(night_m, day)  # the same stretch of road, at another frame index
+    far = "timestamp,northing,easting\n" + "\n".join(f"{int(t * 1e6)},{t:.3f},50.0" for t in np.arange(0, 60, 0.1))
+    assert robotcar.pair_by_position(day_frames, robotcar.track(ins), day_frames, robotcar.track(far)) == []

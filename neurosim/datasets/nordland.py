@@ -34,8 +34,11 @@ def download(folder: str | Path | None = None, url: str = URL) -> Path:
         archive = Path(scratch) / "nordland.zip"
         with urllib.request.urlopen(url, timeout=60) as response, open(archive, "wb") as out:
             shutil.copyfileobj(response, out, length=1 << 20)
-        with zipfile.ZipFile(archive) as z:
-            z.extractall(Path(scratch) / "unpacked")
+        try:
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(Path(scratch) / "unpacked")
+        except zipfile.BadZipFile:
+            raise ValueError(f"{url}: the download is not a zip archive") from None
         found = next((p.parent for p in (Path(scratch) / "unpacked").rglob("query") if p.is_dir()), None)
         if found is None:
             raise ValueError(f"{url}: the archive holds no query/ folder")

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 ENV = "NEUROSIM_DATA"
-#: dataset name -> module with ``FILES`` and ``download(folder)``
+#: dataset name -> module with ``download(folder)`` (the folder it fills is :func:`folder`)
 DATASETS = {"mnist": "neurosim.datasets.mnist", "nordland": "neurosim.datasets.nordland",
             "robotcar": "neurosim.datasets.robotcar"}
 

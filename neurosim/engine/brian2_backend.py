@@ -172,6 +172,7 @@ from typing import Any
 import numpy as np
 
 from neurosim.engine.brian2_neurons import Neurons, network_inputs
+from neurosim.engine.device_sync import SyncedCopies
 from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout, column_sets
 from neurosim.engine.rng import _S11, _STEP_KEY, _TO_UNIT, splitmix64
 from neurosim.plasticity import rules
@@ -793,6 +794,17 @@ class _Run:
         self.tr = translate(layout, step0=step0)
         self.next_step = step0  # first step Brian has not simulated
         self.pending: _Chunk | None = None
+        self.synced = SyncedCopies()  # what Brian holds of the host's state and weights
+        self.remember(layout)
+
+    def remember(self, layout: Layout) -> None:
+        for name, host in _edited(layout).items():
+            self.synced.remember(name, host)
+
+    def edited(self, layout: Layout) -> bool:
+        """Whether the host changed the state or weights since Brian last wrote them back
+        (``Population.set_state``, ``Projection.set_weights``, a direct edit)."""
+        return any(self.synced.changed(name, host) for name, host in _edited(layout).items())
 
     def simulate(self, layout: Layout, a: int, n: int) -> _Chunk:
         import brian2 as b2
@@ -834,6 +846,7 @@ class _Run:
         tr.neurons.write_back(layout)
         if layout.plastic.flags[0]:
             write_back_plasticity(layout, tr, a + n)
+        self.remember(layout)
         return _Chunk(a, n, k[keep], stamp[keep], gid[keep], counts, row_step, rows)
 
     def hand_out(self, layout: Layout, ch: _Chunk, n_req: int) -> int:
@@ -868,6 +881,11 @@ class _Run:
 _RUNS: dict[int, tuple[Any, _Run]] = {}
 
 
+def _edited(layout: Layout) -> dict[str, np.ndarray]:
+    """The host arrays a continued Brian network would not see change: edits mean a new translation."""
+    return {"vars": layout.state.vars, "i_ext": layout.state.i_ext, "weight": layout.syn.weight}
+
+
 class Brian2Backend:
     """Runs blocks on Brian2 in runtime mode; ``target``: Brian's ``prefs.codegen.target``
     (``"numpy"``, ``"cython"``; ``None`` keeps the current preference)."""
@@ -884,7 +902,11 @@ class Brian2Backend:
         run = entry[1] if entry is not None and entry[0]() is layout.state.vars else None
         if run is not None and (run.pending is not None and run.pending.a + run.pending.cursor == step0
                                 or run.pending is None and run.next_step == step0):
-            return run
+            if not run.edited(layout):
+                return run
+            if run.pending is not None:
+                raise RuntimeError("brian2 backend: the state or weights were changed while a simulated block was "
+                                   "still being handed out; change them after a run that ended normally")
         run = _Run(layout, step0)
         _RUNS[key] = (weakref.ref(layout.state.vars), run)
         weakref.finalize(layout.state.vars, _RUNS.pop, key, None)

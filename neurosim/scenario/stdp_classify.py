@@ -13,7 +13,8 @@
 The network and protocol are :mod:`neurosim.models.diehl_cook`'s. After training, learning
 stops, θ is frozen, every neuron is labelled from one presentation of the training images, and
 the test images are classified. Metrics: ``test_accuracy``, ``train_accuracy`` (the labelling
-pass), ``train_s``, ``images_per_s`` (training), ``neurons_per_class``; the file's
+pass), ``train_s``, ``images_per_s`` (training), ``neurons_per_class``, ``silent_neurons``
+(never fired while labelled: no class); the file's
 ``protocol`` attribute says which data the numbers come from.
 """
 
@@ -114,7 +115,9 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
     w.write_metric("train_s", train_s, units="s")
     w.write_metric("images_per_s", c["epochs"] * len(x_train) / train_s, units="1/s")
     w.write_metric("digit", np.arange(10, dtype=float))
-    w.write_metric("neurons_per_class", np.bincount(assignments, minlength=10).astype(float), x="digit")
+    w.write_metric("neurons_per_class", np.bincount(assignments[assignments >= 0], minlength=10).astype(float),
+                   x="digit")
+    w.write_metric("silent_neurons", int(np.sum(assignments < 0)))
     if c["every_epoch"]:
         w.write_metric("epoch", np.arange(1, c["epochs"] + 1, dtype=float))
         w.write_metric("test_accuracy_by_epoch", np.array(curve + [accuracy["test"]]), x="epoch")

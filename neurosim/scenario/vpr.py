@@ -38,7 +38,7 @@ TABLE = table({
     "seed": Field("int", default=0, minimum=0, maximum=2**63 - 1),
     "data": Field("str", default="substitute"),
     "places": Field("int", default=1000, minimum=2),
-    "every": Field("int", default=8, minimum=1),
+    "every": Field("int", default=0, minimum=0),  # keep every n-th place; 0: the data's own (Nordland 8, else 1)
     "places_per_module": Field("int", default=50, minimum=1),
     "n_exc": Field("int", default=100, minimum=1, maximum=100_000),
     "epochs": Field("int", default=20, minimum=1, maximum=10_000),
@@ -66,10 +66,10 @@ def _traverses(c: dict) -> Traverses:
     if data == "substitute":
         return substitute(c["places"], c["seed"])
     if data == "nordland":
-        return nordland.load(every=c["every"])
+        return nordland.load(every=c["every"] or 8)
     if data == "robotcar":
-        return robotcar.load(every=c["every"])
-    return from_folder(Path(data), every=c["every"], name=Path(data).name)
+        return robotcar.load(every=c["every"] or 1)
+    return from_folder(Path(data), every=c["every"] or 1, size=(56, 56), name=Path(data).name)
 
 
 def prepare(cfg: dict) -> Prepared:
