@@ -35,6 +35,7 @@ classified as the class whose neurons fire most on average.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -146,10 +147,13 @@ class Module:
     input_weights: Projection
     counts: CountSink
 
+    @cached_property
+    def _post(self) -> np.ndarray:
+        return _all_to_all(self.exc.size)[1]
+
     def normalise(self, weight_sum: float) -> None:
         """Scale the input weights onto every excitatory neuron to sum to ``weight_sum``."""
-        w = self.input_weights.weights
-        post = np.tile(np.arange(self.exc.size), N_INPUT)  # all to all, in CSR order
+        w, post = self.input_weights.weights, self._post
         sums = np.bincount(post, weights=w, minlength=self.exc.size)
         self.input_weights.set_weights(w * (weight_sum / np.maximum(sums, 1e-12))[post])
 
@@ -208,6 +212,11 @@ class Circuit:
         return out
 
 
+def _all_to_all(n_exc: int) -> tuple[np.ndarray, np.ndarray]:
+    """Source and target of every input weight, in the projection's CSR order (input-major)."""
+    return np.divmod(np.arange(N_INPUT * n_exc), n_exc)
+
+
 class Learned(NamedTuple):
     """What a module learned: input weights (CSR order, input-major), θ (V), input delays (s)."""
 
@@ -230,7 +239,7 @@ def add_module(net: Network, inputs: PoissonSource, p: Params, name: str = "", l
         proj = net.connect(inputs, exc, AllToAll(), weight=Uniform(0.0, p.w_init), delay=delay, receptor="exc",
                            name=f"input_exc{name}", plasticity=rule)
     else:
-        pre, post = np.divmod(np.arange(N_INPUT * n), n)  # all to all, in CSR order
+        pre, post = _all_to_all(n)
         proj = net.connect(inputs, exc, FromArrays(pre=pre, post=post, weight=trained.weights, delay=trained.delays),
                            receptor="exc", name=f"input_exc{name}", plasticity=rule)
     net.connect(exc, inh, OneToOne(), weight=p.w_ei, receptor="exc", name=f"exc_inh{name}")
