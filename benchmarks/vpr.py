@@ -50,11 +50,9 @@ def _evaluate(trained, params: dc.Params, cuts, reference: np.ndarray, query: np
     order = np.random.default_rng(0).permutation(n)
     cal, test = np.sort(order[:n // 5]), np.sort(order[n // 5:])
     assignments = vpr.assign(ref, cuts, params.n_exc)
-    best, _ = vpr.calibrate(ref, qry[cal], cal, assignments)
-    recall = {t: vpr.match(vpr.scores(qry[test], assignments, n, vpr.hyperactive(ref, t)), test).recall_at_1
-              for t in (0, best)}
-    return {"recall_at_1": recall[best], "recall_at_1_unregularised": recall[0], "threshold": best,
-            "infer_s": infer_s}
+    e = vpr.evaluate(ref, qry, assignments, cal, test)
+    return {"recall_at_1": e.regularised.recall_at_1, "recall_at_1_unregularised": e.unregularised.recall_at_1,
+            "threshold": e.threshold, "infer_s": infer_s}
 
 
 def scaling(args) -> dict:

@@ -138,3 +138,24 @@ def calibrate(reference: np.ndarray, queries: np.ndarray, truth: np.ndarray, ass
     recall = {t: match(scores(queries, assignments, n_places, hyperactive(reference, t)), truth, tolerance).recall_at_1
               for t in thresholds}
     return max(recall, key=lambda t: (recall[t], -t)), recall
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The threshold chosen on the calibration queries, the calibration recall of every threshold,
+    and the test queries' matches with that threshold and without removal (T = 0)."""
+
+    threshold: int
+    calibration_recall: dict[int, float]
+    regularised: Matches
+    unregularised: Matches
+
+
+def evaluate(reference: np.ndarray, queries: np.ndarray, assignments: np.ndarray, calibration: np.ndarray,
+             test: np.ndarray, thresholds: Iterable[int] = THRESHOLDS, tolerance: int = 0) -> Evaluation:
+    """Choose T on the ``calibration`` queries (place indices), then match the ``test`` queries."""
+    n_places = reference.shape[0]
+    best, recall = calibrate(reference, queries[calibration], calibration, assignments, thresholds, tolerance)
+    matched = {t: match(scores(queries[test], assignments, n_places, hyperactive(reference, t)), test, tolerance)
+               for t in (0, best)}
+    return Evaluation(best, recall, matched[best], matched[0])

@@ -128,10 +128,9 @@ def _report(ctx, c: dict, reference: np.ndarray, queries: np.ndarray, assignment
     rng = np.random.default_rng(np.random.SeedSequence(c["seed"], spawn_key=(12,)))
     order, cut = rng.permutation(n), max(1, round(c["calibration"] * n))
     calibration, test = np.sort(order[:cut]), np.sort(order[cut:])
-    best, by_threshold = vpr.calibrate(reference, queries[calibration], calibration, assignments, c["thresholds"],
-                                       c["tolerance"])
-    results = {t: vpr.match(vpr.scores(queries[test], assignments, n, vpr.hyperactive(reference, t)), test,
-                            c["tolerance"]) for t in (0, best)}
+    e = vpr.evaluate(reference, queries, assignments, calibration, test, c["thresholds"], c["tolerance"])
+    best, by_threshold = e.threshold, e.calibration_recall
+    results = {best: e.regularised, 0: e.unregularised}  # best = 0: the same matches
     w = ctx.writer
     w.write_metric("recall_at_1", results[best].recall_at_1)
     w.write_metric("recall_at_1_unregularised", results[0].recall_at_1)
