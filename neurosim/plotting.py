@@ -5,7 +5,8 @@
 A results file gives ``raster.png`` (spike raster of every recorded population above the
 population rates), ``traces.png`` (the first few nodes of every state report),
 ``weights.png`` (a weight histogram per projection) and ``metrics.png`` (every 1-D metric
-against its ``x`` metric); a sweep index gives ``sweep.png`` (every scalar metric against
+against its ``x`` metric, theory curves on the same axes, and every 2-D metric as a phase
+map with its boundaries); a sweep index gives ``sweep.png`` (every scalar metric against
 every numeric parameter, one marker per point). A figure without data is not written.
 
 Big files are drawn from strided samples (at most :data:`MAX_RASTER_SPIKES` spikes,
@@ -177,21 +178,66 @@ def _label(name: str, res: Results) -> str:
     return f"{name} ({units})" if units else name
 
 
+def _theories(name: str, res: Results) -> list[str]:
+    """Names of the theory curves drawn on ``name``'s axes (those present in the file)."""
+    listed = res.metric_attrs.get(name, {}).get("theory", "")
+    return [t for t in str(listed).split(",") if t in res.metrics and np.ndim(res.metrics[t]) == 1]
+
+
+def _axis(name: str, axis: str, size: int, res: Results) -> tuple[np.ndarray, str]:
+    """Values and label of a metric's ``x`` or ``y`` axis (its index when it names none)."""
+    axis_name = res.metric_attrs.get(name, {}).get(axis)
+    if axis_name in res.metrics and np.shape(res.metrics[axis_name]) == (size,):
+        return np.asarray(res.metrics[axis_name], dtype=np.float64), _label(axis_name, res)
+    return np.arange(size, dtype=np.float64), "index"
+
+
+def _draw_theories(ax: Axes, name: str, res: Results) -> None:
+    for theory in _theories(name, res):
+        y = np.asarray(res.metrics[theory], dtype=np.float64)
+        x, _ = _axis(theory, "x", y.size, res)
+        ax.plot(x, y, lw=1.5, label=res.metric_attrs[theory].get("label", theory))
+
+
+def _curve(ax: Axes, name: str, res: Results) -> None:
+    y = np.asarray(res.metrics[name], dtype=np.float64)
+    x, x_label = _axis(name, "x", y.size, res)
+    ax.plot(x, y, marker="o" if y.size <= 50 else None, ms=3, ls="-" if y.size > 50 else ":",
+            label=res.metric_attrs.get(name, {}).get("label", name))
+    _draw_theories(ax, name, res)
+    ax.set(xlabel=x_label, ylabel=_label(name, res), title=name)
+
+
+def _map(fig: Figure, ax: Axes, name: str, res: Results) -> None:
+    """A 2-D metric (a phase diagram) as a colour map, its theory curves (boundaries) on top."""
+    z = np.asarray(res.metrics[name], dtype=np.float64)
+    x, x_label = _axis(name, "x", z.shape[1], res)
+    y, y_label = _axis(name, "y", z.shape[0], res)
+    mesh = ax.pcolormesh(x, y, z, shading="nearest", cmap="viridis")
+    fig.colorbar(mesh, ax=ax, label=_label(name, res))
+    lims = ax.get_xlim(), ax.get_ylim()
+    _draw_theories(ax, name, res)
+    ax.set(xlim=lims[0], ylim=lims[1], xlabel=x_label, ylabel=y_label, title=name)
+
+
 def _metrics(res: Results, title: str) -> Figure | None:
-    """Every 1-D metric that is no other metric's x-axis, against its ``x`` metric (else its
-    index)."""
-    xs = {attrs.get("x") for attrs in res.metric_attrs.values()}
-    curves = [name for name, value in res.metrics.items() if np.ndim(value) == 1 and name not in xs]
-    if not curves:
+    """Every 1-D metric that is neither another metric's axis nor its theory, against its ``x``
+    metric (else its index), with its theory curves on the same axes; every 2-D metric with
+    both axes as a map with its theory curves (phase boundaries) over it."""
+    attrs = res.metric_attrs.values()
+    hidden = {a.get(k) for a in attrs for k in ("x", "y")} | {t for n in res.metrics for t in _theories(n, res)}
+    panels = [n for n, v in res.metrics.items() if n not in hidden and (np.ndim(v) == 1 or (
+        np.ndim(v) == 2 and {"x", "y"} <= set(res.metric_attrs.get(n, {}))))]
+    if not panels:
         return None
-    fig, axes = _grid(len(curves), 4.5, 3.4)
-    for ax, name in zip(axes, curves):
-        y = np.asarray(res.metrics[name], dtype=np.float64)
-        x_name = res.metric_attrs.get(name, {}).get("x")
-        has_x = x_name in res.metrics and np.shape(res.metrics[x_name]) == y.shape
-        x = np.asarray(res.metrics[x_name], dtype=np.float64) if has_x else np.arange(y.size)
-        ax.plot(x, y, marker="o" if y.size <= 50 else None, ms=3)
-        ax.set(xlabel=_label(x_name, res) if has_x else "index", ylabel=_label(name, res), title=name)
+    fig, axes = _grid(len(panels), 4.5, 3.4)
+    for ax, name in zip(axes, panels):
+        if np.ndim(res.metrics[name]) == 2:
+            _map(fig, ax, name, res)
+        else:
+            _curve(ax, name, res)
+        if _theories(name, res):
+            ax.legend(fontsize="x-small")
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     return fig

@@ -288,3 +288,31 @@ def test_cli_not_a_results_file(tmp_path, capsys):
     for command in ("inspect", "plot"):
         assert main([command, str(path)]) == 2
         assert f"{path}: not a neurosim results file" in capsys.readouterr().err
+
+
+def test_theory_curves_share_their_metric_axes_and_maps_carry_boundaries(tmp_path):
+    """A metric's ``theory`` curves are drawn on its axes (not as panels of their own), each at
+    its own x; a 2-D metric with x and y is a colour map with its boundary curves over it."""
+    path = tmp_path / "theory.h5"
+    with ResultsWriter(path) as w:
+        w.write_metric("alpha", np.array([0.1, 0.2, 0.3]))
+        w.write_metric("fine_alpha", np.linspace(0.1, 0.3, 50))
+        w.write_metric("overlap", np.array([1.0, 0.9, 0.2]), x="alpha", theory=["overlap_theory"])
+        w.write_metric("overlap_theory", np.linspace(1.0, 0.0, 50), x="fine_alpha", label="RS theory")
+        w.write_metric("temperature", np.array([0.5, 1.0]))
+        w.write_metric("phase", np.arange(6.0).reshape(3, 2), x="temperature", y="alpha", theory=["boundary"])
+        w.write_metric("boundary", np.array([0.25, 0.1]), x="temperature")
+        with pytest.raises(ValueError, match="y applies to 2-D maps"):
+            w.write_metric("bad", np.ones(3), x="alpha", y="temperature")
+        with pytest.raises(ValueError, match="x applies to 1-D curves"):
+            w.write_metric("bad2", np.ones((3, 2)), x="alpha")
+    res = load(path)
+    assert res.metric_attrs["phase"]["y"] == "alpha" and res.metric_attrs["overlap"]["theory"] == "overlap_theory"
+    fig = plotting._metrics(res, "t")
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["overlap", "phase"]
+    curve, phase = panels
+    assert [line.get_label() for line in curve.get_lines()] == ["overlap", "RS theory"]
+    np.testing.assert_array_equal(curve.get_lines()[1].get_xdata(), np.linspace(0.1, 0.3, 50))
+    assert len(phase.collections) == 1 and [line.get_label() for line in phase.get_lines()] == ["boundary"]
+    np.testing.assert_array_equal(phase.get_lines()[0].get_ydata(), [0.25, 0.1])

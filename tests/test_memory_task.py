@@ -15,22 +15,30 @@ from neurosim.cli import main
 from neurosim.io import load
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
-EXPERIMENTS = ["hopfield_capacity", "modern_hopfield", "dense_capacity", "dense_hebbian", "multitask", "willshaw"]
+EXPERIMENTS = ["hopfield_capacity", "hopfield_phases", "modern_hopfield", "dense_capacity", "dense_hebbian", "multitask", "willshaw",
+               "clustered_noise"]
 
 #: small parameters: every experiment in about a second
 SMALL = {
-    "hopfield_capacity": {"n": 200, "alphas": [0.05, 0.1, 0.3, 0.4], "networks": 1, "probes": 4},
+    "hopfield_capacity": {"sizes": [200, 400], "alphas": [0.05, 0.1, 0.2, 0.3, 0.4], "networks": 1, "probes": 4},
+    "hopfield_phases": {"n": 200, "alphas": [0.02, 0.08, 0.16], "temperatures": [0.1, 0.5, 1.2], "networks": 1,
+                        "probes": 2, "sweeps": 10, "average_sweeps": 5, "theory_points": 6},
     "modern_hopfield": {"dim": 32, "betas": [0.001, 1.0, 4.0], "patterns_for_beta": 32, "patterns": [2, 32, 128],
                         "queries": 8},
     "dense_capacity": {"powers": [2, 3], "sizes": [[50, 100], [20, 30]], "test_patterns": 8, "draws": 1},
     "dense_hebbian": {"n": 300, "k": 2, "examples": [1, 11, 101], "networks": 1},
     "multitask": {"n": 1000, "k": 2, "dilutions": [0.2, 0.8], "networks": 1, "learning": "supervised",
                   "examples": 20},
+    "clustered_noise": {"clusters": 4, "size": 16, "erased": [2, 0, 1], "inserted": [0, 1, 1], "iterations": [1, 3],
+                        "messages": [30, 90, 160], "tests": 30},
     "willshaw": {"n": 128, "c": 4, "erased": 2, "messages": [20, 200, 800], "tests": 20},
 }
 
 CURVES = {
-    "hopfield_capacity": ("alpha", ["overlap", "retrieval_fraction", "overlap_theory"], ["alpha_c", "alpha_half"]),
+    "hopfield_capacity": ("alpha", ["overlap", "retrieval_fraction_n200", "retrieval_fraction_n400"],
+                          ["alpha_c", "alpha_c_err", "width_exponent"]),
+    "hopfield_phases": ("theory_temperature", ["alpha_retrieval_theory", "alpha_stable_theory", "alpha_glass_theory"],
+                        ["phase_agreement", "max_overlap_deviation"]),
     "modern_hopfield": ("log10_beta", ["log10_error", "log10_bound", "distance_to_mean"],
                         ["max_load_modern", "max_load_classical"]),
     "dense_capacity": ("log10_N_n2", ["log10_capacity_n2", "log10_capacity_theory_n2"],
@@ -38,6 +46,9 @@ CURVES = {
     "dense_hebbian": ("examples_M", ["overlap_supervised", "overlap_unsupervised", "overlap_theory", "rho"],
                       ["hopfield_overlap"]),
     "multitask": ("dilution", ["m_1", "m_2", "m_1_theory"], ["max_deviation_hierarchical"]),
+    "clustered_noise": ("messages_M", ["error_e2_i0_t1", "error_e2_i0_t3", "error_e0_i1_t1", "error_e0_i1_t3",
+                                       "error_e1_i1_t1", "error_e1_i1_t3", "density", "density_theory"],
+                        ["messages_at_10pct_e2_i0_t1", "messages_at_10pct_e0_i1_t3"]),
     "willshaw": ("messages_M", ["error_rate", "error_rate_theory", "density", "density_theory"], []),
 }
 
@@ -71,10 +82,11 @@ BAD = [
     ("unknown key", lambda m: m["hopfield_capacity"].update(alpha=[0.1]), "memory.hopfield_capacity.alpha",
      "did you mean 'alphas'"),
     ("foreign table", lambda m: m.update(willshaw={"n": 64}), "memory.willshaw", "not used by experiment"),
-    ("not increasing", lambda m: m["hopfield_capacity"].update(alphas=[0.2, 0.1]), "memory.hopfield_capacity.alphas",
+    ("not increasing", lambda m: m["hopfield_capacity"].update(alphas=[0.2, 0.1, 0.3]), "memory.hopfield_capacity.alphas",
      "strictly increasing"),
     ("too many probes", lambda m: m["hopfield_capacity"].update(probes=50), "memory.hopfield_capacity.probes", "<= K"),
-    ("negative n", lambda m: m["hopfield_capacity"].update(n=-5), "memory.hopfield_capacity.n", ">= 100"),
+    ("small size", lambda m: m["hopfield_capacity"].update(sizes=[50, 400]), "memory.hopfield_capacity.sizes.0",
+     ">= 100"),
     ("seed type", lambda m: m.update(seed="x"), "memory.seed", "expected an integer"),
     ("missing experiment", lambda m: m.pop("experiment"), "memory.experiment", "required"),
 ]
@@ -89,6 +101,9 @@ def test_malformed_memory_tables_exit_2_naming_the_field(tmp_path, capsys, label
 
 @pytest.mark.parametrize("experiment,params,path,message", [
     ("dense_capacity", {"sizes": [[50, 100]]}, "memory.dense_capacity.sizes", "one list per power"),
+    ("hopfield_capacity", {"sizes": [400, 200]}, "memory.hopfield_capacity.sizes", "strictly increasing"),
+    ("hopfield_phases", {"average_sweeps": 11}, "memory.hopfield_phases.average_sweeps", "<= sweeps"),
+    ("hopfield_phases", {"probes": 5}, "memory.hopfield_phases.probes", "<= K = 4"),
     ("dense_hebbian", {"p": 3}, "memory.dense_hebbian.p", "must be even"),
     ("willshaw", {"erased": 4}, "memory.willshaw.erased", "must be < c"),
     ("willshaw", {"clusters": 3}, "memory.willshaw.clusters", "divide n"),
@@ -133,22 +148,21 @@ def test_experiments_run_end_to_end_and_plot(tmp_path, experiment, capsys):
             np.testing.assert_array_equal(load(again).metrics[name], value)
 
 
-def test_hopfield_capacity_experiment_finds_the_ags_capacity(tmp_path):
-    """The experiment's alpha_c (first load where the mean final overlap from stored patterns
-    falls below m_c = 0.967) must sit at the AGS capacity α_c = 0.138 (Amit, Gutfreund &
-    Sompolinsky 1985) up to finite-size effects. Measured at N = 2000 (6 seeds): alpha_c
-    0.129-0.136, alpha_half 0.154-0.162 (a start at a stored pattern stays retrieved a little
-    past α_c at finite N). The band α_c ± 0.015 rejects a capacity of 0.05 or 0.3: clipped
-    couplings sign(J) give alpha_c = 0.104, and couplings that keep the diagonal J_ii = K/N
-    never drop below m_c up to α = 0.2 (alpha_c NaN)."""
-    alphas = [0.08, 0.1, 0.11, 0.12, 0.125, 0.13, 0.135, 0.14, 0.145, 0.15, 0.16, 0.18, 0.2]
-    config = scenario("hopfield_capacity", n=2000, alphas=alphas, networks=3, probes=8)
+def test_hopfield_capacity_extrapolates_to_the_ags_capacity(tmp_path):
+    """Finite-size scaling of the retrieval fraction (N = 500, 1000, 2000) must extrapolate to
+    the AGS capacity α_c = 0.138 (Amit, Gutfreund & Sompolinsky 1985) within the issue's
+    ±0.005, with an error bar below 0.005, and the transition width must shrink as N^(−1/2)
+    (fitted exponent −0.5 ± 0.15). The shipped scenario (N up to 4000) gives 0.1388 ± 0.0007
+    and a width exponent −0.47. Without extrapolation the finite-N thresholds sit at
+    0.157-0.175, far outside the band: taking the largest N's α_½ as α_c fails this test."""
+    alphas = [0.13, 0.14, 0.15, 0.16, 0.17, 0.18, 0.19]
+    config = scenario("hopfield_capacity", sizes=[500, 1000, 2000], alphas=alphas, networks=4, probes=8)
     out = tmp_path / "hc.h5"
     assert main(["run", str(write(tmp_path, config)), "--out", str(out), "--quiet"]) == 0
     m = load(out).metrics
-    assert abs(m["alpha_c"] - 0.138) < 0.015, m["alpha_c"]
-    assert m["alpha_c"] < m["alpha_half"] < 0.18, (m["alpha_c"], m["alpha_half"])
-    assert m["overlap"][0] > 0.99 and m["overlap"][-1] < 0.5  # retrieved at 0.08, lost at 0.2
+    assert abs(m["alpha_c"] - 0.138) < 0.005 and 0 < m["alpha_c_err"] < 0.005, (m["alpha_c"], m["alpha_c_err"])
+    assert np.all(m["alpha_half"] > 0.15) and np.all(np.diff(m["alpha_half"]) < 0)
+    assert abs(m["width_exponent"] + 0.5) < 0.15, m["width_exponent"]
 
 
 def test_small_modern_hopfield_run_shows_the_physics(tmp_path):

@@ -531,9 +531,13 @@ class ResultsWriter:
         stream.append(block)
 
     # ----------------------------------------------------------------- other results
-    def write_metric(self, name: str, value: Any, *, x: str | None = None, units: str | None = None) -> None:
-        """Store ``/metrics/<name>``: a number, or an array (a curve). ``x`` names the metric that
-        is the curve's x-axis; ``units`` is free text."""
+    def write_metric(self, name: str, value: Any, *, x: str | None = None, y: str | None = None,
+                     units: str | None = None, theory: Sequence[str] = (), label: str | None = None) -> None:
+        """Store ``/metrics/<name>``: a number, an array (a curve) or a map. ``x`` names the metric
+        that is a curve's x-axis; a 2-D map of shape (len(y), len(x)) names both axes. ``theory``
+        names curves (1-D metrics with their own ``x``) that ``neurosim plot`` draws on the same
+        axes as this one: the theory line over simulated points, or phase boundaries over a map.
+        ``units`` and ``label`` (the legend's words for the curve, default its name) are free text."""
         _check_name(name, "metric")
         data = np.asarray(value)
         if data.dtype.kind not in "biuf":
@@ -541,13 +545,22 @@ class ResultsWriter:
         metrics = self.h5.require_group("metrics")
         if name in metrics:
             raise ValueError(f"metric {name}: written already")
+        if y is not None and (x is None or data.ndim != 2):
+            raise ValueError(f"metric {name}: y applies to 2-D maps with an x, not shape {data.shape}")
+        if x is not None and y is None and data.ndim != 1:
+            raise ValueError(f"metric {name}: x applies to 1-D curves, not shape {data.shape}")
+        theory = [theory] if isinstance(theory, str) else list(theory)
         ds = metrics.create_dataset(name, data=data)
-        if x is not None:
-            if data.ndim != 1:
-                raise ValueError(f"metric {name}: x applies to 1-D curves, not shape {data.shape}")
-            ds.attrs["x"] = _check_name(x, f"metric {name}.x")
-        if units is not None:
-            ds.attrs["units"] = units
+        for key, axis in (("x", x), ("y", y)):
+            if axis is not None:
+                ds.attrs[key] = _check_name(axis, f"metric {name}.{key}")
+        if theory:
+            if any("," in t for t in theory):
+                raise ValueError(f"metric {name}: theory names must not contain ','")
+            ds.attrs["theory"] = ",".join(_check_name(t, f"metric {name}.theory") for t in theory)
+        for key, text in (("units", units), ("label", label)):
+            if text is not None:
+                ds.attrs[key] = text
 
     def write_weights(self, projection: "Projection", name: str | None = None) -> None:
         """Store the synapses of ``projection`` under ``/weights/<name>`` (default: its name), e.g.

@@ -61,7 +61,7 @@ def run(params: dict, seed: int, ctx) -> None:
             theory = [dense_memory.capacity_theory(n, power, params["error"]) for n in sizes]
             x = f"log10_N_n{power}"
             w.write_metric(x, np.log10(sizes))
-            w.write_metric(f"log10_capacity_n{power}", np.log10(caps), x=x)
+            w.write_metric(f"log10_capacity_n{power}", np.log10(caps), x=x, theory=[f"log10_capacity_theory_n{power}"])
             w.write_metric(f"log10_capacity_theory_n{power}", np.log10(theory), x=x)
             w.write_metric(f"capacity_exponent_n{power}", exponent)
             ctx.log.info("n=%d: N %s -> K_c %s (theory %s), exponent %.3f (expected %d)", power, sizes,

@@ -2,12 +2,11 @@
 
     task = "memory"
     [memory]
-    experiment = "hopfield_capacity"   # or modern_hopfield, dense_capacity, dense_hebbian,
-                                       #    multitask, willshaw
+    experiment = "hopfield_capacity"   # or any name of EXPERIMENTS below
     seed = 1                           # root seed of every random draw of the experiment
     threads = 1                        # Numba threads (results do not depend on it)
     [memory.hopfield_capacity]         # the parameters of the chosen experiment (defaults if absent)
-    n = 2000
+    sizes = [500, 1000, 2000]
 
 Each experiment is a module of this package with ``FIELDS`` (its schema: types, bounds,
 defaults), ``check(params, path)`` (cross-field rules) and ``run(params, seed, ctx)``. Only
@@ -24,7 +23,8 @@ from types import ModuleType
 from neurosim.scenario.schema import Field, Problem, ScenarioError, table, validate_table
 from neurosim.scenario.tasks import TaskKind, register_task
 
-EXPERIMENTS = ("hopfield_capacity", "modern_hopfield", "dense_capacity", "dense_hebbian", "multitask", "willshaw")
+EXPERIMENTS = ("hopfield_capacity", "hopfield_phases", "modern_hopfield", "dense_capacity", "dense_hebbian", "multitask", "willshaw",
+               "clustered_noise")
 
 
 def experiment_module(name: str) -> ModuleType:
