@@ -212,6 +212,80 @@ def test_retrieve_stops_on_the_softmax_change():
     assert modern.retrieve(x, xi, 0.5, max_updates=1)[1] == 1
 
 
+def test_capacity_bound_reproduces_the_published_constants():
+    """Ramsauer et al. 2020, Theorem 3 (restated as Theorem 2.3 of Hopular, arXiv 2206.00664):
+    "proven for c >= 3.1546 with β = 1, K = 3, d = 20 and p = 0.001 (a + ln(b) > 1.27) and for
+    c >= 1.3718 with β = 1, K = 1, d = 75, p = 0.001 (a + ln(b) < −0.94)". The constants are
+    quoted to 4 decimals (truncated), so c must lie in [quoted, quoted + 1e-4); a slip in a
+    (2/(d−1) vs 2/d) or b (2/5 vs 1/5) moves c by more than 0.01."""
+    for d, k, quoted in ((20, 3.0, 3.1546), (75, 1.0, 1.3718)):
+        bound, c, valid = modern.capacity_bound(d, 1.0, k, 0.001)
+        assert quoted <= c < quoted + 1e-4, (d, c)
+        assert bound == pytest.approx(math.sqrt(0.001) * c ** ((d - 1) / 4), rel=1e-12)
+        assert valid == (bound >= 2.0)
+    assert modern.capacity_bound(20, 1.0, 3.0, 0.001)[2] and not modern.capacity_bound(8, 1.0, 3.0, 0.001)[2]
+
+
+def test_storage_checks_match_brute_force():
+    """Both per-pattern checks against plain loops: Δ_i = x_iᵀx_i − max_{j≠i} x_iᵀx_j against
+    2/(βN) + β⁻¹ ln(2(N−1)NβM²), and ‖Σ_j p_j x_j − x_i‖ against 1/(βNM) after one update from
+    x_i. The parameters put some patterns on each side of both thresholds."""
+    rng = np.random.default_rng(21)
+    x = modern.sphere_patterns(30, 6, 2.0 * math.sqrt(5), rng)
+    beta, n, m2 = 1.0, 30, 20.0
+    separated, retrieved = modern.storage_checks(x, beta, chunk=7)
+    for i in range(n):
+        others = max(float(x[i] @ x[j]) for j in range(n) if j != i)
+        assert separated[i] == (m2 - others >= 2 / (beta * n) + math.log(2 * (n - 1) * n * beta * m2) / beta)
+        weights = [math.exp(beta * float(x[i] @ x[j])) for j in range(n)]
+        step = sum(wj * x[j] for j, wj in enumerate(weights)) / sum(weights) - x[i]
+        assert retrieved[i] == (float(np.linalg.norm(step)) <= 1 / (beta * n * math.sqrt(m2)))
+    assert 0 < separated.sum() < n and 0 < retrieved.sum() < n
+    assert np.all(retrieved[separated])  # the theorem's lemma: separated => f maps S_i into S_i
+
+
+def test_pair_estimate_is_the_median_capacity():
+    """At the estimated median N*, the fraction of pattern sets whose every pattern passes the
+    separation condition must be 1/2: 400 sets at d = 10 (N* = 49), binomial standard error
+    0.025, band ±0.08 (3.2 σ). A Poisson count off by a factor 2 would give 0.29 or 0.71."""
+    n_star = modern.separation_capacity_estimate(10, 1.0, 3.0)
+    assert 40 < n_star < 60
+    rng = np.random.default_rng(22)
+    n = round(n_star)
+    passed = [modern.storage_checks(modern.sphere_patterns(n, 10, 3.0 * 3.0, rng), 1.0)[0].all() for _ in range(400)]
+    assert abs(np.mean(passed) - 0.5) < 0.08, np.mean(passed)
+
+
+def test_measured_capacity_grows_exponentially_above_the_theorem(tmp_path):
+    """The experiment's capacity against d (β = 1, K = 3, 3 draws, d = 8…16): the theorem's
+    bound (a lower bound at probability 1 − p) lies below the smallest measured separation
+    capacity wherever the theorem applies, by more than a factor 3 (seeds 5, 6, 7: 1.6, 0.9
+    and 1.8 decades); log10 capacity is a straight line in d (exponential law) whose slope is
+    the pair estimate's, 0.178 per dimension (seeds 5-7: 0.173, 0.225, 0.188; band ±0.05 for
+    the √2 grid and 3 draws), steeper than the bound's 0.115. The theorem's lemma (separation
+    ⇒ S_i maps into itself) makes the one-step capacity at least the separation capacity."""
+    import tomli_w
+
+    from neurosim.cli import main
+    from neurosim.io import load
+
+    config = {"schema_version": 1, "name": "capacity", "task": "memory", "output": {"overwrite": "overwrite"},
+              "memory": {"experiment": "modern_hopfield", "seed": 5, "modern_hopfield": {
+                  "dim": 16, "betas": [0.1, 1.0], "patterns_for_beta": 16, "patterns": [2, 16], "queries": 4,
+                  "capacity_dims": [8, 10, 12, 14, 16]}}}
+    path = tmp_path / "capacity.toml"
+    path.write_text(tomli_w.dumps(config))
+    assert main(["run", str(path), "--out", str(tmp_path / "c.h5"), "--quiet"]) == 0
+    m = load(tmp_path / "c.h5").metrics
+    assert 0.5 < m["capacity_margin"] and 12 < m["theorem_min_dim"] < 14
+    assert abs(m["capacity_slope_separated"] - 0.178) < 0.05, m["capacity_slope_separated"]
+    assert m["capacity_slope_theory"] == pytest.approx(0.115, abs=0.002)
+    d, y = m["capacity_dim"], m["log10_capacity_separated"]
+    residual = y - np.polyval(np.polyfit(d, y, 1), d)
+    assert np.abs(residual).max() < 0.16  # one grid step: straight in log scale
+    assert np.all(m["log10_capacity_retrieved"] >= y)
+
+
 def test_modern_bad_input_names_the_field():
     with pytest.raises(ValueError, match="^beta:"):
         modern.update(np.ones((2, 3)), np.ones(3), 0.0)
@@ -224,10 +298,12 @@ def test_modern_bad_input_names_the_field():
 # --- PyTorch layers ----------------------------------------------------------------------
 
 def bare(**kw):
-    """A Hopfield module without projections or normalisation: the plain update rule."""
-    return Hopfield(kw.pop("size", 8), normalize_stored_pattern=False, normalize_state_pattern=False,
-                    normalize_pattern_projection=False, stored_pattern_as_static=True, state_pattern_as_static=True,
-                    pattern_projection_as_static=True, disable_out_projection=True, **kw).double()
+    """A Hopfield module without projections or normalisation: the plain update rule (hflayers
+    refuses affine normalisation without normalisation, so both flags are switched off)."""
+    off = {f"normalize_{p}{s}": False for p in ("stored_pattern", "state_pattern", "pattern_projection")
+           for s in ("", "_affine")}
+    return Hopfield(kw.pop("size", 8), stored_pattern_as_static=True, state_pattern_as_static=True,
+                    pattern_projection_as_static=True, disable_out_projection=True, **off, **kw).double()
 
 
 def test_torch_module_equals_numpy_one_step_and_iterated():
@@ -244,11 +320,14 @@ def test_torch_module_equals_numpy_one_step_and_iterated():
                                atol=1e-12)
 
 
-def test_static_heads_split_the_features():
+def test_static_patterns_are_used_whole_by_every_head():
+    """As in hflayers, every head reads the whole static pattern; with one β per head, head h
+    is the NumPy update at β_h, and the heads' outputs are concatenated."""
     rng = np.random.default_rng(14)
     x, xi = rng.standard_normal((12, 8)), rng.standard_normal((3, 8))
-    out = bare(num_heads=2, scaling=1.0)((torch.tensor(x)[None], torch.tensor(xi)[None], torch.tensor(x)[None]))
-    expected = np.concatenate([modern.update(x[:, :4], xi[:, :4], 1.0), modern.update(x[:, 4:], xi[:, 4:], 1.0)], 1)
+    module = bare(num_heads=2, scaling=torch.tensor([0.5, 2.0]))
+    out = module((torch.tensor(x)[None], torch.tensor(xi)[None], torch.tensor(x)[None]))
+    expected = np.concatenate([modern.update(x, xi, 0.5), modern.update(x, xi, 2.0)], 1)
     np.testing.assert_allclose(out[0].detach().numpy(), expected, atol=1e-12)
 
 
@@ -279,18 +358,19 @@ def test_layers_are_differentiable_and_shaped_like_hflayers():
 
 
 def test_core_iteration_limit():
-    r, y = torch.randn(2, 4, 6, dtype=torch.float64), torch.randn(2, 9, 6, dtype=torch.float64)
+    """update_steps_max = 0 is one update, 1 one more (hflayers' count)."""
+    r, y = torch.randn(2, 1, 4, 6, dtype=torch.float64), torch.randn(2, 1, 9, 6, dtype=torch.float64)
     one, _ = hopfield_core(r, y, y, 0.3, update_steps_max=0)
-    two, _ = hopfield_core(r, y, y, 0.3, update_steps_max=1, update_steps_eps=0.0)
-    manual = torch.softmax(0.3 * one @ y.transpose(1, 2), -1) @ y
+    two, _ = hopfield_core(r, y, y, 0.3, update_steps_max=1, update_steps_eps=1e-300)
+    manual = torch.softmax(0.3 * one @ y.transpose(-2, -1), -1) @ y
     torch.testing.assert_close(two, manual)
 
 
 def test_torch_bad_input_names_the_field():
     with pytest.raises(ValueError, match="^hidden_size:"):
         Hopfield(16, num_heads=3)
-    with pytest.raises(ValueError, match="^input_size:"):
-        Hopfield(16, hidden_size=4, state_pattern_as_static=True)
+    with pytest.raises(ValueError, match="^input:"):
+        Hopfield(4, hidden_size=2, state_pattern_as_static=True)(torch.randn(1, 3, 4))
     with pytest.raises(ValueError, match="^quantity:"):
         HopfieldLayer(16, quantity=0)
     with pytest.raises(ValueError, match="^dropout:"):

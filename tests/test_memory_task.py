@@ -24,7 +24,7 @@ SMALL = {
     "hopfield_phases": {"n": 200, "alphas": [0.02, 0.08, 0.16], "temperatures": [0.1, 0.5, 1.2], "networks": 1,
                         "probes": 2, "sweeps": 10, "average_sweeps": 5, "theory_points": 6},
     "modern_hopfield": {"dim": 32, "betas": [0.001, 1.0, 4.0], "patterns_for_beta": 32, "patterns": [2, 32, 128],
-                        "queries": 8},
+                        "queries": 8, "capacity_dims": [6, 8], "capacity_draws": 1, "capacity_max_patterns": 256},
     "dense_capacity": {"powers": [2, 3], "sizes": [[50, 100], [20, 30]], "test_patterns": 8, "draws": 1},
     "dense_hebbian": {"n": 300, "k": 2, "examples": [1, 11, 101], "networks": 1},
     "multitask": {"n": 1000, "k": 2, "dilutions": [0.2, 0.8], "networks": 1, "learning": "supervised",

@@ -86,10 +86,11 @@ def run(params: dict, seed: int, ctx) -> None:
                    theory=["alpha_retrieval_theory", "alpha_stable_theory", "alpha_glass_theory"])
     w.write_metric("overlap_theory", np.nan_to_num(theory, nan=0.0), x="temperature", y="alpha",
                    theory=["alpha_retrieval_theory"])
-    w.write_metric("alpha_retrieval_theory", retrieval_line, x="theory_temperature")
+    w.write_metric("alpha_retrieval_theory", retrieval_line, x="theory_temperature", label="T_M: retrieval states exist")
     w.write_metric("alpha_stable_theory", np.array([ags.stable_retrieval_load(float(t)) for t in line_t]),
-                   x="theory_temperature")
-    w.write_metric("alpha_glass_theory", np.where(line_t >= 1.0, (line_t - 1.0) ** 2, np.nan), x="theory_temperature")
+                   x="theory_temperature", label="T_c: retrieval is the global minimum")
+    w.write_metric("alpha_glass_theory", np.where(line_t >= 1.0, (line_t - 1.0) ** 2, np.nan), x="theory_temperature",
+                   label="T_g: spin glass below")
     agreement, deviation = _compare(params, alphas, temps, simulated, theory)
     w.write_metric("phase_agreement", agreement)
     w.write_metric("max_overlap_deviation", deviation)

@@ -13,6 +13,27 @@ the stored pattern after one update) and ``retrieval_classical`` (the same for t
 Hopfield network of the same patterns, asynchronous dynamics to a fixed point), x =
 ``log2_load``, load = N/d; ``max_load_modern`` / ``max_load_classical``: the largest load up to
 which every query is retrieved.
+
+Capacity against the dimension d (``capacity_dims``): ``capacity_draws`` sets of patterns
+uniform on the sphere of radius K√(d − 1) (K = ``capacity_k``), stored at β = ``capacity_beta``;
+N runs over the grid round(2^{k/2}) up to ``capacity_max_patterns``, each set's first N
+patterns being stored. The capacity of a draw is the largest grid N up to which every pattern
+passes a check (1 if N = 2 fails already; the grid step biases it low by up to log10 √2 = 0.15);
+the median over the draws is written:
+
+- ``log10_capacity_separated``: Ramsauer et al.'s sufficient separation condition
+  Δ_i ≥ 2/(βN) + β⁻¹ ln(2(N − 1)NβM²) holds for every pattern, with
+  ``log10_capacity_pairs`` drawn over it: the median of that capacity in the Poisson
+  closest-pair approximation (:func:`neurosim.models.hopfield.modern.separation_capacity_estimate`);
+- ``log10_capacity_retrieved``: one update from every x_i lands within 1/(βNM) of x_i (the
+  theorem's sphere S_i);
+- ``log10_capacity_theory`` against ``theory_dim`` (drawn over both): the theorem's lower bound
+  log10(√p c^{(d−1)/4}) at failure probability p = ``capacity_p``; ``theorem_min_dim``: the
+  smallest d of that grid where the theorem applies (c ≥ (2/√p)^{4/(d−1)}, i.e. a bound >= 2);
+- ``capacity_slope_separated`` / ``capacity_slope_retrieved`` / ``capacity_slope_theory``:
+  least-squares slopes of log10 capacity against d (an exponential law is a straight line);
+- ``capacity_margin``: min over the dims where the theorem applies of log10(smallest separated
+  capacity over the draws / bound) (NaN if it applies nowhere); x axis ``capacity_dim``.
 """
 
 from __future__ import annotations
@@ -33,11 +54,21 @@ FIELDS = {
                         default=[4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]),
     "flip_fraction": Field("float", default=0.1, minimum=0.0, maximum=0.5),
     "queries": Field("int", default=128, minimum=1, maximum=100_000, doc="queries per point"),
+    "capacity_dims": list_of(Field("int", minimum=3, maximum=4096), min_items=2, default=[6, 8, 10, 12, 14],
+                             doc="pattern dimensions d of the capacity measurement"),
+    "capacity_beta": Field("float", default=1.0, minimum=0.0, exclusive_minimum=True),
+    "capacity_k": Field("float", default=3.0, minimum=0.0, exclusive_minimum=True,
+                        doc="patterns on the sphere of radius K sqrt(d - 1)"),
+    "capacity_p": Field("float", default=0.01, minimum=0.0, exclusive_minimum=True, maximum=1.0,
+                        doc="failure probability p of the capacity theorem"),
+    "capacity_draws": Field("int", default=3, minimum=1, maximum=1000, doc="pattern sets per dimension"),
+    "capacity_max_patterns": Field("int", default=16384, minimum=2, maximum=1_000_000),
 }
 
 
 def check(params: dict, path: str) -> list[tuple[str, str]]:
-    problems = increasing(params["betas"], f"{path}.betas") + increasing(params["patterns"], f"{path}.patterns")
+    problems = (increasing(params["betas"], f"{path}.betas") + increasing(params["patterns"], f"{path}.patterns")
+                + increasing(params["capacity_dims"], f"{path}.capacity_dims"))
     if params["flips_for_beta"] > params["dim"]:
         problems.append((f"{path}.flips_for_beta", f"must be <= dim = {params['dim']}"))
     return problems
@@ -62,11 +93,73 @@ def _last_full(loads: np.ndarray, retrieved: list[float]) -> float:
     return last
 
 
+def _capacity(x: np.ndarray, beta: float, grid: np.ndarray) -> tuple[int, int]:
+    """(separated, retrieved) capacities of one pattern set: the largest N of ``grid`` up to
+    which every one of the first N patterns passes the check (1 if the first N fails)."""
+    from neurosim.models.hopfield import modern
+
+    best = [1, 1]
+    alive = [True, True]
+    for n in grid:
+        for j, passed in enumerate(modern.storage_checks(x[:n], beta)):
+            alive[j] = alive[j] and bool(passed.all())
+            best[j] = int(n) if alive[j] else best[j]
+        if not any(alive):
+            break
+    return best[0], best[1]
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def _capacity_against_dim(params: dict, seq: np.random.SeedSequence, ctx) -> None:
+    """The capacity measurement against d and the theorem's bound (module doc)."""
+    from neurosim.models.hopfield import modern
+
+    dims = np.array(params["capacity_dims"])
+    beta, k, p = params["capacity_beta"], params["capacity_k"], params["capacity_p"]
+    top = params["capacity_max_patterns"]
+    grid = np.unique(np.round(2.0 ** (np.arange(2, int(2 * np.log2(top)) + 1) / 2.0)).astype(int))
+    caps, lowest = np.zeros((len(dims), 2)), np.zeros(len(dims))
+    seqs = seq.spawn(len(dims))
+    with ctx.progress(len(dims), "modern_hopfield capacity") as bar:
+        for j, (d, sq) in enumerate(zip(dims, seqs)):
+            draws = [_capacity(modern.sphere_patterns(int(grid[-1]), int(d), k * np.sqrt(d - 1.0),
+                                                      np.random.default_rng(s)), beta, grid)
+                     for s in sq.spawn(params["capacity_draws"])]
+            caps[j], lowest[j] = np.median(draws, axis=0), np.min(draws, axis=0)[0]
+            if caps[j].max() >= grid[-1]:
+                ctx.log.warning("d = %d: every pattern still stored at N = %d: the capacity is only a lower "
+                                "limit (raise capacity_max_patterns)", d, grid[-1])
+            bar(j + 1, len(dims))
+    log_caps = np.log10(caps)
+    fine = np.linspace(dims[0], dims[-1], 200)
+    bound, _, valid = modern.capacity_bound(fine, beta, k, p)
+    at_dims, _, valid_dims = modern.capacity_bound(dims, beta, k, p)
+    w = ctx.writer
+    w.write_metric("capacity_dim", dims.astype(np.float64))
+    w.write_metric("theory_dim", fine)
+    w.write_metric("log10_capacity_theory", np.log10(bound), x="theory_dim")
+    w.write_metric("log10_capacity_pairs", np.log10([modern.separation_capacity_estimate(d, beta, k) for d in fine]),
+                   x="theory_dim")
+    for col, name in enumerate(("separated", "retrieved")):
+        theory = ["log10_capacity_theory", "log10_capacity_pairs"][: 2 - col]
+        w.write_metric(f"log10_capacity_{name}", log_caps[:, col], x="capacity_dim", theory=theory)
+        w.write_metric(f"capacity_slope_{name}", _slope(dims, log_caps[:, col]))
+    w.write_metric("capacity_slope_theory", _slope(dims, np.log10(at_dims)))
+    w.write_metric("theorem_min_dim", float(fine[valid][0]) if valid.any() else float("nan"))
+    margin = np.log10(lowest[valid_dims] / at_dims[valid_dims])
+    w.write_metric("capacity_margin", float(margin.min()) if margin.size else float("nan"))
+    ctx.log.info("capacity against d %s (median of draws): separated %s, retrieved %s, theorem bound %s",
+                 dims.tolist(), caps[:, 0].tolist(), caps[:, 1].tolist(), np.round(at_dims, 2).tolist())
+
+
 def run(params: dict, seed: int, ctx) -> None:
     from neurosim.models.hopfield import classical, modern
 
     d = params["dim"]
-    beta_seq, pattern_seq = np.random.SeedSequence(seed).spawn(2)
+    beta_seq, pattern_seq, capacity_seq = np.random.SeedSequence(seed).spawn(3)
     rng = np.random.default_rng(beta_seq)
     xi = classical.random_patterns(params["patterns_for_beta"], d, rng).astype(np.float64)
     targets, q = _queries(xi, params["queries"], params["flips_for_beta"], rng)
@@ -105,3 +198,4 @@ def run(params: dict, seed: int, ctx) -> None:
     w.write_metric("max_load_classical", _last_full(loads, classical_ok))
     ctx.log.info("retrieval against N/d %s: modern %s, classical %s", loads.tolist(), [float(r) for r in modern_ok],
                  [float(r) for r in classical_ok])
+    _capacity_against_dim(params, capacity_seq, ctx)
