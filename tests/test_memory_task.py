@@ -15,8 +15,8 @@ from neurosim.cli import main
 from neurosim.io import load
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
-EXPERIMENTS = ["hopfield_capacity", "hopfield_phases", "modern_hopfield", "dense_capacity", "dense_hebbian", "multitask", "willshaw",
-               "clustered_noise"]
+EXPERIMENTS = ["hopfield_capacity", "hopfield_phases", "modern_hopfield", "dense_capacity", "dense_hebbian", "multitask",
+               "multitask_phases", "willshaw", "clustered_noise"]
 
 #: small parameters: every experiment in about a second
 SMALL = {
@@ -29,6 +29,8 @@ SMALL = {
     "dense_hebbian": {"n": 300, "k": 2, "examples": [1, 11, 101], "networks": 1},
     "multitask": {"n": 1000, "k": 2, "dilutions": [0.2, 0.8], "networks": 1, "learning": "supervised",
                   "examples": 20},
+    "multitask_phases": {"n": 500, "k": 2, "dilutions": [0.3, 0.8], "temperatures": [0.05, 0.3, 0.6], "burn_in": 20,
+                         "samples": 20, "boundary_dilutions": [0.5], "scan_points": 5, "theory_points": 8},
     "clustered_noise": {"clusters": 4, "size": 16, "erased": [2, 0, 1], "inserted": [0, 1, 1], "iterations": [1, 3],
                         "messages": [30, 90, 160], "tests": 30},
     "willshaw": {"n": 128, "c": 4, "erased": 2, "messages": [20, 200, 800], "tests": 20},
@@ -46,6 +48,8 @@ CURVES = {
     "dense_hebbian": ("examples_M", ["overlap_supervised", "overlap_unsupervised", "overlap_theory", "rho"],
                       ["hopfield_overlap"]),
     "multitask": ("dilution", ["m_1", "m_2", "m_1_theory"], ["max_deviation_hierarchical"]),
+    "multitask_phases": ("boundary_dilution", ["boundary_paramagnetic", "boundary_ordered",
+                                               "boundary_paramagnetic_theory"], ["max_boundary_error", "phase_agreement"]),
     "clustered_noise": ("messages_M", ["error_e2_i0_t1", "error_e2_i0_t3", "error_e0_i1_t1", "error_e0_i1_t3",
                                        "error_e1_i1_t1", "error_e1_i1_t3", "density", "density_theory"],
                         ["messages_at_10pct_e2_i0_t1", "messages_at_10pct_e0_i1_t3"]),
@@ -102,6 +106,7 @@ def test_malformed_memory_tables_exit_2_naming_the_field(tmp_path, capsys, label
 @pytest.mark.parametrize("experiment,params,path,message", [
     ("dense_capacity", {"sizes": [[50, 100]]}, "memory.dense_capacity.sizes", "one list per power"),
     ("hopfield_capacity", {"sizes": [400, 200]}, "memory.hopfield_capacity.sizes", "strictly increasing"),
+    ("multitask", {"balanced": True, "learning": "supervised"}, "memory.multitask.balanced", ""),
     ("hopfield_phases", {"average_sweeps": 11}, "memory.hopfield_phases.average_sweeps", "<= sweeps"),
     ("hopfield_phases", {"probes": 5}, "memory.hopfield_phases.probes", "<= K = 4"),
     ("dense_hebbian", {"p": 3}, "memory.dense_hebbian.p", "must be even"),
