@@ -2,7 +2,7 @@
 
     task = "train"
     [train]
-    dataset = "digits"                 # digits | mnist | basic_motions
+    dataset = "digits"                 # digits | mnist | basic_motions | nmnist | shd | dvs_gesture
     split = "substitute"               # mnist: "substitute" | "standard"; data_dir = a folder of the IDX files
                                        # (absent: $NEUROSIM_DATA/mnist or the user cache; neurosim data fetch mnist)
     model = "snn"                      # snn (layers below) | l2mu ([train.l2mu])
@@ -20,6 +20,19 @@
     rmp_weight = 0.0                   # weight of RMP-Loss on the spiking layers' membranes
     seed = 0
     checkpoint_every = 5               # epochs; 0 = no checkpoints
+
+Event datasets (``nmnist``, ``shd``, ``dvs_gesture``; read by Tonic, :mod:`neurosim.datasets.neuromorphic`)
+become ``steps`` frames of event counts per pixel and polarity, flattened and fed as a series::
+
+    events = { frames = "time_window", downsample = 2, denoise = "5 ms", merge_polarities = false,
+               train_samples = 0, test_samples = 0 }
+
+``frames``: ``time_window`` (frame k: events at k·dt ≤ t − t0 < (k+1)·dt, t0 the first event;
+``dt`` a whole number of µs) or ``n_time_bins`` (``steps`` equal bins of each sample);
+``downsample``: pixel (x, y) → (⌊x/k⌋, ⌊y/k⌋); ``denoise``: Tonic's Denoise filter time (absent:
+off; not for shd); ``*_samples`` > 0: a random subset (seed 0) of that size. ``data_dir`` is
+Tonic's ``save_to`` (the folder holding ``NMNIST/``, ``SHD/``, ``DVSGesture/``; absent:
+``$NEUROSIM_DATA/<dataset>`` or the user cache); ``download = true`` lets Tonic fetch the files.
 
 Layers: ``linear`` (size, bias), ``conv2d`` (channels, kernel, stride, padding, bias),
 ``maxpool2d`` / ``avgpool2d`` (kernel), ``flatten``, ``dropout`` (p), ``lif`` (a spiking layer of
@@ -42,6 +55,7 @@ an uninterrupted run.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import time
@@ -55,7 +69,8 @@ from neurosim.scenario.schema import Field, Problem, ScenarioError, list_of, qua
 from neurosim.scenario.spec import config_hash
 from neurosim.scenario.tasks import TaskKind, register_task
 from neurosim.scenario.export import EXPORT, check as check_export
-from neurosim.train.data import DATASETS, MNIST_SPLITS, SHAPES
+from neurosim.datasets import neuromorphic
+from neurosim.train.data import DATASETS, MNIST_SPLITS, shape_of
 
 ENCODERS = ("direct", "rate", "latency", "delta")
 LAYER_TYPES = ("linear", "conv2d", "maxpool2d", "avgpool2d", "flatten", "dropout", "lif", "li")
@@ -107,6 +122,14 @@ TRAIN = table({
     "data_dir": Field("str"),  # absent: the dataset store (neurosim.datasets.store)
     "split": Field("str", default="substitute", choices=MNIST_SPLITS),
     "download": Field("bool", default=False),
+    "events": table({  # event datasets only (neurosim.datasets.neuromorphic.Framing)
+        "frames": Field("str", default="time_window", choices=neuromorphic.FRAMINGS),
+        "downsample": Field("int", default=1, minimum=1, maximum=128),
+        "denoise": quantity("time", minimum=0.0, exclusive_minimum=True, maximum=100.0),
+        "merge_polarities": Field("bool", default=False),
+        "train_samples": Field("int", default=0, minimum=0, maximum=10_000_000),
+        "test_samples": Field("int", default=0, minimum=0, maximum=10_000_000),
+    }),
     "model": Field("str", default="snn", choices=("snn", "l2mu")),
     "layers": list_of(LAYER),
     "l2mu": L2MU_TABLE,
@@ -253,10 +276,29 @@ def _resolve_layer(c: dict, k: int, layer: dict, shape: tuple[int, ...], dt: flo
     return specs, shape
 
 
+def _framing(c: dict) -> neuromorphic.Framing | None:
+    """The framing of an event dataset (``None`` for the others); bad fields -> exit 2 naming them."""
+    if c["dataset"] not in neuromorphic.NAMES:
+        if "events" in c:
+            raise _fail("train.events", f"only for the event datasets ({', '.join(neuromorphic.NAMES)}), "
+                                        f"not {c['dataset']}")
+        return None
+    events = _sub(c, "events")
+    try:
+        framing = neuromorphic.Framing(steps=c["steps"], dt=c["dt"], frames=events["frames"],
+                                       downsample=events["downsample"], denoise=events.get("denoise"),
+                                       merge_polarities=events["merge_polarities"])
+        neuromorphic.check(c["dataset"], framing)
+    except ValueError as exc:  # "downsample: ..." -> train.events.downsample, "dt: ..." -> train.dt
+        field, _, message = str(exc).partition(": ")
+        raise _fail(f"train.{field}" if field in ("steps", "dt") else f"train.events.{field}", message) from None
+    return framing
+
+
 def describe(cfg: dict) -> dict:
     """The model description of a resolved config (see :mod:`neurosim.train.model_io`)."""
     c = cfg["train"]
-    shape, classes, series = SHAPES[c["dataset"]]
+    shape, classes, series = shape_of(c["dataset"], _framing(c))
     encoder = _sub(c, "encoder")
     if encoder["type"] == "delta" and not series:
         raise _fail("train.encoder.type", f"delta coding needs a time series; {c['dataset']} is static")
@@ -313,7 +355,15 @@ def prepare(cfg: dict) -> Prepared:
     if c["on_rate"] <= c["off_rate"] and c["loss"] == "count_mse":
         raise _fail("train.on_rate", f"must exceed off_rate ({c['off_rate']}), got {c['on_rate']}")
     check_export(cfg)
-    return Prepared(describe(cfg))
+    description = describe(cfg)
+    if c["dataset"] in neuromorphic.NAMES and importlib.util.find_spec("tonic") is None:
+        raise _fail("train.dataset", f"{c['dataset']} is read by Tonic, which is not installed (pip install tonic)")
+    if c["dataset"] in neuromorphic.NAMES and not c["download"]:
+        try:
+            neuromorphic.locate(c["dataset"], c.get("data_dir"))
+        except FileNotFoundError as exc:
+            raise _fail("train.data_dir", str(exc)) from None
+    return Prepared(description)
 
 
 # --------------------------------------------------------------------------------------- run
@@ -413,7 +463,9 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
     if c["threads"]:
         torch.set_num_threads(c["threads"])
     try:
-        dataset = data.load(c["dataset"], c.get("data_dir"), c["split"], c["download"])
+        events = _sub(c, "events")
+        dataset = data.load(c["dataset"], c.get("data_dir"), c["split"], c["download"], _framing(c),
+                            events["train_samples"], events["test_samples"])
         if dataset.note:
             ctx.log.info("%s", dataset.note)
             ctx.writer.h5.attrs["dataset_note"] = dataset.note

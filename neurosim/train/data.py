@@ -19,6 +19,10 @@ Splits:
   cache (:mod:`neurosim.datasets.store`).
 * ``basic_motions``: the 40 train / 40 test series of length 100, z-scored per channel with the
   training statistics; no validation split.
+* ``nmnist``, ``shd``, ``dvs_gesture`` (event datasets read by Tonic,
+  :mod:`neurosim.datasets.neuromorphic`): series [N, F, T] of event counts in T = ``steps``
+  frames of F = P·H·W flattened pixels (after the framing's downsampling); Tonic's train and test
+  sets (optionally random subsets); no validation split.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from neurosim.datasets import mnist
+from neurosim.datasets import mnist, neuromorphic
 
-DATASETS = ("digits", "mnist", "basic_motions")
+DATASETS = ("digits", "mnist", "basic_motions", *neuromorphic.NAMES)
 MNIST_SPLITS = ("substitute", "standard")
 #: shape of one sample and number of classes of each dataset (known without loading it)
 SHAPES = {"digits": ((1, 8, 8), 10, False), "mnist": ((1, 28, 28), 10, False), "basic_motions": ((6, 100), 4, True)}
@@ -101,8 +105,34 @@ def load_basic_motions() -> Dataset:
     return Dataset("basic_motions", prep(x_train, y_train), None, prep(x_test, y_test), *SHAPES["basic_motions"])
 
 
-def load(name: str, data_dir: str | Path | None = None, split: str = "substitute", download: bool = False) -> Dataset:
-    """A dataset by name (see the module docstring)."""
+def shape_of(name: str, framing: neuromorphic.Framing | None = None) -> tuple[tuple[int, ...], int, bool]:
+    """(shape of one sample, classes, series) of dataset ``name``; event datasets need their ``framing``."""
+    if name not in neuromorphic.NAMES:
+        return SHAPES[name]
+    if framing is None:
+        raise ValueError(f"framing: {name} is an event dataset and needs one")
+    spec = neuromorphic.SPECS[name]
+    return (framing.features(spec.sensor_size), framing.steps), spec.classes, True
+
+
+def load_events(name: str, framing: neuromorphic.Framing, data_dir: str | Path | None = None,
+                download: bool = False, train_samples: int = 0, test_samples: int = 0) -> Dataset:
+    """An event dataset as frames (:func:`neurosim.datasets.neuromorphic.load`; subsets drawn with seed 0)."""
+    train, test = neuromorphic.load(name, framing, data_dir, download, train_samples, test_samples)
+    shape, classes, series = shape_of(name, framing)
+    note = "" if not (train_samples or test_samples) else (
+        f"{name}: {len(train[1])} training and {len(test[1])} test samples, random subsets (seed 0) of Tonic's "
+        f"train and test sets (train_samples = {train_samples}, test_samples = {test_samples}; 0 = all)")
+    return Dataset(name, train, None, test, shape, classes, series, note=note)
+
+
+def load(name: str, data_dir: str | Path | None = None, split: str = "substitute", download: bool = False,
+         framing: neuromorphic.Framing | None = None, train_samples: int = 0, test_samples: int = 0) -> Dataset:
+    """A dataset by name (see the module docstring); event datasets take ``framing`` and sample limits."""
+    if name in neuromorphic.NAMES:
+        if framing is None:
+            raise ValueError(f"framing: {name} is an event dataset and needs one")
+        return load_events(name, framing, data_dir, download, train_samples, test_samples)
     if name == "digits":
         return load_digits()
     if name == "mnist":
