@@ -1,11 +1,12 @@
 """The ``neurosim`` command line.
 
     neurosim run SCENARIO [--set path=value ...] [--out PATH] [--backend NAME]
-                 [--workers N | --scheduler ADDRESS] [--resume] [--quiet]
+                 [--workers N | --scheduler ADDRESS] [--resume] [--quiet] [--checkpoint-every DURATION]
     neurosim validate SCENARIO [--set path=value ...]
-    neurosim inspect RESULTS.h5 [--json]
+    neurosim inspect RESULTS.h5 [--json] [--stats [--bin DURATION] [--max-neurons N]]
     neurosim plot RESULTS.h5 [--out DIR]
     neurosim export SOURCE --target nir|loihi|onnx|c [--profile NAME|PATH] --out PATH
+    neurosim export nwb RESULTS.h5 --out FILE.nwb [--force] [--species NAME]
     neurosim data fetch NAME [--dir FOLDER]
     neurosim info
     neurosim --version
@@ -51,12 +52,36 @@ def _workers(text: str) -> int:
     return n
 
 
+def _neurons(text: str) -> int:
+    """``--max-neurons``: a whole number of at least 2 (a pair, for the correlations)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of neurons, got {text!r}") from None
+    if n < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2, got {n}")
+    return n
+
+
 def _address(text: str) -> str:
     """``--scheduler``: a Dask scheduler address such as tcp://10.0.0.5:8786."""
     match = SCHEDULER_ADDRESS.fullmatch(text.strip())
     if not match or not 0 < int(match.group(1)) < 65536:
         raise argparse.ArgumentTypeError(f"{text!r} is not a Dask scheduler address like tcp://host:8786")
     return text.strip()
+
+
+def _checkpoint_every(text: str) -> float:
+    """``--checkpoint-every``: a duration of simulated time > 0 ("10 ms", "0.5 s", or seconds)."""
+    from neurosim.units import parse_quantity
+
+    try:
+        value = parse_quantity(text, "time", "--checkpoint-every")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--checkpoint-every: ")) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a duration > 0, got {text!r}")
+    return value
 
 
 SCENARIO_HELP = "a scenario file (.toml); see scenarios/ for examples"
@@ -81,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="run sweep points on the Dask cluster at ADDRESS (tcp://host:port)")
     run.add_argument("--resume", action="store_true", help="skip points whose complete results have the same config")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--checkpoint-every", type=_checkpoint_every, metavar="DURATION",
+                     help="simulate task: save a checkpoint beside the results every DURATION of simulated time; "
+                          "the same command resumes a killed run from it (see docs/checkpoints.md)")
 
     val = sub.add_parser("validate", help="check a scenario completely without running it")
     val.add_argument("scenario", help=SCENARIO_HELP)
@@ -89,14 +117,24 @@ def _parser() -> argparse.ArgumentParser:
     ins = sub.add_parser("inspect", help="summarise a results file")
     ins.add_argument("results", help="a results file (.h5) written by neurosim run")
     ins.add_argument("--json", action="store_true", help="print one JSON object")
+    ins.add_argument("--stats", action="store_true",
+                     help="add spike statistics per population (Elephant): ISI CV, Fano factor, pairwise correlation")
+    ins.add_argument("--bin", help="with --stats: bin width of the Fano factor and correlations (default 100 ms)")
+    ins.add_argument("--max-neurons", type=_neurons,
+                     help="with --stats: neurons sampled per population (default 200)")
 
     plot = sub.add_parser("plot", help="draw a results file as PNG figures")
     plot.add_argument("results", help="a results file (.h5) written by neurosim run")
     plot.add_argument("--out", help="folder for the PNG files (default: beside the results)")
 
-    exp = sub.add_parser("export", help="export a trained model (or a scenario's) to a hardware target")
-    exp.add_argument("source", help="a trained model (.model.pt), a train results file (.h5) or a scenario (.toml)")
-    exp.add_argument("--target", required=True, help="nir | loihi | onnx | c")
+    exp = sub.add_parser("export", help="export a trained model (or a scenario's) to a hardware target, "
+                                        "or results to NWB (export nwb RESULTS.h5 --out FILE.nwb)")
+    exp.add_argument("source", help="a trained model (.model.pt), a train results file (.h5) or a scenario (.toml); "
+                                    "or nwb, followed by a results file")
+    exp.add_argument("results", nargs="?", help="with nwb: the results file (.h5) to write as NWB")
+    exp.add_argument("--target", help="nir | loihi | onnx | c")
+    exp.add_argument("--force", action="store_true", help="with nwb: replace an existing NWB file")
+    exp.add_argument("--species", help="with nwb: the species the model is of (e.g. 'Mus musculus'); DANDI needs one")
     exp.add_argument("--profile", help="target profile: a name (neurosim info lists them) or a TOML file")
     exp.add_argument("--out", required=True, help="output file (nir, loihi .net, onnx) or folder (c)")
     exp.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -152,7 +190,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = output_path(config)
     check_output(out, sweep="sweep" in config)
     overwrite = config.get("output", {}).get("overwrite", "error")
-    options = RunOptions(resume=args.resume, quiet=args.quiet, argv=tuple(sys.argv))
+    if args.checkpoint_every is not None and config.get("task") != "simulate":
+        raise BadInput(f"--checkpoint-every: applies to the simulate task, not {config.get('task')!r}")
+    if args.checkpoint_every is not None and launched_by_mpirun():
+        raise BadInput("--checkpoint-every: a run spread over MPI ranks has no checkpoints; run without it")
+    options = RunOptions(resume=args.resume, quiet=args.quiet, argv=tuple(sys.argv),
+                         checkpoint_every=args.checkpoint_every)
     if "sweep" not in config:
         if args.workers or args.scheduler:
             print("neurosim: --workers/--scheduler only distribute sweeps; running the single point here",
@@ -201,14 +244,37 @@ class BadInput(ValueError):
     """Input that is not what the command needs: not a results file, a model that does not fit a target."""
 
 
+def _statistics(args: argparse.Namespace) -> dict | None:
+    """``inspect --stats``: the spike statistics of the results file (None without --stats)."""
+    from neurosim.io.stats import BIN_S, MAX_NEURONS, spike_statistics
+    from neurosim.units import parse_quantity
+
+    if not args.stats:
+        if args.bin is not None or args.max_neurons is not None:
+            raise BadInput(f"{'--bin' if args.bin is not None else '--max-neurons'}: applies with --stats only")
+        return None
+    try:
+        bin_s = BIN_S if args.bin is None else parse_quantity(args.bin, "time", "--bin")
+        if not bin_s > 0:
+            raise ValueError(f"--bin: must be a positive duration, got {args.bin!r}")
+        return spike_statistics(args.results, bin_s, args.max_neurons or MAX_NEURONS)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from neurosim.io.stats import format_statistics
     from neurosim.io.summary import format_summary, summarize
 
     try:
         summary = summarize(args.results)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
-    print(json.dumps(summary) if args.json else format_summary(summary))
+    stats = _statistics(args)
+    if args.json:
+        print(json.dumps(summary if stats is None else {**summary, "stats": stats}))
+    else:
+        print(format_summary(summary) + ("" if stats is None else "\n\n" + format_statistics(stats)))
     problems = summary.get("problems", [])
     if problems:  # the summary shows them (CORRUPT: lines); the status and stderr say so too
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
@@ -233,20 +299,46 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _export_nwb(args: argparse.Namespace) -> dict:
+    """``export nwb RESULTS.h5 --out FILE.nwb [--force] [--species NAME]``."""
+    from neurosim.io.nwb import export_nwb
+
+    if args.results is None:
+        raise BadInput("export nwb: give the results file, as in: neurosim export nwb RESULTS.h5 --out FILE.nwb")
+    if args.profile is not None:
+        raise BadInput("--profile: applies to hardware targets, not nwb")
+    try:
+        return export_nwb(args.results, args.out, overwrite=args.force, species=args.species)
+    except FileExistsError as exc:
+        raise BadInput(f"--out: {exc.filename} exists; give --force to replace it or choose another --out") from None
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from neurosim.scenario.export import export_source
     from neurosim.scenario.schema import ScenarioError
 
-    try:
-        report = export_source(args.source, args.target, args.out, args.profile)
-    except ScenarioError:
-        raise
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
+    nwb = args.source == "nwb" and args.target is None
+    if nwb:
+        report = _export_nwb(args)
+    elif args.target is None:
+        raise BadInput("--target: required (nir | loihi | onnx | c); for NWB: neurosim export nwb RESULTS.h5 "
+                       "--out FILE.nwb")
+    elif args.results is not None or args.force or args.species is not None:
+        extra = args.results or ("--force" if args.force else "--species")
+        raise BadInput(f"{extra}: unexpected; a hardware export takes one SOURCE (--force and --species apply to nwb)")
+    else:
+        try:
+            report = export_source(args.source, args.target, args.out, args.profile)
+        except ScenarioError:
+            raise
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"{args.target} -> {args.out}")
+        print(f"{'nwb' if nwb else args.target} -> {args.out}")
         for key, value in report.items():
             print(f"  {key} = {value}")
     return EXIT_OK

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from neurosim import checkpoint
 from neurosim.connectivity.connectors import Connector, grid_positions
 from neurosim.engine.footprint import check_fits
 from neurosim.engine.layout import N_ROWS, N_SPIKES, Layout
@@ -83,6 +84,9 @@ class Network:
         self.modulators: list[Modulator] = []
         self._layout: Layout | None = None
         self._step = 0
+        #: the backend of the latest run and whether a checkpoint was restored (see :mod:`neurosim.checkpoint`)
+        self._ran_on: str | None = None
+        self._restored = False
         #: spikes emitted so far by each group (name -> count), recorded or not
         self.spike_counts: dict[str, int] = {}
 
@@ -298,6 +302,10 @@ class Network:
         elif layout.n_parts > 1 and engine.name != "numba":
             raise ValueError(f"simulation.threads: only the numba backend runs a network on several threads "
                              f"(threads = {self.threads}); the backend is {engine.name!r}")
+        if self._restored and engine.name not in checkpoint.BACKENDS:
+            raise NotImplementedError(f"restore: a restored network runs on the {' or '.join(checkpoint.BACKENDS)} "
+                                      f"backend, not {engine.name!r} (it keeps state of its own)")
+        self._ran_on = engine.name
         done = 0
         while done < n:
             ran = engine.run_block(layout, self._step, min(n - done, self.block_steps))
@@ -306,6 +314,18 @@ class Network:
             done += ran
             if progress is not None:
                 progress(done, n)
+
+    def save_state(self, path: Any) -> None:
+        """Write the full state (neurons, spikes in flight, weights, plasticity, modulators, step,
+        spike counts, monitors' in-memory data) to one ``.npz`` file, atomically: see
+        :mod:`neurosim.checkpoint`. A run continued after :meth:`restore` of it, in this network or
+        a new one built by the same code, is bit for bit the uninterrupted run (numpy, numba)."""
+        checkpoint.save(self, path)
+
+    def restore(self, path: Any) -> None:
+        """Load a state written by :meth:`save_state` into this network, which must have the same
+        structure (ValueError naming what differs)."""
+        checkpoint.restore(self, path)
 
     def _spikes_per_step(self, g: Group | Subgroup, ran: int, spk_step: np.ndarray,
                          spk_id: np.ndarray, counts: np.ndarray) -> np.ndarray:

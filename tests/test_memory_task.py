@@ -15,7 +15,8 @@ from neurosim.cli import main
 from neurosim.io import load
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
-EXPERIMENTS = ["hopfield_capacity", "hopfield_phases", "modern_hopfield", "dense_capacity", "dense_hebbian", "multitask",
+EXPERIMENTS = ["hopfield_capacity", "hopfield_phases", "modern_hopfield", "dense_capacity", "dense_hebbian",
+               "dense_hebbian_phases", "multitask",
                "multitask_phases", "willshaw", "clustered_noise"]
 
 #: small parameters: every experiment in about a second
@@ -27,6 +28,8 @@ SMALL = {
                         "queries": 8, "capacity_dims": [6, 8], "capacity_draws": 1, "capacity_max_patterns": 256},
     "dense_capacity": {"powers": [2, 3], "sizes": [[50, 100], [20, 30]], "test_patterns": 8, "draws": 1},
     "dense_hebbian": {"n": 300, "k": 2, "examples": [1, 11, 101], "networks": 1},
+    "dense_hebbian_phases": {"powers": [4], "temperatures": [0.2, 0.8], "rhos": [0.1, 1.0], "alphas": [0.2, 0.8],
+                             "rtol": 0.2, "simulate": True, "n": 20, "chains": 2, "burn_in": 2, "samples": 2},
     "multitask": {"n": 1000, "k": 2, "dilutions": [0.2, 0.8], "networks": 1, "learning": "supervised",
                   "examples": 20},
     "multitask_phases": {"n": 500, "k": 2, "dilutions": [0.3, 0.8], "temperatures": [0.05, 0.3, 0.6], "burn_in": 20,
@@ -45,8 +48,11 @@ CURVES = {
                         ["max_load_modern", "max_load_classical"]),
     "dense_capacity": ("log10_N_n2", ["log10_capacity_n2", "log10_capacity_theory_n2"],
                        ["capacity_exponent_n2", "capacity_exponent_n3"]),
-    "dense_hebbian": ("examples_M", ["overlap_supervised", "overlap_unsupervised", "overlap_theory", "rho"],
-                      ["hopfield_overlap"]),
+    "dense_hebbian": ("examples_M", ["overlap_supervised", "overlap_unsupervised", "overlap_theory", "rho",
+                                     "retained_supervised", "retained_unsupervised"],
+                      ["hopfield_overlap", "threshold_M_supervised_theory", "threshold_M_unsupervised_theory",
+                       "threshold_M_supervised_sim", "threshold_M_unsupervised_sim"]),
+    "dense_hebbian_phases": ("rho", ["T_star_supervised_p4", "T_star_unsupervised_p4"], ["T_c_p4", "alpha_c_p4"]),
     "multitask": ("dilution", ["m_1", "m_2", "m_1_theory"], ["max_deviation_hierarchical"]),
     "multitask_phases": ("boundary_dilution", ["boundary_paramagnetic", "boundary_ordered",
                                                "boundary_paramagnetic_theory"], ["max_boundary_error", "phase_agreement"]),
@@ -106,6 +112,7 @@ def test_malformed_memory_tables_exit_2_naming_the_field(tmp_path, capsys, label
 @pytest.mark.parametrize("experiment,params,path,message", [
     ("dense_capacity", {"sizes": [[50, 100]]}, "memory.dense_capacity.sizes", "one list per power"),
     ("hopfield_capacity", {"sizes": [400, 200]}, "memory.hopfield_capacity.sizes", "strictly increasing"),
+    ("dense_hebbian_phases", {"powers": [3], "simulate": True}, "memory.dense_hebbian_phases.simulate", "even power"),
     ("multitask", {"balanced": True, "learning": "supervised"}, "memory.multitask.balanced", ""),
     ("hopfield_phases", {"average_sweeps": 11}, "memory.hopfield_phases.average_sweeps", "<= sweeps"),
     ("hopfield_phases", {"probes": 5}, "memory.hopfield_phases.probes", "<= K = 4"),

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 from tqdm import tqdm
 
-from neurosim import signals
+from neurosim import checkpoint, signals
 from neurosim.distributed import mpi_comm
 from neurosim.io import ResultsWriter, load
 from neurosim.io.reader import is_results_file
@@ -66,6 +66,8 @@ class RunOptions:
     resume: bool = False
     quiet: bool = False
     argv: tuple[str, ...] = ()
+    #: ``--checkpoint-every`` (s of simulated time): checkpoint the ``simulate`` task, resume from it
+    checkpoint_every: float | None = None
 
 
 @dataclass
@@ -77,6 +79,8 @@ class RunContext:
     progress: Callable[[int, str], Any]
     #: ``--resume``: a task may continue from its own checkpoint (e.g. ``train``)
     resume: bool = False
+    #: ``--checkpoint-every`` (s): the ``simulate`` task checkpoints and resumes (:mod:`neurosim.checkpoint`)
+    checkpoint_every: float | None = None
 
 
 def progress_bar(quiet: bool) -> Callable[[int, str], Any]:
@@ -225,12 +229,15 @@ def _lead(kind, config: dict, path: Path, overwrite: str, options: RunOptions, a
                                    root_seed=kind.root_seed(config), argv=list(options.argv),
                                    attrs={"task": kind.name, **(attrs or {})}) as writer:
                     tell(True)
-                    kind.run(config, prepared, RunContext(writer, log, progress_bar(options.quiet), options.resume))
+                    kind.run(config, prepared, RunContext(writer, log, progress_bar(options.quiet), options.resume,
+                                                          options.checkpoint_every))
             except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as the CLI raises it
                 log.warning("interrupted (%s); the partial results were discarded", signal_name(exc))
                 raise
             except Exception:
                 log.exception("run failed")
                 raise
+            if options.checkpoint_every:
+                checkpoint.remove_files(path)  # the results are in place
             log.info("done")
         return dict(load(path).metrics)

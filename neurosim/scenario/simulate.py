@@ -10,11 +10,13 @@ import math
 import shutil
 import time
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numba
 
+from neurosim import checkpoint
 from neurosim.distributed import mpi_comm, over_ranks
 from neurosim.engine.footprint import GIB, build_peak_bytes, check_fits, recorded_bytes, resident_synapse_bytes
 from neurosim.engine.registry import resolve_backend_name
@@ -25,7 +27,7 @@ from neurosim.projection import Projection
 from neurosim.scenario.named_models import build_named
 from neurosim.scenario.network_spec import build_explicit, resolve_group
 from neurosim.scenario.schema import Problem, ScenarioError, suggest
-from neurosim.scenario.spec import output_path
+from neurosim.scenario.spec import config_hash, output_path
 from neurosim.monitors import SpikeMonitor
 from neurosim.scenario.tasks import TaskKind, register_task
 from neurosim.spike_stats import StreamingSpikeStats, TeeSink
@@ -170,6 +172,60 @@ def prepare(cfg: dict) -> Prepared:
     return Prepared(net, n_steps, backend, weights)
 
 
+def _journal(net: Network, results: Path) -> checkpoint.Journal:
+    """Route every monitor's blocks through the recording journal of a checkpointed run."""
+    if net.comm is not None:
+        raise ScenarioError("--checkpoint-every: a run spread over MPI ranks has no checkpoints; run without it")
+    journal = checkpoint.Journal(checkpoint.files_for(results)[1])
+    for k, monitor in enumerate(net.monitors):
+        monitor.sink = journal.wrap(k, monitor.sink)
+    return journal
+
+
+def _resume(net: Network, state_path: Path, digest: str, journal: checkpoint.Journal, log) -> dict | None:
+    """Restore ``net`` from the checkpoint at ``state_path`` if there is one of the config with
+    sha256 ``digest`` that fits it and its journal is whole, and return what the run saved with
+    it; else None, saying in the log why (``net`` is then untouched)."""
+    if not state_path.is_file():
+        return None
+    try:
+        meta = checkpoint.read_meta(state_path)
+        if meta["extra"].get("config_sha256") != digest:
+            log.warning("the checkpoint %s is of another config; starting from t = 0", state_path)
+            return None
+        journal.check(meta["extra"]["journal"])
+        extra = checkpoint.restore(net, state_path)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning("cannot resume from the checkpoint %s (%s); starting from t = 0", state_path, exc)
+        return None
+    log.info("resumed from the checkpoint %s at t = %.6g s", state_path, net.t)
+    return extra
+
+
+def _run_checkpointed(cfg: dict, prepared: Prepared, ctx, journal: checkpoint.Journal, every: float, bar) -> None:
+    """Run with a checkpoint (:mod:`neurosim.checkpoint`) every ``every`` s of simulated time
+    (rounded up to whole steps), resuming from the checkpoint beside the results if one of this
+    config is there: the network's state is restored and the journal's recordings up to it are
+    handed to the sinks again, so the results equal those of an uninterrupted run."""
+    net, n_steps = prepared.net, prepared.n_steps
+    state_path = checkpoint.files_for(ctx.writer.path)[0]
+    digest = config_hash(cfg)
+    every_steps = max(1, math.ceil(every / net.dt - 1e-9))
+    extra = _resume(net, state_path, digest, journal, ctx.log)
+    if extra is not None:
+        journal.replay(extra["journal"], net.monitors, [m.sink.sink for m in net.monitors])
+    else:
+        journal.start()
+    bar(net._step, n_steps)
+    while net._step < n_steps:
+        chunk = min(every_steps - net._step % every_steps, n_steps - net._step)
+        net.run(chunk * net.dt, backend=prepared.backend,
+                progress=lambda done, _n, offset=net._step: bar(offset + done, n_steps))
+        if net._step < n_steps:
+            checkpoint.save(net, state_path, extra={"config_sha256": digest, "journal": journal.sync()})
+    journal.close()
+
+
 #: population spike counts in bins of 1 ms after the first 100 ms: the synchrony metric ``fano_<monitor>``
 FANO_BIN_S, FANO_SKIP_S = 1e-3, 0.1
 
@@ -184,6 +240,8 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
         if isinstance(monitor, SpikeMonitor) and isinstance(parent_of(monitor.target), Population):
             stats[monitor.name] = StreamingSpikeStats(monitor.target.size, FANO_BIN_S, FANO_SKIP_S)
             monitor.sink = TeeSink(monitor.sink, stats[monitor.name])
+    every = getattr(ctx, "checkpoint_every", None)
+    journal = _journal(net, writer.path) if every else None
     writer.write_network(net)
     duration = prepared.n_steps * net.dt
     start = time.perf_counter()
@@ -201,7 +259,10 @@ def run(cfg: dict, prepared: Prepared, ctx) -> None:
                      peak / n_syn)
     start = time.perf_counter()
     with ctx.progress(prepared.n_steps, "simulate") as bar:
-        net.run(duration, backend=prepared.backend, progress=bar)
+        if journal is None:
+            net.run(duration, backend=prepared.backend, progress=bar)
+        else:
+            _run_checkpointed(cfg, prepared, ctx, journal, every, bar)
     wall = time.perf_counter() - start
     total = 0
     for g in net.groups:

@@ -23,7 +23,8 @@ from types import ModuleType
 from neurosim.scenario.schema import Field, Problem, ScenarioError, table, validate_table
 from neurosim.scenario.tasks import TaskKind, register_task
 
-EXPERIMENTS = ("hopfield_capacity", "hopfield_phases", "modern_hopfield", "dense_capacity", "dense_hebbian", "multitask",
+EXPERIMENTS = ("hopfield_capacity", "hopfield_phases", "modern_hopfield", "dense_capacity", "dense_hebbian",
+               "dense_hebbian_phases", "multitask",
                "multitask_phases", "willshaw", "clustered_noise")
 
 
