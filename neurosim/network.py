@@ -302,10 +302,11 @@ class Network:
         elif layout.n_parts > 1 and engine.name != "numba":
             raise ValueError(f"simulation.threads: only the numba backend runs a network on several threads "
                              f"(threads = {self.threads}); the backend is {engine.name!r}")
-        if self._restored and engine.name not in checkpoint.BACKENDS:
+        name = getattr(engine, "name", type(engine).__name__)  # a caller's own backend object may have none
+        if self._restored and name not in checkpoint.BACKENDS:
             raise NotImplementedError(f"restore: a restored network runs on the {' or '.join(checkpoint.BACKENDS)} "
-                                      f"backend, not {engine.name!r} (it keeps state of its own)")
-        self._ran_on = engine.name
+                                      f"backend, not {name!r} (it keeps state of its own)")
+        self._ran_on = name
         done = 0
         while done < n:
             ran = engine.run_block(layout, self._step, min(n - done, self.block_steps))
