@@ -6,13 +6,15 @@ import numpy as np
 from neurosim.engine.rng import uniform
 
 
-def simulate(W, mask, kind, probs, key, T, neuron, plasticity, astro_mask, decay):
-    """Run one sample; returns (liquid spike raster [T, n_liq], final W). ``kind``: 0 input,
-    1 excitatory, 2 inhibitory per presynaptic (global) neuron."""
+def simulate(W, mask, kind, probs, key, T, neuron, plasticity, astro_mask, decay, x0=None):
+    """Run one sample; returns (liquid spike raster [T, n_liq], final W, final STDP traces).
+    ``kind``: 0 input, 1 excitatory, 2 inhibitory per presynaptic (global) neuron; ``x0``: the
+    traces at the start (default zero; the authors' code carries them from sample to sample)."""
     n_liq, n_tot = W.shape
     n_in = n_tot - n_liq
     W = W.copy()
-    v, r, x = np.zeros(n_tot), np.zeros(n_tot), np.zeros(n_tot)
+    v, r = np.zeros(n_tot), np.zeros(n_tot)
+    x = np.zeros(n_tot) if x0 is None else np.array(x0, dtype=float)
     s = np.full(n_tot, neuron.t_lim)
     eta, A, w_astro, b = plasticity.rates
     lo = np.where(kind == 1, 0.0, -3.0)[None, :]
@@ -39,4 +41,4 @@ def simulate(W, mask, kind, probs, key, T, neuron, plasticity, astro_mask, decay
         A = A + (w_astro * (S[n_in:].sum() - S[:n_in].sum()) + b - A) / plasticity.tau_astro   # 8. astrocyte
         eta, A, w_astro, b = eta * decay, A * decay, w_astro * decay, b * decay               # 9. decay
         raster[t] = S[n_in:]
-    return raster, W
+    return raster, W, x

@@ -42,12 +42,38 @@ def test_kernel_matches_the_numpy_transcription(images, variant, kw, decay):
         raster = np.zeros((120, L.n_liq), np.uint8)
         kernel.run_sample(120, kernel.BERNOULLI_CURRENT, probs[sample], key, W, *lsm._args(lsm.plastic, decay),
                           counts, raster)
-        ref_raster, ref_W = simulate(L.dense(lsm.weights), mask, L.kind, probs[sample, 0], key, 120, lsm.neuron,
+        ref_raster, ref_W, _ = simulate(L.dense(lsm.weights), mask, L.kind, probs[sample, 0], key, 120, lsm.neuron,
                                      lsm.plasticity, lsm.astro_mask, decay)
         assert raster.sum() > 50  # an active liquid
         assert np.array_equal(raster, ref_raster)
         assert np.array_equal(L.dense(W), ref_W)
         assert np.array_equal(counts[0], ref_raster.sum(axis=0))
+
+
+def test_initialisation_carries_the_traces_as_the_authors_code(images):
+    """Phase 1 on three images equals the NumPy transcription chained image by image, each image
+    starting from the weights and (``carry_traces``) the STDP traces the previous one left, or
+    from zero traces. Exact equality, as for the single sample; the two choices must give
+    different weights (the traces at an image onset matter)."""
+    from neurosim.models.lsm.model import INIT_KEY
+
+    probs = nalsm_probabilities(images[0][:3])
+    learned = []
+    for carry in (True, False):
+        lsm = small("stdp", carry_traces=carry)
+        L = lsm.liquid
+        mask = L.dense(np.ones(L.n_synapses)) > 0
+        W, x = L.dense(lsm.weights), np.zeros(L.n_total)
+        seed = lsm._seed(INIT_KEY)
+        for k in range(3):
+            key = np.uint64(kernel.splitmix64_jit(seed ^ np.uint64(k)))
+            _, W, x = simulate(W, mask, L.kind, probs[k, 0], key, 20, lsm.neuron, lsm.plasticity, lsm.astro_mask,
+                               1.0, x0=x if carry else None)
+        lsm.initialise(probs, kernel.BERNOULLI_CURRENT, 20)
+        assert np.array_equal(L.dense(lsm.weights), W) and np.array_equal(lsm.traces, x)
+        assert np.abs(x).max() > 0.05
+        learned.append(W)
+    assert not np.array_equal(*learned)
 
 
 def test_branching_factor_of_known_cascades():
@@ -167,6 +193,7 @@ def test_lsm_task_end_to_end(tmp_path):
     (("init_samples", 500), r"lsm\.init_samples: 500 exceeds"),
     (("stepz", 10), r"lsm\.stepz: unknown key; did you mean 'steps'\?"),
     (("shape", [5, 5]), r"lsm\.shape: needs at least 3 entries"),
+    (("carry_traces", 1), r"lsm\.carry_traces: "),
 ])
 def test_malformed_lsm_tables(tmp_path, capsys, change, message):
     import re
@@ -191,3 +218,20 @@ def test_smoke_scenario_runs_the_ci_protocol(tmp_path, monkeypatch):
     metrics = load(out).metrics
     assert metrics["val_accuracy"] > 0.8 and metrics["test_accuracy"] > 0.8
     assert 0.8 < metrics["branching_factor"] < 1.6
+
+
+def test_nalsm_encoding_with_a_common_normaliser():
+    """p = img / Σ img divided by the given peak (the training part's, shared by all parts), else by
+    the set's own largest p. Exact: two divisions of small integers' ratios, compared to the same
+    closed form."""
+    from neurosim.models.lsm.encoding import nalsm_peak
+
+    img = np.array([[[0, 2], [2, 4]], [[1, 1], [0, 0]]], dtype=np.uint8)
+    own = nalsm_probabilities(img)
+    assert nalsm_peak(img) == 0.5 and np.allclose(own[:, 0], [[0, 0.5, 0.5, 1.0], [1.0, 1.0, 0, 0]])
+    shared = nalsm_probabilities(img[:1], peak=nalsm_peak(img))
+    assert np.allclose(shared[0, 0], [0, 0.5, 0.5, 1.0])
+    alone = nalsm_probabilities(img[:1])  # its own peak 0.5 as well here; a lower peak scales up
+    assert np.allclose(nalsm_probabilities(img[:1], peak=0.25)[0, 0], 2 * alone[0, 0])
+    with pytest.raises(ValueError, match="lsm.peak"):
+        nalsm_probabilities(img, peak=0.0)

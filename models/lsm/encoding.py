@@ -13,15 +13,28 @@ from neurosim.models.lsm.kernel import BERNOULLI_CURRENT, EVENT_CURRENT, POISSON
 ENCODINGS = {"bernoulli": BERNOULLI_CURRENT, "poisson": POISSON_SPIKES, "events": EVENT_CURRENT}
 
 
-def nalsm_probabilities(images: np.ndarray) -> np.ndarray:
-    """NALSM's encoding: p = img / Σ img per image, divided by the largest p of the set.
+def _fractions(images: np.ndarray) -> np.ndarray:
+    """p = img / Σ img per image (flattened)."""
+    x = images.reshape(images.shape[0], -1).astype(np.float64)
+    total = x.sum(axis=1, keepdims=True)
+    return np.divide(x, total, out=np.zeros_like(x), where=total > 0)
+
+
+def nalsm_peak(images: np.ndarray) -> float:
+    """The largest p = img / Σ img of a set: NALSM's normaliser."""
+    return float(_fractions(images).max()) if images.size else 0.0
+
+
+def nalsm_probabilities(images: np.ndarray, peak: float | None = None) -> np.ndarray:
+    """NALSM's encoding: p = img / Σ img per image, divided by ``peak`` (default: the largest p
+    of this set, as the authors do per set).
 
     Input neuron k then receives the current 100 with probability p_k in every 1 ms step.
     """
-    x = images.reshape(images.shape[0], -1).astype(np.float64)
-    total = x.sum(axis=1, keepdims=True)
-    p = np.divide(x, total, out=np.zeros_like(x), where=total > 0)
-    peak = p.max()
+    if peak is not None and not peak > 0:
+        raise ValueError(f"lsm.peak: must be > 0, got {peak!r}")
+    p = _fractions(images)
+    peak = p.max() if peak is None else peak
     return (p / peak if peak > 0 else p)[:, None, :]
 
 

@@ -19,12 +19,32 @@ The synaptic input Σ_j W_ij k(s_j) is kept per liquid neuron as ``D_i + k(s_max
 the synapses of the neuron concerned, so a step costs O(N + events), not O(synapses). A
 presynaptic spike touches its synapses once: timer restart and STDP in one pass.
 
-Why this neuron is not a :class:`~neurosim.neurons.description.Description`: it is the
-authors' discrete update reproduced operation for operation (spike test before integration,
-reset by multiplication, forward Euler ``- v/tau_v``, input as a sum of per-synapse timer
-kernels ``k(s_j)`` rather than a state variable), so that the published accuracies are met;
-the engine's step (integrate, then threshold, receptors as state variables) would change the
-order of operations and the numbers.
+STDP and astrocyte use the engine's shared plasticity description: the weight updates are the
+statements of :mod:`neurosim.plasticity.rules` (``potentiate`` at a post spike, ``depress`` at
+a pre spike, ``coincide`` when both spike in the same step), the traces ``rules.next_trace``
+(all-to-all, increment 0.1) and the astrocyte ``rules.modulator_step`` (drive = liquid minus
+input spikes). NALSM's rule maps onto them as a_plus = eta, a_minus = A (excitatory and input
+pre) and a_plus = -A, a_minus = -eta (inhibitory pre), the astrocyte's A being the
+learning-rate factor. One difference from the engine remains, NALSM's and therefore kept here:
+a coincident pre and post spike changes the weight by ``coincide`` (both changes from the same
+w, clipped once, as the authors' ``NALSM_STDP.py``), whereas the engine's backends depress and
+then potentiate, clipping after each; the two differ only when the depressed weight crosses a
+bound (``tests/test_lsm_stdp_shared.py``).
+
+Why the kernel stays separate from the engine's network loop (each item changes the numbers):
+
+- the neuron is the authors' discrete update reproduced operation for operation (spike test
+  before integration, reset by multiplication, forward Euler ``- v/tau_v``, refractory counter
+  that still integrates), whereas the engine integrates, then thresholds;
+- a synapse's input is a timer kernel ``k(s_j)`` restarted by each presynaptic spike and
+  clipped at ``s_max`` (timers start at ``t_lim``, not at "long ago"), not a receptor state
+  variable; the engine has no timer synapse;
+- the input neurons are LIF neurons receiving ``100 · Bernoulli(p)`` current every ms;
+- the protocol is batched per sample as the authors' TensorFlow graph: in phase 2 every sample
+  starts from its own copy of ``W_INI`` and its plastic changes are discarded, and eta, A,
+  w_astro and b decay by 0.99 each step, which the engine's modulators (no decay of their weight
+  and bias) and its single shared weight array cannot express;
+- the coincidence rule above (clip once).
 """
 
 from __future__ import annotations
@@ -34,9 +54,17 @@ from numba import prange
 
 from neurosim.engine.jit_cache import njit
 from neurosim.engine.rng import splitmix64_jit, uniform_jit
+from neurosim.plasticity import rules
 
 BERNOULLI_CURRENT, POISSON_SPIKES, EVENT_CURRENT = 0, 1, 2
 INPUT, EXCITATORY, INHIBITORY = 0, 1, 2  # kind of a presynaptic neuron
+
+
+_potentiate = njit(inline="always")(rules.potentiate)
+_depress = njit(inline="always")(rules.depress)
+_coincide = njit(inline="always")(rules.coincide)
+_next_trace = njit(inline="always")(rules.next_trace)
+_modulator_step = njit(inline="always")(rules.modulator_step)
 
 
 @njit(cache=True, inline="always")
@@ -61,10 +89,20 @@ def _bounds(kind, w_max):
 
 
 @njit(cache=True, inline="always")
-def _set_weight(q, l, dw, W, lo, hi, D, C, clipped, k_now):
-    """``W[q] = clip(W[q] + dw, lo, hi)``, and the same change in the synaptic input of ``l``
-    (whose presynaptic timer is ``clipped`` or has the kernel value ``k_now``)."""
-    w_new = min(max(W[q] + dw, lo), hi)
+def _rates(kind, eta, rate):
+    """``(a2p, lrp, a2m, lrm)`` of a synapse from a presynaptic neuron of this kind onto a liquid
+    neuron whose depression rate is ``rate``: the shared rule's amplitudes and learning-rate
+    factors (:mod:`neurosim.plasticity.rules`) that give NALSM's ΔW = eta S_i x_j - rate S_j x_i
+    (excitatory, input) or -rate S_i x_j + eta S_j x_i (inhibitory)."""
+    if kind == INHIBITORY:
+        return -1.0, rate, -eta, 1.0
+    return eta, 1.0, 1.0, rate
+
+
+@njit(cache=True, inline="always")
+def _set_weight(q, l, w_new, W, D, C, clipped, k_now):
+    """``W[q] = w_new``, and the same change in the synaptic input of ``l`` (whose presynaptic
+    timer is ``clipped`` or has the kernel value ``k_now``)."""
     delta = w_new - W[q]
     W[q] = w_new
     if clipped:
@@ -76,14 +114,15 @@ def _set_weight(q, l, dw, W, lo, hi, D, C, clipped, k_now):
 @njit(cache=True)
 def run_sample(T, mode, drive, seed, W, indptr, post, kind, w_max, csc_ptr, csc_syn, csc_pre, n_in,
                tau_v, v_th, t_ref, tau_u, bias, t_lim, s_max, input_current,
-               plastic, rates, tau_astro, trace_decay, trace_inc, decay, astro_mask, counts, raster):
+               plastic, rates, tau_astro, trace_decay, trace_inc, decay, astro_mask, x, counts, raster):
     """Run one sample for ``T`` steps; ``W`` is updated in place when ``plastic``.
 
     ``drive``: per-input probabilities (modes BERNOULLI_CURRENT, POISSON_SPIKES) or an event
     array ``[T, n_in]`` (EVENT_CURRENT). Liquid spike counts are added to ``counts[bin]``
     (``counts`` has ``n_bins`` rows splitting the T steps evenly); if
     ``raster`` has T rows, liquid spikes are written there. ``rates`` = (eta, A, w_astro, b)
-    at the start; returns them at the end.
+    at the start; returns them at the end. ``x``: the STDP traces of all neurons at the start,
+    updated in place (the authors' code never resets them between samples).
     """
     n_tot = indptr.shape[0] - 1
     n_liq = n_tot - n_in
@@ -92,11 +131,10 @@ def run_sample(T, mode, drive, seed, W, indptr, post, kind, w_max, csc_ptr, csc_
     v = np.zeros(n_tot)
     ref = np.zeros(n_tot, np.int64)
     timer = np.full(n_tot, t_lim, np.int64)
-    x = np.zeros(n_tot)
     S = np.zeros(n_tot, np.uint8)
     D = np.zeros(n_liq)
     C = np.zeros(n_liq)
-    rate_of, from_exc, from_inh, pending = np.zeros(n_liq), np.zeros(n_liq), np.zeros(n_liq), np.zeros(n_liq)
+    rate_of, pending = np.zeros(n_liq), np.zeros(n_liq)
     for j in range(n_tot):
         for q in range(indptr[j], indptr[j + 1]):
             if t_lim == s_max:
@@ -127,10 +165,7 @@ def run_sample(T, mode, drive, seed, W, indptr, post, kind, w_max, csc_ptr, csc_
         #    joins the synaptic input after step 5, when every restarted timer reads 1
         if plastic:
             for l in range(n_liq):
-                a_l = A if astro_mask[l] else eta
-                rate_of[l] = a_l
-                from_exc[l] = -a_l * x[n_in + l]
-                from_inh[l] = eta * x[n_in + l]
+                rate_of[l] = A if astro_mask[l] else eta
                 pending[l] = 0.0
         for j in range(n_tot):
             if not S[j]:
@@ -138,17 +173,18 @@ def run_sample(T, mode, drive, seed, W, indptr, post, kind, w_max, csc_ptr, csc_
             _restart_row(j, W, indptr, post, D, C, kern, timer[j], s_max)
             timer[j] = 0
             if plastic:
-                inhibitory = kind[j] == INHIBITORY
                 lo, hi = _bounds(kind[j], w_max)
-                x_j = x[j]
                 for q in range(indptr[j], indptr[j + 1]):
                     l = post[q]
                     i = n_in + l
-                    pre_term = from_inh[l] if inhibitory else from_exc[l]
-                    if pre_term == 0.0 and not S[i]:
-                        continue
-                    post_term = ((-rate_of[l] if inhibitory else eta) * x_j) if S[i] else 0.0
-                    w_new = min(max(W[q] + (post_term + pre_term), lo), hi)
+                    if x[i] == 0.0 and not S[i]:
+                        continue  # nothing to depress
+                    a2p, lrp, a2m, lrm = _rates(kind[j], eta, rate_of[l])
+                    if S[i]:  # pre and post spike together: both changes, clipped once
+                        w_new = _coincide(W[q], x[j], 0.0, x[i], 0.0, a2p, 0.0, a2m, 0.0, lrp, lrm, lo, hi,
+                                          0.0, 1.0, 0.0)
+                    else:
+                        w_new = _depress(W[q], x[i], 0.0, a2m, 0.0, lrm, lo, hi, 0.0, 1.0, 0.0)
                     pending[l] += w_new - W[q]
                     W[q] = w_new
         # 4. membrane
@@ -189,12 +225,14 @@ def run_sample(T, mode, drive, seed, W, indptr, post, kind, w_max, csc_ptr, csc_
                     if S[j] or x[j] == 0.0:
                         continue  # done with the presynaptic spike in step 3, or nothing to learn
                     lo, hi = _bounds(kind[j], w_max)
-                    post_coef = -rate_of[l] if kind[j] == INHIBITORY else eta
-                    _set_weight(csc_syn[k], l, post_coef * x[j], W, lo, hi, D, C, timer[j] == s_max, kern[timer[j]])
+                    a2p, lrp, a2m, lrm = _rates(kind[j], eta, rate_of[l])
+                    q = csc_syn[k]
+                    w_new = _potentiate(W[q], x[j], 0.0, a2p, 0.0, lrp, lo, hi, 0.0, 1.0)
+                    _set_weight(q, l, w_new, W, D, C, timer[j] == s_max, kern[timer[j]])
         for i in range(n_tot):
-            x[i] = trace_decay * (x[i] + trace_inc * S[i])
+            x[i] = _next_trace(x[i], S[i], trace_inc, trace_decay, False)
         # 8-9. astrocyte, then the feature-phase decay of the rates
-        A = A + (w_astro * (n_spk_liq - n_spk_in) + b - A) / tau_astro
+        A = _modulator_step(A, n_spk_liq - n_spk_in, w_astro, b, tau_astro)
         if decay != 1.0:
             eta *= decay
             A *= decay
@@ -211,8 +249,8 @@ def run_sample(T, mode, drive, seed, W, indptr, post, kind, w_max, csc_ptr, csc_
 @njit(cache=True, parallel=True)
 def run_batch(T, mode, drives, sample_ids, seed, W_init, indptr, post, kind, w_max, csc_ptr, csc_syn,
               csc_pre, n_in, tau_v, v_th, t_ref, tau_u, bias, t_lim, s_max, input_current, plastic, rates, tau_astro,
-              trace_decay, trace_inc, decay, astro_mask, counts, rasters, raster_of):
-    """Independent samples in parallel, each from a fresh copy of ``W_init``.
+              trace_decay, trace_inc, decay, astro_mask, x_init, counts, rasters, raster_of):
+    """Independent samples in parallel, each from a fresh copy of ``W_init`` and of the traces ``x_init``.
 
     Sample k uses the random stream ``splitmix64(seed ^ sample_ids[k])``, so its features do
     not depend on the batch or the thread that runs it. ``counts[k]`` receives its liquid spike
@@ -226,4 +264,4 @@ def run_batch(T, mode, drives, sample_ids, seed, W_init, indptr, post, kind, w_m
         raster = rasters[raster_of[k]] if raster_of[k] >= 0 else empty
         run_sample(T, mode, drives[k], key, W, indptr, post, kind, w_max, csc_ptr, csc_syn, csc_pre, n_in,
                    tau_v, v_th, t_ref, tau_u, bias, t_lim, s_max, input_current, plastic, rates, tau_astro,
-                   trace_decay, trace_inc, decay, astro_mask, counts[k], raster)
+                   trace_decay, trace_inc, decay, astro_mask, x_init.copy(), counts[k], raster)

@@ -52,6 +52,15 @@ class Liquid:
         w[self.post, self.pre()] = self.w_init if weights is None else weights
         return w
 
+    def adjacency(self) -> np.ndarray:
+        """``A[pre, post]`` of the liquid→liquid synapses (inputs left out): bool (n_liq, n_liq),
+        what the branching factor follows."""
+        pre = self.pre()
+        liquid = pre >= self.n_in
+        a = np.zeros((self.n_liq, self.n_liq), bool)
+        a[pre[liquid] - self.n_in, self.post[liquid]] = True
+        return a
+
     def with_weight_magnitude(self, w: float) -> "Liquid":
         """The same liquid with every initial weight set to ``±w`` (static LSM weight scans)."""
         return Liquid(**{**self.__dict__, "w_init": np.sign(self.w_init) * w})

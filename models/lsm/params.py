@@ -95,6 +95,11 @@ class PlasticityParams:
     ``variant``: ``nalsm`` (astrocyte on), ``stdp`` (fixed depression rate: w_astro = 0), or
     ``static`` (no plasticity). With ``astro_fraction < 1`` the astrocyte sets the depression rate
     of a random fraction of the liquid neurons only; the others depress at the rate ``eta``.
+    ``carry_traces``: the traces x carry over from one initialisation sample to the next, and
+    phase 2 starts from the traces phase 1 left, as in the authors' code (which never resets
+    them; the default); otherwise every sample starts from zero traces, which potentiates the
+    input synapses at every image onset until the liquid saturates (LSM + STDP then falls to
+    ~11 %).
     """
 
     variant: str = "nalsm"
@@ -107,6 +112,7 @@ class PlasticityParams:
     trace_increment: float = 0.1
     decay: float = 0.99
     astro_fraction: float = 1.0
+    carry_traces: bool = True
 
     def __post_init__(self):
         _check(self.variant in VARIANTS, "lsm.plasticity.variant", f"must be one of {VARIANTS}, got {self.variant!r}")

@@ -7,7 +7,8 @@ statement, no literals, branch-free (``soft`` is 1 for the multiplicative weight
 0 for the additive one, ``hard = 1 - soft``), so that every target evaluates the same
 operations in the same order and rounds alike:
 
-- :func:`potentiate` and :func:`depress`, generated from them, are plain Python functions of
+- :func:`potentiate` and :func:`depress`, generated from them (and :func:`coincide` from
+  :data:`COINCIDENCE`, both of a step's changes clipped once, NALSM's order), are plain Python functions of
   scalars; the numba backend compiles them with ``njit`` and the CUDA backend with
   ``cuda.jit(device=True)``;
 - :data:`NUMPY_POTENTIATE` / :data:`NUMPY_DEPRESS` are the same source bound to NumPy's ``minimum``
@@ -43,6 +44,30 @@ DEPRESSION: Statements = (
     ("room", "w - lo"), ("soft_room", "soft * room"), ("g", "soft_room + hard"),
     ("ag", "rate * g"), ("xa", "x - alpha"), ("dw", "ag * xa"), ("moved", "w - dw"),
 )
+#: a presynaptic arrival and a postsynaptic spike of the same step, combined as NALSM does
+#: (Ivanov & Michmizos 2021, authors' ``NALSM_STDP.py``): both changes are computed from the same
+#: ``w`` and summed, then clipped once, ``w <- clip(w + dw+ - dw-, lo, hi)``; ``dw+``/``dw-`` are
+#: the ``dw`` of :data:`POTENTIATION` (arguments suffixed ``p``) and :data:`DEPRESSION` (``m``).
+#: The engine's backends apply the two statements one after the other, clipping each.
+COINCIDENCE_ARGS = ("w", "xp", "yp", "xm", "ym", "a2p", "a3p", "a2m", "a3m", "lrp", "lrm", "lo", "hi", "soft",
+                    "hard", "alpha")
+
+
+def _coincidence() -> Statements:
+    def side(statements: Statements, prefix: str, suffix: str) -> list[tuple[str, str]]:
+        temps = {var for var, _ in statements}
+        args = {"x", "y", "a2", "a3", "lr"}
+
+        def rename(tok: str) -> str:
+            return prefix + tok if tok in temps else tok + suffix if tok in args else tok
+
+        return [(prefix + var, " ".join(rename(t) for t in expr.split())) for var, expr in statements[:-1]]
+
+    return (*side(POTENTIATION, "p_", "p"), *side(DEPRESSION, "m_", "m"), ("both", "p_dw - m_dw"),
+            ("moved", "w + both"))
+
+
+COINCIDENCE: Statements = _coincidence()
 #: the last statement's value, clipped to the bounds, is the new weight (``min``/``max``: Python's
 #: builtins for scalars, which numba and CUDA compile; NumPy's ``minimum``/``maximum`` for arrays)
 RESULT = "min(max(moved, lo), hi)"
@@ -63,6 +88,7 @@ def _generate(name: str, statements: Statements, arguments: tuple[str, ...],
 _ARRAYS = {"min": np.minimum, "max": np.maximum}
 potentiate = _generate("potentiate", POTENTIATION, POTENTIATION_ARGS, {})
 depress = _generate("depress", DEPRESSION, DEPRESSION_ARGS, {})
+coincide = _generate("coincide", COINCIDENCE, COINCIDENCE_ARGS, {})
 NUMPY_POTENTIATE = _generate("potentiate", POTENTIATION, POTENTIATION_ARGS, _ARRAYS)
 NUMPY_DEPRESS = _generate("depress", DEPRESSION, DEPRESSION_ARGS, _ARRAYS)
 
