@@ -1,0 +1,1 @@
+"""PyNN's standard cell, synapse and current-source types, translated to neurosim's models."""
