@@ -164,7 +164,7 @@ def test_hopfield_capacity_extrapolates_to_the_ags_capacity(tmp_path):
     """Finite-size scaling of the retrieval fraction (N = 500, 1000, 2000) must extrapolate to
     the AGS capacity α_c = 0.138 (Amit, Gutfreund & Sompolinsky 1985) within the issue's
     ±0.005, with an error bar below 0.005, and the transition width must shrink as N^(−1/2)
-    (fitted exponent −0.5 ± 0.15). The shipped scenario (N up to 4000) gives 0.1388 ± 0.0007
+    (fitted exponent −0.5 ± 0.15). The shipped scenario (N up to 4000) gives 0.1389 ± 0.0007
     and a width exponent −0.47. Without extrapolation the finite-N thresholds sit at
     0.157-0.175, far outside the band: taking the largest N's α_½ as α_c fails this test."""
     alphas = [0.13, 0.14, 0.15, 0.16, 0.17, 0.18, 0.19]
