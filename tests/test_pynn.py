@@ -8,11 +8,10 @@ import math
 import numpy as np
 import pytest
 
-sim = pytest.importorskip("neurosim.pynn")
-
-from neurosim.connectivity import FromArrays  # noqa: E402
-from neurosim.network import Network  # noqa: E402
-from neurosim.neurons import CubaLIF  # noqa: E402
+import neurosim.pynn as sim
+from neurosim.connectivity import FromArrays
+from neurosim.network import Network
+from neurosim.neurons import CubaLIF
 
 
 @pytest.fixture(autouse=True)

@@ -16,14 +16,12 @@ import numpy as np
 import pytest
 import tomli_w
 
-pytest.importorskip("tonic")
-
-from neurosim.cli import main  # noqa: E402
-from neurosim.datasets import neuromorphic as nm  # noqa: E402
-from neurosim.datasets.store import DataMissing  # noqa: E402
-from neurosim.io import load as load_results  # noqa: E402
-from neurosim.scenario.spec import load as load_scenario  # noqa: E402
-from neurosim.train import data  # noqa: E402
+from neurosim.cli import main
+from neurosim.datasets import neuromorphic as nm
+from neurosim.datasets.store import DataMissing
+from neurosim.io import load as load_results
+from neurosim.scenario.spec import load as load_scenario
+from neurosim.train import data
 
 REPO = Path(__file__).resolve().parents[1]
 XYTP = np.dtype([("x", int), ("y", int), ("t", int), ("p", int)])  # Tonic's N-MNIST events
