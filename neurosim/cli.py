@@ -41,26 +41,22 @@ SCHEDULER_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9A-Fa-f:.
                                r"(\d{1,5})")
 
 
-def _workers(text: str) -> int:
-    """``--workers``: a whole number of at least 1."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of workers, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
+def _whole_number(noun: str, minimum: int):
+    """An argparse type: a whole number of at least ``minimum`` (``noun`` names it in errors)."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of {noun}, got {text!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {n}")
+        return n
+    return parse
 
 
-def _neurons(text: str) -> int:
-    """``--max-neurons``: a whole number of at least 2 (a pair, for the correlations)."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of neurons, got {text!r}") from None
-    if n < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2, got {n}")
-    return n
+#: ``--workers``: at least 1; ``--max-neurons``: at least 2 (a pair, for the correlations)
+_workers = _whole_number("workers", 1)
+_neurons = _whole_number("neurons", 2)
 
 
 def _address(text: str) -> str:
