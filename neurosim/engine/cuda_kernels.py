@@ -1,20 +1,16 @@
-"""numba.cuda kernels of the ``cuda`` backend (see :mod:`neurosim.engine.cuda_backend`).
+"""The device functions the ``cuda`` backend's persistent kernel shares
+(:mod:`neurosim.engine.cuda_persistent`): counter-based random numbers, spike emission, the
+delivery of one spike's row, the ring-buffer take.
 
-Every kernel is a grid-stride loop, so the same code runs with any launch configuration: on a
-GPU with many threads, under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) with one thread
-in one block, which then executes every loop in index order, like the numba backend. Every
-kernel first reads ``halt[0]`` (the step at which the block stopped, ``n_steps`` while it
-runs): kernels queued for steps after an early stop do nothing.
+Under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) the kernel runs with one thread, which
+executes every loop in index order, like the numba backend.
 
 The state is one flat array ``flat[K N]`` (row ``k``: the ``k``-th state variable of each
 neuron's model, see :mod:`neurosim.engine.layout`): a synapse's target is its index into it.
-The neuron update is generated from the layout's compiled models
-(:mod:`neurosim.engine.cuda_neurons`); this module holds the kernels every layout shares.
-Spikes are appended to a list with an atomic counter; the recorded spikes (``spk_step``,
-``spk_id``) are appended the same way and put in the numba backend's order by the host at the
-end of the block. In layouts with plastic projections the spikes are delivered
-by ``deliver_plastic``, which also notes them for the plasticity phase (the kernels of
-:mod:`neurosim.engine.cuda_plasticity`).
+The neuron step is generated from the layout's compiled models
+(:mod:`neurosim.engine.cuda_neurons`). Spikes are appended to a list with an atomic counter;
+the recorded spikes (``spk_step``, ``spk_id``) are appended the same way and put in the numba
+backend's order by the host at the end of the block.
 """
 
 from __future__ import annotations
@@ -34,9 +30,8 @@ from neurosim.engine.rng import _M1, _M2, _GOLDEN, _S11, _S27, _S30, _S31, _STEP
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0") or bool(getattr(cuda, "simulator_enabled", False))
 
-# slots of the device counter array ``ctr``: recorded spikes, the two spike lists, and the
-# elements in ``fired`` (plasticity)
-SPK, SRC_LIST, NEU_LIST, FIRED = 0, 1, 2, 3
+#: the slot of the device counter array ``ctr`` that counts the recorded spikes (``_emit``)
+SPK = 0
 
 if SIMULATED:
     _MASK64 = (1 << 64) - 1
@@ -76,32 +71,7 @@ _alias_draw = cuda.jit(device=True)(rng.alias_draw)
 _binomial = _on_device(rng.binomial, uniform_jit=uniform, stirling_tail=cuda.jit(device=True)(rng.stirling_tail.py_func))
 
 
-@cuda.jit
-def poisson_input(k, step, halt, flat, offset, first, n_targets, seed, k0, prob, alias, count, q, flip, w):
-    """One per-target Poisson input (see :class:`neurosim.engine.layout.Drive`): neuron
-    ``first + i`` adds its count times ``w`` to ``flat[offset + i]``."""
-    if halt[0] <= k:
-        return
-    for i in range(cuda.grid(1), n_targets, cuda.gridsize(1)):
-        j = first + i
-        if prob.shape[0] > 0:
-            c = k0 + _alias_draw(uniform(seed, step, j), prob, alias)
-        else:
-            c = _binomial(seed, np.uint64(step), np.uint64(j), count, q, flip)
-        flat[offset + i] += c * w
-
-
 _normal = _on_device(rng.normal, uniform_jit=uniform)
-
-
-@cuda.jit
-def noise_input(k, step, halt, flat, offset, first, n_targets, seed, a, b):
-    """One noise input (see :class:`neurosim.engine.layout.Drive`): neuron ``first + i`` adds
-    ``a[i] + b[i] z`` to ``flat[offset + i]``."""
-    if halt[0] <= k:
-        return
-    for i in range(cuda.grid(1), n_targets, cuda.gridsize(1)):
-        flat[offset + i] += a[i] + b[i] * _normal(seed, np.uint64(step), np.uint64(first + i))
 
 
 @cuda.jit(device=True)
@@ -117,39 +87,6 @@ def _emit(j, stamp, k, ctr, slot, spikes, spike_mask, spk_step, spk_id, counts, 
     cuda.atomic.add(counts, (k, group_of[j]), 1)
 
 
-@cuda.jit
-def begin_step(k, halt, ctr, n_elements, cap, cur_id, cur_delta, c0, c1, i_ext):
-    """Step start (one thread): stop the block when the spike buffer could overflow (as the
-    numba backend does), apply the current changes ``c0 .. c1``, empty the spike lists."""
-    if cuda.grid(1) != 0 or halt[0] <= k:
-        return
-    if ctr[SPK] + n_elements > cap:
-        halt[0] = k
-        return
-    for c in range(c0, c1):
-        i_ext[cur_id[c]] += cur_delta[c]
-    ctr[SRC_LIST] = 0
-    ctr[NEU_LIST] = 0
-
-
-@cuda.jit
-def sources(k, step, halt, ctr, gen_id, g0, n_gen, poisson_id, poisson_p, poisson_start, poisson_stop, seed,
-            spikes, spike_mask, spk_step, spk_id, counts, group_of):
-    """Spike generators ``g0 .. g0 + n_gen`` and the Poisson sources spiking at ``step``."""
-    if halt[0] <= k:
-        return
-    total = n_gen + poisson_id.shape[0]
-    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-        if t < n_gen:
-            _emit(gen_id[g0 + t], step, k, ctr, SRC_LIST, spikes, spike_mask, spk_step, spk_id, counts, group_of)
-        else:
-            q = t - n_gen
-            if poisson_start[q] <= step and step < poisson_stop[q]:
-                j = poisson_id[q]
-                if uniform(seed, step, j) < poisson_p[q]:
-                    _emit(j, step, k, ctr, SRC_LIST, spikes, spike_mask, spk_step, spk_id, counts, group_of)
-
-
 @cuda.jit(device=True)
 def _deliver_spike(j, base, lane, lanes, indptr, target, weight, delay, row_delay, row_uniform, row_weight, skip,
                    flat, buf):
@@ -157,7 +94,7 @@ def _deliver_spike(j, base, lane, lanes, indptr, target, weight, delay, row_dela
     delay 0 adds into the state, later ones into the ring buffer (atomics). A row with plastic
     synapses (``row_delay`` -2, plastic layouts only) is walked per synapse with the live
     weights, and its delayed plastic synapses (``skip``) are left to their arrival
-    (:func:`neurosim.engine.cuda_plasticity.plastic_pre`); a row of delayed plastic synapses
+    (:func:`neurosim.engine.cuda_plasticity.depress`); a row of delayed plastic synapses
     only (-3) has nothing to deliver now."""
     mask = buf.shape[0] - 1
     d_row = row_delay[j]
@@ -180,32 +117,6 @@ def _deliver_spike(j, base, lane, lanes, indptr, target, weight, delay, row_dela
             cuda.atomic.add(buf, ((base + d) & mask, target[s]), w)
 
 
-@cuda.jit
-def deliver_plastic(k, halt, ctr, slot, spikes, base, lanes, indptr, target, weight, delay, row_delay, row_uniform,
-                    row_weight, flat, buf, skip, group_of, last, gcount, watch, fired, n_hit, hit):
-    """:func:`deliver` in a layout with plastic projections (``numba_backend._emit_plastic``):
-    lane 0 of each spike's group also notes the spike for the next plasticity phase (latest
-    spike step ``last``, group count ``gcount``, and the list ``fired`` of watched elements,
-    counter ``ctr[FIRED]``; same-step pairing: the flag ``hit[base mod L, j]``). Every call
-    delivers spikes stamped ``base``."""
-    if halt[0] <= k:
-        return
-    count = ctr[slot]
-    gid = cuda.grid(1)
-    group, lane, n_groups = gid // lanes, gid % lanes, cuda.gridsize(1) // lanes
-    for e in range(group, count, n_groups):
-        j = spikes[e]
-        if lane == 0:
-            last[j] = base
-            cuda.atomic.add(gcount, group_of[j], 1)
-            if watch[j]:
-                fired[cuda.atomic.add(ctr, FIRED, 1)] = j
-                if n_hit > 0:
-                    hit[base & (hit.shape[0] - 1), j] = 1
-        _deliver_spike(j, base, lane, lanes, indptr, target, weight, delay, row_delay, row_uniform, row_weight, skip,
-                       flat, buf)
-
-
 @cuda.jit(device=True)
 def _take_one(i, n, flat, buf, slot, buffered):
     """Add neuron ``i``'s entries of ring-buffer slot ``slot`` to the state rows flagged in
@@ -214,21 +125,3 @@ def _take_one(i, n, flat, buf, slot, buffered):
         if buffered[r]:
             flat[r * n + i] += buf[slot, r * n + i]
             buf[slot, r * n + i] = 0
-
-
-@cuda.jit
-def take_buffered(k, halt, n, flat, buf, slot, buffered):
-    """Add the ring-buffer slot ``slot`` to the state rows flagged in ``buffered`` and clear it."""
-    if halt[0] <= k:
-        return
-    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        _take_one(i, n, flat, buf, slot, buffered)
-
-
-@cuda.jit
-def record_state(k, halt, n, flat, rec_id, rec_var, rec_out, row):
-    """Sample the recorded state columns into row ``row`` of ``rec_out``."""
-    if halt[0] <= k:
-        return
-    for c in range(cuda.grid(1), rec_id.shape[0], cuda.gridsize(1)):
-        rec_out[row, c] = flat[rec_var[c] * n + rec_id[c]]

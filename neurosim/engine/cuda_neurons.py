@@ -1,13 +1,13 @@
-"""The neuron kernel of the ``cuda`` backend, generated from the compiled models of a layout.
+"""The neuron step of the ``cuda`` backend, generated from the compiled models of a layout.
 
 Each model's step body (:mod:`neurosim.neurons.description`) becomes a device function
 ``model_k(i, n, flat, ref, i_ext, params, ref_steps)`` that loads neuron ``i``'s state
 variables (rows of ``flat[K N]``), its refractory counter, external current and parameter
-rows, runs the body, stores the new state and returns whether the neuron spiked. The kernel
-``neurons`` is a grid-stride loop over all neurons: each thread (with ``take``) first adds the
-ring-buffer slot to the buffered state rows, then runs the model of its neuron (``model_of[i]``,
-from ``Layout.segments``' model column) and appends a spike, stamped ``step + 1``, to the
-neuron spike list. Nothing of any model is written here: the model math is the body the
+rows, runs the body, stores the new state and returns whether the neuron spiked. The device
+function ``step_neuron`` runs the model of neuron ``i`` (``model_of[i]``, from
+``Layout.segments``' model column); the persistent kernel
+(:mod:`neurosim.engine.cuda_persistent`) calls it for every neuron of every step. Nothing of
+any model is written here: the model math is the body the
 description compiles to, and the scalar helpers (``where``, ``clip``, ``phi1``, ``exprel``)
 are those of :mod:`neurosim.neurons.codegen`, compiled as device functions.
 
@@ -19,7 +19,7 @@ the ``numpy`` backend bit for bit in float64 whatever functions the reference ev
 cent of arguments). On a GPU they are ``math``'s, i.e. CUDA's libdevice, and results agree with
 the other backends to rounding (NVVM also contracts multiply-adds into FMAs).
 
-Generated kernels are cached per tuple of models.
+Generated steps are cached per tuple of models.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 from numba import cuda
 
-from neurosim.engine.cuda_kernels import NEU_LIST, SIMULATED, _emit, _take_one
+from neurosim.engine.cuda_kernels import SIMULATED
 from neurosim.neurons import codegen
 from neurosim.neurons.description import CompiledModel
 
@@ -136,18 +136,6 @@ def step_source(n_models: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-KERNEL_SOURCE = """def neurons(k, step, halt, ctr, n, flat, ref_a, i_ext_a, params, ref_steps_a, model_of, take, buf, slot,
-            buffered, spikes, spike_mask, spk_step, spk_id, counts, group_of):
-    if halt[0] <= k:
-        return
-    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        if take:
-            take_one(i, n, flat, buf, slot, buffered)
-        if step_neuron(i, n, flat, ref_a, i_ext_a, params, ref_steps_a, model_of):
-            emit(i, step + 1, k, ctr, NEU_LIST, spikes, spike_mask, spk_step, spk_id, counts, group_of)
-"""
-
-
 @functools.lru_cache(maxsize=64)
 def neuron_step(models: tuple[CompiledModel, ...]):
     """The device function ``step_neuron`` of ``models`` (:func:`step_source`)."""
@@ -157,16 +145,6 @@ def neuron_step(models: tuple[CompiledModel, ...]):
         scope[f"model_{m}"] = cuda.jit(device=True)(fn)
     step = codegen.compile_source(step_source(len(models)), "step_neuron", scope, "<cuda neuron step>")
     return cuda.jit(device=True)(step)
-
-
-@functools.lru_cache(maxsize=64)
-def neuron_kernel(models: tuple[CompiledModel, ...]):
-    """The ``cuda.jit`` kernel ``neurons(k, step, halt, ctr, n, flat, ref, i_ext, params, ref_steps,
-    model_of, take, buf, slot, buffered, spikes, spike_mask, spk_step, spk_id, counts, group_of)``
-    of ``models`` (``model_of[i]``: index into ``models`` of neuron ``i``'s model)."""
-    scope = {"cuda": cuda, "emit": _emit, "take_one": _take_one, "NEU_LIST": NEU_LIST,
-             "step_neuron": neuron_step(models)}
-    return cuda.jit(codegen.compile_source(KERNEL_SOURCE, "neurons", scope, "<cuda neuron update>"))
 
 
 def model_of(segments: np.ndarray, n: int) -> np.ndarray:

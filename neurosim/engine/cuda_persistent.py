@@ -1,29 +1,40 @@
 """The persistent kernel of the ``cuda`` backend: a whole block of steps in one launch.
 
-Layouts without plastic projections run a block as one launch of ``run_steps``. Its threads
-loop over the steps together, separated by barriers: ``cuda.syncthreads()`` in the kernel for a
-launch of one block (small networks), a grid-wide ``this_grid().sync()`` in the kernel launched
-cooperatively over several blocks. Step ``m`` (``k``-th of the block; semantics of :mod:`neurosim.engine.layout`):
+Every layout runs a block as one launch of ``run_steps``. Its threads loop over the steps
+together, separated by barriers: ``cuda.syncthreads()`` in the kernel for a launch of one
+block (small networks), a grid-wide ``this_grid().sync()`` in the kernel launched
+cooperatively over several blocks. Step ``m`` (``k``-th of the block; semantics of
+:mod:`neurosim.engine.layout`):
 
 1. with spike generators or Poisson sources: ``_sources`` appends the sources spiking at ``m``
    to the source list | barrier | ``_deliver`` delivers them, due ``m + delay`` | barrier;
-2. on sampled steps: each neuron's Poisson inputs and ring-buffer slot | barrier | the state
+2. with plastic projections, the plasticity phase for the spikes at ``t_m``
+   (:mod:`neurosim.engine.cuda_plasticity`): depression and arrivals | barrier | potentiation
+   | barrier | the traces at ``t_{m+1}`` and (thread 0) the modulators, no barrier;
+3. on sampled steps: each neuron's Poisson inputs and ring-buffer slot | barrier | the state
    sample | barrier;
-3. per neuron (one thread each, grid-stride): its Poisson inputs and ring-buffer slot (when not
+4. per neuron (one thread each, grid-stride): its Poisson inputs and ring-buffer slot (when not
    sampled), its noise inputs, its model's step (:func:`neurosim.engine.cuda_neurons.neuron_step`),
    and its spike, stamped ``m + 1``, appended to the neuron list of parity ``k`` | barrier;
-4. ``_deliver`` of those spikes, due ``m + 1 + delay``, while thread 0 prepares step ``m + 1``
+5. ``_deliver`` of those spikes, due ``m + 1 + delay``, while thread 0 prepares step ``m + 1``
    (``_begin``: stop when the spike buffer could overflow, apply the current changes due,
    find the generators due, empty the source list and the other neuron list) | barrier.
 
-A static network without sources thus pays two barriers per step. Each neuron's additions
-come in the order of the per-step kernels of :mod:`neurosim.engine.cuda_kernels` (inputs by
-index, ring buffer, noise), and under the CUDA simulator the launch is one thread, so the
-results equal the numba backend's bit for bit, like theirs (the test suite checks it).
+With plasticity every spike delivered in (1) and (5) is also noted for the next plasticity
+phase (:func:`neurosim.engine.cuda_plasticity.note`), and rows with plastic synapses are walked
+with the live weights, their delayed plastic synapses left to their arrival.
+
+A static network without sources thus pays two barriers per step, a plastic one four. Each
+neuron's additions come in the order of the numba backend's step (inputs by index, ring
+buffer, noise), and under the CUDA simulator the launch is one thread, so the results equal
+the numba backend's bit for bit, weights, traces and modulators included (the test suite
+checks it). The plastic and the static kernels are compiled separately, so a static network
+carries no plasticity code.
 
 Spike delivery gives each spike a group of ``lanes`` threads that walk its row (CSR, so the
 group reads consecutive synapses): 32 when spikes are many, more when few, up to 1024, so
-that the spikes of a step spread over the whole grid whatever their number.
+that the spikes of a step spread over the whole grid whatever their number; the plasticity
+phases group their threads the same way.
 
 Every counter lives on the device (array ``ctr``, slots below); the host reads it, the stop
 step ``halt`` and the recordings once, after the launch. Thread 0 keeps the cursors in
@@ -34,7 +45,9 @@ Measured on an H200 (``bash benchmarks/gpu_checks.sh``, numba-cuda 0.30): a grid
 at a real-time factor of 0.108 (numba on one core: 0.061), with 400,000 at 1.6, with 10^6 at
 4.5; full-scale PD14 (77,169 neurons, 2.99e8 synapses, float32) at 0.75 with rates within 3 %
 of the published ones. A step thus costs some 10 us at small sizes, far above the barriers:
-the dependent global-memory reads of each phase dominate.
+the dependent global-memory reads of each phase dominate. Plastic networks ran a launch
+sequence per step then (0.5 ms a step whatever the size); their one-launch kernel has not yet
+run on a GPU.
 """
 
 from __future__ import annotations
@@ -48,14 +61,18 @@ from numba import cuda
 
 from neurosim.engine.cuda_kernels import _alias_draw, _binomial, _deliver_spike, _emit, _normal, _take_one, uniform
 from neurosim.engine.cuda_neurons import neuron_step
+from neurosim.engine.cuda_plasticity import depress, modulate, next_traces, note, potentiate
 
 #: slots of ``ctr``: recorded spikes (``cuda_kernels.SPK``), the source list, the two neuron lists,
-#: the generator cursor, the first generator of the step, the current-change cursor, samples taken
-SPK, SRC, NEU0, NEU1, GEN, GEN0, CUR, ROWS = range(8)
-N_COUNTERS = 8
+#: the generator cursor, the first generator of the step, the current-change cursor, samples
+#: taken, the elements in ``fired`` (plasticity)
+SPK, SRC, NEU0, NEU1, GEN, GEN0, CUR, ROWS, FIRED = range(9)
+N_COUNTERS = 9
 
 #: the neuron step of a layout's models (``cuda_neurons.neuron_step``), bound per tuple of models
 step_neuron = None
+#: whether the layout has plastic projections, bound per kernel
+PLASTIC = False
 
 
 class Sizes(NamedTuple):
@@ -75,6 +92,9 @@ class Sizes(NamedTuple):
     n_in: int  # Poisson inputs
     n_noise: int  # noise inputs
     has_sources: bool  # generators or Poisson sources
+    n_trace: int  # plasticity: trace columns
+    n_hit: int  # plasticity: elements flagged for same-step pairing (0: none)
+    n_mod: int  # plasticity: modulators
 
 
 class Csr(NamedTuple):
@@ -211,19 +231,53 @@ def _sources(k, step, tid, nth, seed, s, drv, rec, lists):
 
 
 @cuda.jit(device=True)
-def _deliver(count, spikes, base, tid, nth, csr, cells):
-    """Deliver ``spikes[:count]``, due ``base + delay``: a group of ``lanes`` threads per spike."""
+def _lanes(count, nth):
+    """Threads per item for ``count`` items over ``nth`` threads: 32 when items are many, more
+    when few (up to 1024), at most ``nth``; a power of two. Threads ``lanes * (nth // lanes)``
+    and above have no group: callers leave them idle."""
     lanes = 1
     while lanes < 32 and 2 * lanes <= nth:
         lanes *= 2
-    while lanes < 1024 and 2 * lanes * count <= nth:
+    while lanes < 1024 and 2 * lanes * max(count, 1) <= nth:
         lanes *= 2
+    return lanes
+
+
+@cuda.jit(device=True)
+def _deliver(count, spikes, base, tid, nth, csr, cells, skip):
+    """Deliver ``spikes[:count]``, due ``base + delay``: a group of ``lanes`` threads per spike
+    (``skip``: the delayed plastic synapses, left to their arrival)."""
+    lanes = _lanes(count, nth)
     group, lane, n_groups = tid // lanes, tid % lanes, nth // lanes
     if group >= n_groups:
         return
     for e in range(group, count, n_groups):
         _deliver_spike(spikes[e], base, lane, lanes, csr.indptr, csr.target, csr.weight, csr.delay, csr.row_delay,
-                       csr.row_uniform, csr.row_weight, csr.row_delay, cells.flat, cells.buf)
+                       csr.row_uniform, csr.row_weight, skip, cells.flat, cells.buf)
+
+
+@cuda.jit(device=True)
+def _note(count, spikes, base, tid, nth, s, ctr, group_of, pl):
+    """Note ``spikes[:count]``, delivered at ``base``, for the next plasticity phase."""
+    for e in range(tid, count, nth):
+        note(spikes[e], base, s.n_hit, ctr, FIRED, group_of, pl)
+
+
+def _plasticity(step, tid, nth, s, csr, cells, lists, pl):
+    """The plasticity phase of ``step`` (:mod:`neurosim.engine.cuda_plasticity`), up to the
+    traces and modulators, which need no barrier before the neuron update (a device function
+    bound per barrier by :func:`persistent_kernel`)."""
+    ctr = lists.ctr
+    n_fired = ctr[FIRED]
+    arrivals = pl.pend_n[step & s.mask]
+    depress(step, n_fired, tid, nth, _lanes(arrivals + n_fired, nth), csr.target, csr.weight, cells.buf, pl)
+    _barrier()
+    potentiate(step, n_fired, tid, nth, _lanes(n_fired, nth), s.n_hit, csr.weight, pl)
+    _barrier()
+    next_traces(step, tid, nth, s.n_trace, s.n_hit, pl)
+    if tid == 0:
+        modulate(step, s.n_mod, pl)
+        ctr[FIRED] = 0
 
 
 @cuda.jit(device=True)
@@ -252,7 +306,7 @@ def _noises(i, step, s, drv, flat):
                 drv.noise_seed[q], np.uint64(step), np.uint64(i))
 
 
-def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists):
+def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists, pl):
     """Steps ``step0 .. step0 + n_steps - 1`` (or until ``halt``); see the module docstring."""
     tid, nth = cuda.grid(1), cuda.gridsize(1)
     ctr, n = lists.ctr, s.n
@@ -267,8 +321,12 @@ def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists):
         if s.has_sources:
             _sources(k, step, tid, nth, seed, s, drv, rec, lists)
             _barrier()
-            _deliver(ctr[SRC], lists.src, step, tid, nth, csr, cells)
+            if PLASTIC:
+                _note(ctr[SRC], lists.src, step, tid, nth, s, ctr, rec.group_of, pl)
+            _deliver(ctr[SRC], lists.src, step, tid, nth, csr, cells, pl.skip)
             _barrier()
+        if PLASTIC:
+            _plasticity(step, tid, nth, s, csr, cells, lists, pl)
         slot = step & s.mask
         sample = s.n_cols > 0 and step % s.interval == 0
         if sample:
@@ -298,16 +356,22 @@ def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists):
                 ctr[ROWS] += 1
             ctr[NEU1 - parity] = 0
             c, g, check = _begin(k + 1, step + 1, n_steps, s, drv, cells, lists, c, g, check)
-        _deliver(ctr[NEU0 + parity], spikes, step + 1, tid, nth, csr, cells)
+        if PLASTIC:
+            _note(ctr[NEU0 + parity], spikes, step + 1, tid, nth, s, ctr, rec.group_of, pl)
+        _deliver(ctr[NEU0 + parity], spikes, step + 1, tid, nth, csr, cells, pl.skip)
         _barrier()
     if tid == 0:
         ctr[CUR], ctr[GEN] = c, g
 
 
 @functools.lru_cache(maxsize=64)
-def persistent_kernel(models: tuple, one_block: bool):
-    """The kernel ``run_steps(step0, n_steps, seed, sizes, csr, cells, drive, record, lists)`` of
-    a layout whose neurons take ``models`` (its compiled models), for a launch of one block
-    (block barriers) or of several (grid barriers, launched cooperatively)."""
-    scope = {**globals(), "step_neuron": neuron_step(models), "_barrier": _block_barrier if one_block else _grid_barrier}
+def persistent_kernel(models: tuple, one_block: bool, plastic: bool):
+    """The kernel ``run_steps(step0, n_steps, seed, sizes, csr, cells, drive, record, lists,
+    plastic)`` of a layout whose neurons take ``models`` (its compiled models), for a launch of
+    one block (block barriers) or of several (grid barriers, launched cooperatively), with or
+    without the plasticity phase."""
+    barrier = _block_barrier if one_block else _grid_barrier
+    plasticity = types.FunctionType(_plasticity.__code__, {**globals(), "_barrier": barrier}, "_plasticity")
+    scope = {**globals(), "step_neuron": neuron_step(models), "_barrier": barrier, "PLASTIC": plastic,
+             "_plasticity": cuda.jit(device=True)(plasticity)}
     return cuda.jit(types.FunctionType(_run_steps.__code__, scope, "run_steps"))

@@ -27,12 +27,13 @@ _AUTO_PROBES: dict[str, Callable[[], tuple[bool, str]]] = {}
 
 #: ``auto`` picks cuda only for static networks of at least this many neurons: the crossover of the
 #: numba (all cores) and cuda wall times on CUBA (``benchmarks/cuba.py --sizes``, in-degree fixed),
-#: measured in an earlier session on an H100 machine. Below it cuda's per-step kernel launches
-#: (about 0.25 ms a step, see :mod:`neurosim.engine.cuda_backend`) cost more than numba's whole step.
+#: measured on an H100 with per-step launches and confirmed on an H200 with the persistent kernel
+#: (numba on one core faster up to 16,000 neurons). Plastic networks run the persistent kernel too,
+#: but it has not been timed on a GPU yet, so ``auto`` keeps them on numba.
 CUDA_MIN_NEURONS = 100_000
 AUTO_RULE = (f"cuda for static (non-plastic) networks of at least {CUDA_MIN_NEURONS:,} neurons on a usable "
              "CUDA GPU, numba otherwise (measured on an H200 with CUBA: numba on one core is faster up to "
-             "16,000 neurons, cuda 2.7x faster at 400,000; plastic networks launch kernels every step on a GPU)")
+             "16,000 neurons, cuda 2.7x faster at 400,000; plastic networks stay on numba until timed on a GPU)")
 
 
 def register_backend(name: str, factory: Callable[[], Backend],
