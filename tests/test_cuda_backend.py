@@ -291,6 +291,44 @@ print(json.dumps(report))
 """
 
 
+# Postsynaptic ("pull") delivery of neuron spikes (NEUROSIM_CUDA_DELIVERY): forced on every step
+# (one thread, then 80 threads: no atomics, every target walks its synapses in numba's order), and
+# chosen by load (auto: the steps of a volley, when at least 1/16 of the neurons spiked); every
+# run equal to numba bit for bit, block by block (states, ring buffer, recordings).
+SIMULATED_PULL = PRELUDE + r"""
+import os
+from neurosim import Uniform
+from neurosim.engine.cuda_backend import LAUNCH_INFO
+from test_engine import random_network
+
+
+def volleys():
+    net = Network(dt="0.1 ms", seed=6)
+    cells = net.population("cells", 64, LIF(v_rest="-65 mV", v_th="-50 mV", v_reset="-65 mV", tau_m="10 ms",
+                                            t_ref="2 ms"), v_init=Uniform("-65 mV", "-55 mV"))
+    noise = net.poisson_source("noise", 20, rate="300 Hz")
+    stim = net.spike_source("stim", 1, times=["2 ms", "6 ms"], indices=[0, 0])
+    net.connect(stim, cells, FixedProbability(1.0), weight="20 mV")  # every cell spikes in the step
+    net.connect(noise, cells, FixedProbability(0.3), weight="2.5 mV")
+    net.connect(cells, cells, FixedProbability(0.2), weight=Uniform("0.1 mV", "0.6 mV"), delay=Uniform("0 ms", "1 ms"))
+    return net, [net.spike_monitor(cells), net.state_monitor(cells, ["v"], indices=[0, 9])]
+
+
+def run(label, mode, make, durations):
+    os.environ["NEUROSIM_CUDA_DELIVERY"] = mode
+    compare(label, make, durations)
+    report[label]["launch"] = {k: LAUNCH_INFO[k] for k in ("pull", "pulled_steps")}
+
+
+run("pull", "pull", random_network, ["20 ms"])
+run("auto", "auto", volleys, ["10 ms"])
+run("push", "push", volleys, ["10 ms"])
+os.environ["NEUROSIM_CUDA_GRID"] = "1,80"
+run("pull_threads", "pull", random_network, ["5 ms"])
+print(json.dumps(report))
+"""
+
+
 # Every neuron model of MODELS in one small network (per-neuron bias rows, so no population shares
 # its parameters), connected at random with delays (0 to 1.5 ms: into the state and into the ring
 # buffer), inhibitory projections on each model's inhibitory receptor, Poisson input, spike
@@ -349,7 +387,8 @@ report["models"]["layout_models"] = len(net.layout.models)
 report["models"]["state_rows"] = [int(net.layout.state.vars.shape[0]), max(len(p.model.state_variables) for p in pops)]
 report["models"]["samples"] = [int(m.t.size) for m in mons[len(pops) + 2:2 * len(pops) + 2]]
 from neurosim.engine import cuda_persistent
-cuda_persistent.persistent_kernel(tuple(net.layout.models), True, False)  # the same models again: cached
+from neurosim.engine.cuda_backend import LAUNCH_INFO
+cuda_persistent.persistent_kernel(tuple(net.layout.models), True, False, LAUNCH_INFO["pull"])  # the same again: cached
 report["models"]["kernel_cache"] = list(cuda_persistent.persistent_kernel.cache_info()[:2])  # hits, misses
 report["models"]["hand_written_lif_gone"] = not hasattr(cuda_kernels, "neurons") and "p_vv" not in open(
     cuda_kernels.__file__).read()
@@ -386,7 +425,8 @@ for precision in ("float64", "float32"):
     report[precision] = {"entry": ".func" in ptx, "f64": len(re.findall(r"\.f64\b", ptx)),
                          "models": len(lay.models)}
 
-# the persistent kernel (both barrier variants, static and plastic), typed as the backend launches it;
+# the persistent kernel (both barrier variants; static, plastic, and static able to pull), typed as
+# the backend launches it;
 # the plastic layout has triplet terms, same-step pairing and a modulator
 sys.path.insert(0, "tests")
 from neurosim import CubaLIF, FixedProbability, STDP
@@ -406,7 +446,10 @@ def plastic_network():
     return net
 
 
-for label, net in (("static", random_network()[0]), ("plastic", plastic_network())):
+from neurosim.engine.incoming import incoming
+
+static = random_network()[0]
+for label, net in (("static", static), ("plastic", plastic_network()), ("pull", static)):
     lay = net.layout
     tab, st, syn, drv, rec = lay.table, lay.state, lay.syn, lay.drive, lay.rec
     n = st.vars.shape[1]
@@ -419,9 +462,10 @@ for label, net in (("static", random_network()[0]), ("plastic", plastic_network(
             Q.Record(rec.spike_mask, rec.group_of, rec.spk_step, rec.spk_id, rec.counts, rec.rec_id, rec.rec_var,
                      rec.rec_out),
             Q.Lists(np.zeros(Q.N_COUNTERS, np.int64), np.zeros(1, np.int64), np.zeros(4, np.int32),
-                    np.zeros((2, n), np.int32)), host_arrays(lay.plastic))
+                    np.zeros((2, n), np.int32)), host_arrays(lay.plastic),
+            Q.Pull(*incoming(syn.indptr, syn.target, n), np.zeros(n, np.uint8)))
     for one_block in (True, False):
-        kernel = Q.persistent_kernel(tuple(lay.models), one_block, label == "plastic")
+        kernel = Q.persistent_kernel(tuple(lay.models), one_block, label == "plastic", label == "pull")
         ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args), cc=(8, 0))
         # a grid barrier needs the cooperative-groups intrinsic (numba then launches cooperatively)
         report[f"{label}_{'block' if one_block else 'grid'}"] = [".entry" in ptx, "CGGetIntrinsicHandle" in ptx,
@@ -492,6 +536,21 @@ def test_many_threads_of_the_persistent_kernel_under_the_simulator_share_the_wor
     assert plastic["state_rel_diff"] < 1e-12, plastic
 
 
+def test_pulled_delivery_under_the_simulator_matches_numba_bit_for_bit():
+    """Neuron spikes delivered postsynaptically every step, or in the steps of high load only:
+    state, ring buffer and recordings equal numba's block by block, with one thread and with 80."""
+    report = _child(SIMULATED_PULL)
+    for label, steps in (("pull", 200), ("pull_threads", 50)):
+        r = report[label]
+        assert r["launch"] == {"pull": True, "pulled_steps": steps}, r  # every step pulled
+        assert r["spikes"] > 80 and r["blocks_equal"] and r["monitors_equal"], r
+    auto = report["auto"]  # the volleys' steps pulled, the others pushed
+    assert auto["launch"]["pull"] and 2 <= auto["launch"]["pulled_steps"] <= 50, auto
+    assert auto["spikes"] > 128 and auto["blocks_equal"] and auto["monitors_equal"], auto
+    assert report["push"]["launch"] == {"pull": False, "pulled_steps": 0}, report["push"]
+    assert report["push"]["blocks_equal"] and report["push"]["spikes"] == auto["spikes"], report["push"]
+
+
 def test_every_neuron_model_under_the_simulator_matches_numpy_bit_for_bit():
     """All models of ``MODELS`` in one network: spikes, every state variable at every step, the
     state and the ring buffer after each block equal the NumPy reference's (float64)."""
@@ -530,7 +589,7 @@ def test_generated_neuron_kernel_compiles_to_ptx_for_every_model():
     for precision in ("float64", "float32"):
         assert report[precision]["entry"] and report[precision]["models"] == len(MODELS), report
     assert report["float64"]["f64"] > 0 and report["float32"]["f64"] == 0, report
-    for label in ("static", "plastic"):  # triplet terms, same-step pairing, modulators type and compile for a GPU
+    for label in ("static", "plastic", "pull"):  # triplet terms, same-step pairing, modulators, pulled delivery
         assert report[f"{label}_block"][:2] == [True, False] and report[f"{label}_grid"][:2] == [True, True], report
     # the plastic kernel's two extra barriers per step (depression | potentiation | neurons)
     assert report["plastic_block"][2] == report["static_block"][2] + 2, report
@@ -608,6 +667,29 @@ def test_cuda_on_a_gpu_agrees_with_numba_statistically(monkeypatch, grid):
     assert cuda_backend.LAUNCH_INFO["grid"][0] == (1 if grid else 16)
     assert rates["cuda"] == pytest.approx(rates["numba"], rel=0.01)
     assert np.isfinite(rates["cuda"]) and 5.0 < rates["cuda"] < 6.5
+
+
+@needs_gpu
+def test_pulled_delivery_on_a_gpu_repeats_exactly(monkeypatch):
+    """CUBA (no sources) with every step pulled: no float atomics, so two runs give the same
+    spikes and final state bit for bit, and the rate agrees with numba's within 1 %."""
+    from neurosim.engine import cuda_backend
+    from neurosim.models.cuba import Params, build
+
+    monkeypatch.setenv("NEUROSIM_CUDA_DELIVERY", "pull")
+    runs = []
+    for _ in range(2):
+        net = build(Params(n=4000), seed=0)
+        net.run("1 s", backend="cuda")
+        assert cuda_backend.LAUNCH_INFO["pull"] and cuda_backend.LAUNCH_INFO["pulled_steps"] > 0
+        runs.append(([(m.t.copy(), m.i.copy()) for m in net.monitors], net.layout.state.vars.copy()))
+    (spikes_a, state_a), (spikes_b, state_b) = runs
+    assert all(np.array_equal(ta, tb) and np.array_equal(ia, ib) for (ta, ia), (tb, ib) in zip(spikes_a, spikes_b))
+    assert np.array_equal(state_a, state_b)
+    reference = build(Params(n=4000), seed=0)
+    reference.run("1 s", backend="numba")
+    rate = sum(t.size for t, _ in spikes_a)
+    assert rate == pytest.approx(sum(m.t.size for m in reference.monitors), rel=0.01) and rate > 0
 
 
 @needs_gpu

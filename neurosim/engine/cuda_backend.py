@@ -56,8 +56,18 @@ from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Lay
 
 #: device copies of at most this many layouts are kept
 CACHE_SIZE = 2
+#: ``auto`` delivery pulls the neuron spikes of a step (:mod:`neurosim.engine.incoming`) when at
+#: least this fraction of the neurons spiked: a pass over all the synapses then costs less than the
+#: atomics of walking the spikes' rows (not yet calibrated on a GPU)
+PULL_FRACTION = 1 / 16
+#: ``auto`` builds the incoming index only for layouts with at most this many neuron synapses
+PULL_MAX_SYNAPSES = 1 << 27
+DELIVERIES = ("auto", "push", "pull")
+#: dtypes of the stand-in ``Pull`` arrays of a kernel that never pulls
+PULL_STAND_INS = (np.int64, np.int32, np.int32, np.int32, np.uint8)
 
-#: how the last block was launched (diagnostics): the grid (blocks, threads per block), plastic or not
+#: how the last block was launched (diagnostics): the grid (blocks, threads per block), plastic or
+#: not, able to pull or not, and the steps whose neuron spikes it pulled
 LAUNCH_INFO: dict[str, object] = {}
 
 _CACHE: "OrderedDict[int, tuple[Layout, _DeviceLayout]]" = OrderedDict()
@@ -112,6 +122,7 @@ class _DeviceLayout:
     def __init__(self, layout: Layout):
         from numba import cuda
 
+        from neurosim.engine import cuda_persistent as P
         from neurosim.engine.cuda_neurons import model_of
         from neurosim.engine.cuda_plasticity import DevicePlasticity
 
@@ -144,9 +155,12 @@ class _DeviceLayout:
         self.synced.remember("weight", syn.weight)
         self.synced.remember("poisson_p", drv.poisson_p)
         self.plastic = DevicePlasticity(layout.plastic)
-        self._statics(layout, up)
+        pull = _pull_index(layout, self.n, up)
+        self.pull, pull_min = pull if pull else (P.Pull(*(up(np.zeros(1, t)) for t in PULL_STAND_INS)), 0)
+        self.pulls = pull is not None
+        self._statics(layout, up, pull_min)
 
-    def _statics(self, layout: Layout, up) -> None:
+    def _statics(self, layout: Layout, up, pull_min: int) -> None:
         """The drive, the two neuron lists, the counters and the kernel's sizes."""
         from numba import cuda
 
@@ -164,7 +178,7 @@ class _DeviceLayout:
             interval=int(rec.rec_interval[0]), n_cols=rec.rec_id.shape[0], any_buffered=int(self.any_buffered),
             n_gen=n_gen, n_cur=drv.cur_step.shape[0], n_poisson=n_poisson, n_in=drv.inputs.shape[0],
             n_noise=drv.noises.shape[0], has_sources=int(n_gen + n_poisson > 0), n_trace=dpl.n_cols,
-            n_hit=dpl.n_hit, n_mod=dpl.n_mod)
+            n_hit=dpl.n_hit, n_mod=dpl.n_mod, pull_min=pull_min)
 
     def persistent_args(self, step0: int, n_steps: int) -> tuple:
         """The arguments of the persistent kernel."""
@@ -177,7 +191,8 @@ class _DeviceLayout:
         record = P.Record(self.spike_mask, self.group_of, self.spk_step, self.spk_id, self.counts, self.rec_id,
                           self.rec_var, self.rec_out)
         lists = P.Lists(self.pctr, self.halt, self.spikes_src, self.neu_lists)
-        return step0, n_steps, self.seed, self.sizes, csr, cells, self.drive, record, lists, self.plastic.arrays
+        return (step0, n_steps, self.seed, self.sizes, csr, cells, self.drive, record, lists, self.plastic.arrays,
+                self.pull)
 
     # ------------------------------------------------------------------ state sync
     def _dynamic(self, layout: Layout) -> dict[str, np.ndarray]:
@@ -219,13 +234,40 @@ class _DeviceLayout:
             self.plastic.download(layout.plastic)
 
 
+def delivery() -> str:
+    """How the kernel delivers neuron spikes (``NEUROSIM_CUDA_DELIVERY``): ``push`` (presynaptic,
+    atomics), ``pull`` (postsynaptic, every step: no atomics, the same sums on every run), or
+    ``auto`` (the default: pull in the steps where at least :data:`PULL_FRACTION` of the neurons
+    spiked)."""
+    mode = os.environ.get("NEUROSIM_CUDA_DELIVERY", "auto")
+    if mode not in DELIVERIES:
+        raise ValueError(f"NEUROSIM_CUDA_DELIVERY: {mode!r} is not one of {', '.join(DELIVERIES)}")
+    return mode
+
+
+def _pull_index(layout: Layout, n: int, up):
+    """The device :class:`neurosim.engine.cuda_persistent.Pull` of a layout and the fewest neuron
+    spikes that are pulled, or ``None`` when the kernel only pushes (plastic layouts, ``push``,
+    ``auto`` above :data:`PULL_MAX_SYNAPSES`)."""
+    from neurosim.engine import cuda_persistent as P
+    from neurosim.engine.incoming import incoming
+
+    mode, syn = delivery(), layout.syn
+    n_syn = int(syn.indptr[n])
+    if layout.plastic.flags[0] or mode == "push" or n_syn == 0 or (mode == "auto" and n_syn > PULL_MAX_SYNAPSES):
+        return None
+    inc = incoming(syn.indptr, syn.target, n)
+    arrays = P.Pull(*(up(a) for a in inc), up(np.zeros(max(1, n), np.uint8)))
+    return arrays, 0 if mode == "pull" else max(1, int(np.ceil(PULL_FRACTION * n)))
+
+
 def _padded(a: np.ndarray) -> np.ndarray:
     """``a``, or one zero element of its dtype (and trailing shape) when empty: device arrays of size 0
     cannot be kernel arguments everywhere; the kernels take the true sizes from ``Sizes``."""
     return a if a.size else np.zeros((1,) + a.shape[1:], a.dtype)
 
 
-def _persistent_grid(models: tuple, plastic: bool, args: tuple, n: int) -> tuple[int, int]:
+def _persistent_grid(models: tuple, plastic: bool, pull: bool, args: tuple, n: int) -> tuple[int, int]:
     """(blocks, threads per block) of the persistent kernel: one thread when simulated; else
     blocks of 256 threads, as many as the neurons need, at most two per multiprocessor and no
     more than can be co-resident (cooperative launch). One block for at most 256 neurons (block
@@ -247,7 +289,7 @@ def _persistent_grid(models: tuple, plastic: bool, args: tuple, n: int) -> tuple
     if wanted <= 1:
         return 1, threads
     signature = tuple(numba.typeof(a) for a in args)
-    resident = persistent_kernel(models, False, plastic).compile(signature).max_cooperative_grid_blocks(threads)
+    resident = persistent_kernel(models, False, plastic, pull).compile(signature).max_cooperative_grid_blocks(threads)
     sms = cuda.get_current_device().MULTIPROCESSOR_COUNT
     return max(1, min(resident, 2 * sms, wanted)), threads
 
@@ -288,10 +330,10 @@ class CudaBackend:
         dev.halt.copy_to_device(np.array([n_steps], np.int64))
         args = dev.persistent_args(step0, n_steps)
         models = tuple(layout.models)
-        blocks, threads = _persistent_grid(models, learns, args, dev.n)
-        LAUNCH_INFO.update(grid=(blocks, threads), plastic=learns)
-        P.persistent_kernel(models, blocks == 1, learns)[blocks, threads](*args)
+        blocks, threads = _persistent_grid(models, learns, dev.pulls, args, dev.n)
+        P.persistent_kernel(models, blocks == 1, learns, dev.pulls)[blocks, threads](*args)
         ctr = dev.pctr.copy_to_host()
+        LAUNCH_INFO.update(grid=(blocks, threads), plastic=learns, pull=dev.pulls, pulled_steps=int(ctr[P.PULLED]))
         if learns:
             layout.plastic.counters[0] = ctr[P.FIRED]  # spikes noted for the next plasticity phase
         ran = min(int(dev.halt.copy_to_host()[0]), n_steps)

@@ -16,9 +16,14 @@ cooperatively over several blocks. Step ``m`` (``k``-th of the block; semantics 
 4. per neuron (one thread each, grid-stride): its Poisson inputs and ring-buffer slot (when not
    sampled), its noise inputs, its model's step (:func:`neurosim.engine.cuda_neurons.neuron_step`),
    and its spike, stamped ``m + 1``, appended to the neuron list of parity ``k`` | barrier;
-5. ``_deliver`` of those spikes, due ``m + 1 + delay``, while thread 0 prepares step ``m + 1``
+5. the delivery of those spikes, due ``m + 1 + delay``, while thread 0 prepares step ``m + 1``
    (``_begin``: stop when the spike buffer could overflow, apply the current changes due,
    find the generators due, empty the source list and the other neuron list) | barrier.
+
+Neuron spikes are delivered presynaptically (``_deliver``: each spike's row, atomics) or, in
+kernels compiled with an incoming index (static layouts; ``cuda_backend.delivery``),
+postsynaptically in the steps with at least ``Sizes.pull_min`` of them (``_pull``: a thread per
+target, no atomics; :mod:`neurosim.engine.incoming`). Sources are always pushed.
 
 With plasticity every spike delivered in (1) and (5) is also noted for the next plasticity
 phase (:func:`neurosim.engine.cuda_plasticity.note`), and rows with plastic synapses are walked
@@ -65,14 +70,16 @@ from neurosim.engine.cuda_plasticity import depress, modulate, next_traces, note
 
 #: slots of ``ctr``: recorded spikes (``cuda_kernels.SPK``), the source list, the two neuron lists,
 #: the generator cursor, the first generator of the step, the current-change cursor, samples
-#: taken, the elements in ``fired`` (plasticity)
-SPK, SRC, NEU0, NEU1, GEN, GEN0, CUR, ROWS, FIRED = range(9)
-N_COUNTERS = 9
+#: taken, the elements in ``fired`` (plasticity), the steps whose neuron spikes were pulled
+SPK, SRC, NEU0, NEU1, GEN, GEN0, CUR, ROWS, FIRED, PULLED = range(10)
+N_COUNTERS = 10
 
 #: the neuron step of a layout's models (``cuda_neurons.neuron_step``), bound per tuple of models
 step_neuron = None
 #: whether the layout has plastic projections, bound per kernel
 PLASTIC = False
+#: whether the kernel can deliver neuron spikes postsynaptically (:mod:`neurosim.engine.incoming`)
+PULL = False
 
 
 class Sizes(NamedTuple):
@@ -95,6 +102,7 @@ class Sizes(NamedTuple):
     n_trace: int  # plasticity: trace columns
     n_hit: int  # plasticity: elements flagged for same-step pairing (0: none)
     n_mod: int  # plasticity: modulators
+    pull_min: int  # pull the neuron spikes of a step when at least this many (with an incoming index)
 
 
 class Csr(NamedTuple):
@@ -163,6 +171,17 @@ class Lists(NamedTuple):
     halt: np.ndarray
     src: np.ndarray
     neu: np.ndarray
+
+
+class Pull(NamedTuple):
+    """:class:`neurosim.engine.incoming.Incoming` on the device, and ``spiked[i]``: 1 if neuron
+    ``i`` spiked in the step just updated (stand-ins when the kernel cannot pull)."""
+
+    ptr: np.ndarray
+    target: np.ndarray
+    src: np.ndarray
+    syn: np.ndarray
+    spiked: np.ndarray
 
 
 @cuda.jit(device=True)
@@ -257,6 +276,28 @@ def _deliver(count, spikes, base, tid, nth, csr, cells, skip):
 
 
 @cuda.jit(device=True)
+def _pull(base, tid, nth, csr, cells, inc):
+    """Deliver the spikes flagged in ``inc.spiked``, due ``base + delay``, postsynaptically: a
+    thread per target walks the synapses onto it (by presynaptic neuron, then CSR position: the
+    numba backend's order) and adds, without atomics, those of the neurons that spiked."""
+    mask = cells.buf.shape[0] - 1
+    for t in range(tid, inc.target.shape[0], nth):
+        code = inc.target[t]
+        for q in range(inc.ptr[t], inc.ptr[t + 1]):
+            j = inc.src[q]
+            if inc.spiked[j]:
+                s = inc.syn[q]
+                d = csr.row_delay[j]
+                if d < 0:
+                    d = np.int32(csr.delay[s])
+                w = csr.row_weight[j] if csr.row_uniform[j] != 0 else csr.weight[s]
+                if d == 0:
+                    cells.flat[code] += w
+                else:
+                    cells.buf[(base + d) & mask, code] += w
+
+
+@cuda.jit(device=True)
 def _note(count, spikes, base, tid, nth, s, ctr, group_of, pl):
     """Note ``spikes[:count]``, delivered at ``base``, for the next plasticity phase."""
     for e in range(tid, count, nth):
@@ -306,7 +347,7 @@ def _noises(i, step, s, drv, flat):
                 drv.noise_seed[q], np.uint64(step), np.uint64(i))
 
 
-def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists, pl):
+def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists, pl, inc):
     """Steps ``step0 .. step0 + n_steps - 1`` (or until ``halt``); see the module docstring."""
     tid, nth = cuda.grid(1), cuda.gridsize(1)
     ctr, n = lists.ctr, s.n
@@ -347,31 +388,40 @@ def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists, pl):
                 if s.any_buffered:
                     _take_one(i, n, cells.flat, cells.buf, slot, cells.buffered)
             _noises(i, step, s, drv, cells.flat)
-            if step_neuron(i, n, cells.flat, cells.ref, cells.i_ext, cells.params, cells.ref_steps, cells.model_of):
+            fired = step_neuron(i, n, cells.flat, cells.ref, cells.i_ext, cells.params, cells.ref_steps, cells.model_of)
+            if fired:
                 _emit(i, step + 1, k, ctr, NEU0 + parity, spikes, rec.spike_mask, rec.spk_step, rec.spk_id,
                       rec.counts, rec.group_of)
+            if PULL:
+                inc.spiked[i] = fired
         _barrier()
         if tid == 0:
             if sample:
                 ctr[ROWS] += 1
             ctr[NEU1 - parity] = 0
             c, g, check = _begin(k + 1, step + 1, n_steps, s, drv, cells, lists, c, g, check)
+        count = ctr[NEU0 + parity]
         if PLASTIC:
-            _note(ctr[NEU0 + parity], spikes, step + 1, tid, nth, s, ctr, rec.group_of, pl)
-        _deliver(ctr[NEU0 + parity], spikes, step + 1, tid, nth, csr, cells, pl.skip)
+            _note(count, spikes, step + 1, tid, nth, s, ctr, rec.group_of, pl)
+        if PULL and count >= s.pull_min:
+            _pull(step + 1, tid, nth, csr, cells, inc)
+            if tid == 0:
+                ctr[PULLED] += 1
+        else:
+            _deliver(count, spikes, step + 1, tid, nth, csr, cells, pl.skip)
         _barrier()
     if tid == 0:
         ctr[CUR], ctr[GEN] = c, g
 
 
 @functools.lru_cache(maxsize=64)
-def persistent_kernel(models: tuple, one_block: bool, plastic: bool):
+def persistent_kernel(models: tuple, one_block: bool, plastic: bool, pull: bool):
     """The kernel ``run_steps(step0, n_steps, seed, sizes, csr, cells, drive, record, lists,
-    plastic)`` of a layout whose neurons take ``models`` (its compiled models), for a launch of
-    one block (block barriers) or of several (grid barriers, launched cooperatively), with or
-    without the plasticity phase."""
+    plastic, pull)`` of a layout whose neurons take ``models`` (its compiled models), for a
+    launch of one block (block barriers) or of several (grid barriers, launched cooperatively),
+    with or without the plasticity phase, able to pull neuron spikes or not."""
     barrier = _block_barrier if one_block else _grid_barrier
     plasticity = types.FunctionType(_plasticity.__code__, {**globals(), "_barrier": barrier}, "_plasticity")
-    scope = {**globals(), "step_neuron": neuron_step(models), "_barrier": barrier, "PLASTIC": plastic,
+    scope = {**globals(), "step_neuron": neuron_step(models), "_barrier": barrier, "PLASTIC": plastic, "PULL": pull,
              "_plasticity": cuda.jit(device=True)(plasticity)}
     return cuda.jit(types.FunctionType(_run_steps.__code__, scope, "run_steps"))
