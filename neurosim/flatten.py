@@ -21,9 +21,11 @@ from neurosim.engine.layout import (
     NeuronState,
     NeuronTable,
     Parts,
+    SPIKE_SLACK,
     Recording,
     Synapses,
     ring_length,
+    spike_slack,
 )
 from neurosim.engine.placement import construction_threads, delay_dtype, place_block
 from neurosim.engine.rng import binomial_alias
@@ -256,6 +258,15 @@ def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
 
+def generator_spikes(net: Net) -> tuple[np.ndarray, np.ndarray]:
+    """The steps and global ids of every spike generator spike, sorted by step, then id."""
+    steps = [np.zeros(0, np.int64)] + [g.steps for g in net.groups if isinstance(g, SpikeSource)]
+    ids = [np.zeros(0, np.int64)] + [g.indices + g.offset for g in net.groups if isinstance(g, SpikeSource)]
+    gs, gi = np.concatenate(steps), np.concatenate(ids)
+    order = np.lexsort((gi, gs))
+    return gs[order], gi[order]
+
+
 def _drive(net: Net) -> Drive:
     dt = net.dt
     poisson = [g for g in net.groups if isinstance(g, PoissonSource)]
@@ -265,13 +276,7 @@ def _drive(net: Net) -> Drive:
         prob.append(np.broadcast_to(np.asarray(g.rate) * dt, (g.size,)))  # exact mean; rate·dt <= 1
         start.append(np.full(g.size, math.ceil(g.start / dt - 1e-9)))
         stop.append(np.full(g.size, np.iinfo(np.int64).max if math.isinf(g.stop) else math.ceil(g.stop / dt - 1e-9)))
-    gen_step, gen_id = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-    for g in net.groups:
-        if isinstance(g, SpikeSource):
-            gen_step.append(g.steps)
-            gen_id.append(g.indices + g.offset)
-    gs, gi = np.concatenate(gen_step), np.concatenate(gen_id)
-    gorder = np.lexsort((gi, gs))
+    gs, gi = generator_spikes(net)
     cur = [c.events(dt) for c in net.currents]
     cur_step = np.concatenate([np.zeros(0, np.int64)] + [c[0] for c in cur])
     cur_id = np.concatenate([np.zeros(0, np.int64)] + [c[1] + inp.target.offset for c, inp in zip(cur, net.currents)])
@@ -284,8 +289,8 @@ def _drive(net: Net) -> Drive:
         poisson_start=_cat(start, np.int64),
         poisson_stop=_cat(stop, np.int64),
         seed=seed,
-        gen_step=gs[gorder],
-        gen_id=gi[gorder].astype(np.int32),
+        gen_step=gs,
+        gen_id=gi.astype(np.int32),
         cur_step=cur_step[corder],
         cur_id=cur_id[corder].astype(np.int32),
         cur_delta=cur_delta[corder].astype(net.precision),
@@ -375,7 +380,7 @@ def _recording(net: Net, n_neurons: int, n_elements: int, dtype: np.dtype, parts
         rec_step=np.zeros(rows, np.int64),
         group_of=group_of,
         counts=np.zeros((net.block_steps, len(net.groups)), np.int32),
-        counters=np.zeros(4, np.int64),
+        counters=np.zeros(5, np.int64),
     )
 
 
@@ -409,13 +414,15 @@ def build_layout(net: Net) -> Layout:
     syn, placed = _synapses(net, parts, n_neurons, offset, state.vars.shape[0], dtype)
     for proj, where in zip(net.projections, placed):
         proj.placed = where
+    drive, rec = _drive(net), _recording(net, n_neurons, offset, dtype, parts)
+    rec.counters[SPIKE_SLACK] = spike_slack(drive.gen_step, drive.gen_id)  # Network sized the buffer for it
     return Layout(
         table=table,
         segments=segments,
         state=state,
         syn=syn,
-        drive=_drive(net),
-        rec=_recording(net, n_neurons, offset, dtype, parts),
+        drive=drive,
+        rec=rec,
         plastic=build_plasticity(net, syn, n_neurons, offset, dtype),  # marks plastic rows in syn
         models=models,
         parameters=tuple(p.model.parameter_values(p.size, p.name) for p in net.populations),

@@ -23,11 +23,11 @@ import numpy as np
 from neurosim import checkpoint
 from neurosim.connectivity.connectors import Connector, grid_positions
 from neurosim.engine.footprint import check_fits
-from neurosim.engine.layout import N_ROWS, N_SPIKES, Layout
+from neurosim.engine.layout import N_ROWS, N_SPIKES, SPIKE_SLACK, Layout, spike_slack
 from neurosim.distributed import merged_block
 from neurosim.engine.ranks import RankBackend
 from neurosim.engine.registry import Backend, get_backend, resolve_backend_name
-from neurosim.flatten import block_steps_for, build_layout
+from neurosim.flatten import block_steps_for, build_layout, generator_spikes
 from neurosim.inputs import CurrentInput
 from neurosim.modulator import Modulator
 from neurosim.monitors import MergedSpikeMonitor, Monitor, RateMonitor, SpikeMonitor, StateMonitor
@@ -272,7 +272,9 @@ class Network:
                 raise ValueError("model: the network has no neuron population")
             check_fits(self, self.memory_limit, "Network.memory_limit (bytes)")
             self.block_steps = block_steps_for(self, self.block_steps)
-            self.spike_capacity = max(self.spike_capacity, 2 * sum(g.size for g in self.groups))
+            # room for two steps of every element spiking, and a step's repeated generator spikes
+            self.spike_capacity = max(self.spike_capacity, 2 * sum(g.size for g in self.groups)
+                                      + spike_slack(*generator_spikes(self)))
             if self.comm is not None and any(p.plasticity is not None for p in self.projections):
                 raise ValueError("simulation: plastic networks run in one process; run this one without mpirun")
             self._layout = build_layout(self)
@@ -310,6 +312,11 @@ class Network:
         done = 0
         while done < n:
             ran = engine.run_block(layout, self._step, min(n - done, self.block_steps))
+            if ran == 0:  # a block starts with an empty spike buffer: one step's spikes do not fit
+                slack = int(layout.rec.counters[SPIKE_SLACK])
+                raise ValueError(f"Network.spike_capacity: {layout.rec.spk_step.shape[0]} places cannot hold the "
+                                 f"spikes of one step ({sum(g.size for g in self.groups)} elements and {slack} "
+                                 f"repeated spike-generator spikes); raise it")
             self._hand_out(layout, ran)
             self._step += ran
             done += ran

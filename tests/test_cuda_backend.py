@@ -146,6 +146,9 @@ def retune(net):  # rates, weights and a state changed through the network's int
 
 
 compare("between_runs", rated, ["10 ms", retune, "10 ms"])
+from test_spike_slack import _repeating
+
+compare("repeats", lambda: _repeating(capacity=13), ["4 ms"])  # a generator repeating an element in a step
 print(json.dumps(report))
 """
 
@@ -291,13 +294,14 @@ print(json.dumps(report))
 """
 
 
-# Postsynaptic ("pull") delivery of neuron spikes (NEUROSIM_CUDA_DELIVERY): forced on every step
-# (one thread, then 80 threads: no atomics, every target walks its synapses in numba's order), and
-# chosen by load (auto: the steps of a volley, when at least 1/16 of the neurons spiked); every
-# run equal to numba bit for bit, block by block (states, ring buffer, recordings).
+# Postsynaptic ("pull") delivery (NEUROSIM_CUDA_DELIVERY): forced on every step (one thread, then
+# 80 threads: no atomics, every target walks its synapses in numba's order, generators before
+# Poisson sources, a generator spiking twice in a step onto multapses), and chosen by load (auto:
+# the steps of a volley, when at least 1/16 of the neurons spiked); every run equal to numba bit
+# for bit, block by block (states, ring buffer, recordings).
 SIMULATED_PULL = PRELUDE + r"""
 import os
-from neurosim import Uniform
+from neurosim import FromArrays, Uniform
 from neurosim.engine.cuda_backend import LAUNCH_INFO
 from test_engine import random_network
 
@@ -311,16 +315,27 @@ def volleys():
     net.connect(stim, cells, FixedProbability(1.0), weight="20 mV")  # every cell spikes in the step
     net.connect(noise, cells, FixedProbability(0.3), weight="2.5 mV")
     net.connect(cells, cells, FixedProbability(0.2), weight=Uniform("0.1 mV", "0.6 mV"), delay=Uniform("0 ms", "1 ms"))
-    return net, [net.spike_monitor(cells), net.state_monitor(cells, ["v"], indices=[0, 9])]
+    twice = net.spike_source("twice", 2, times=["9 ms", "9 ms", "9 ms"], indices=[1, 0, 1])
+    # two synapses from generator 1 onto every cell of a sink (no spikes), delay 0: numba adds its two
+    # spikes as v + w1 + w2 + w1 + w2, which rounds differently from v + w1 + w1 + w2 + w2 in some 17 %
+    # of the cells
+    sink = net.population("sink", 64, LIF(v_rest="-65 mV", v_th="1 V", v_reset="-65 mV"),
+                          v_init=Uniform("-65 mV", "-55 mV"))
+    pre, post = np.repeat([1, 0], [128, 64]), np.concatenate([np.repeat(np.arange(64), 2), np.arange(64)])
+    weight = np.concatenate([np.tile([0.13, 0.031], 64), np.full(64, 0.09)])
+    net.connect(twice, sink, FromArrays(pre, post, weight=weight, delay=0.0))
+    return net, [net.spike_monitor(cells), net.state_monitor(cells, ["v"], indices=[0, 3, 9]),
+                 net.state_monitor(sink, ["v"])]
 
 
 def run(label, mode, make, durations):
     os.environ["NEUROSIM_CUDA_DELIVERY"] = mode
     compare(label, make, durations)
-    report[label]["launch"] = {k: LAUNCH_INFO[k] for k in ("pull", "pulled_steps")}
+    report[label]["launch"] = {k: LAUNCH_INFO[k] for k in ("pull", "pulled_steps", "pulled_source_steps")}
 
 
 run("pull", "pull", random_network, ["20 ms"])
+run("pull_twice", "pull", volleys, ["10 ms"])
 run("auto", "auto", volleys, ["10 ms"])
 run("push", "push", volleys, ["10 ms"])
 os.environ["NEUROSIM_CUDA_GRID"] = "1,80"
@@ -463,7 +478,9 @@ for label, net in (("static", static), ("plastic", plastic_network()), ("pull", 
                      rec.rec_out),
             Q.Lists(np.zeros(Q.N_COUNTERS, np.int64), np.zeros(1, np.int64), np.zeros(4, np.int32),
                     np.zeros((2, n), np.int32)), host_arrays(lay.plastic),
-            Q.Pull(*incoming(syn.indptr, syn.target, n), np.zeros(n, np.uint8)))
+            Q.Pull(*incoming(syn.indptr, syn.target, 0, n), np.zeros(n, np.int32)),
+            Q.Pull(*(_padded(a) for a in incoming(syn.indptr, syn.target, n, syn.indptr.size - 1)),
+                   np.zeros(syn.indptr.size - 1 - n, np.int32)))
     for one_block in (True, False):
         kernel = Q.persistent_kernel(tuple(lay.models), one_block, label == "plastic", label == "pull")
         ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args), cc=(8, 0))
@@ -496,6 +513,9 @@ def test_cuda_kernels_under_the_simulator_match_numba_bit_for_bit():
     assert drive["blocks_equal"] and drive["monitors_equal"], drive
     between = report["between_runs"]  # set_rate, set_weights, set_state reach the device copies
     assert between["spikes"] > 100 and between["blocks_equal"] and between["monitors_equal"], between
+    repeats = report["repeats"]  # steps 2..29 one per block: the buffer holds 13 spikes, a step records 8
+    assert repeats["blocks"] == 30 and repeats["early_returns"] == 29 and repeats["spikes"] == 29 * (5 + 3), repeats
+    assert repeats["blocks_equal"] and repeats["monitors_equal"], repeats
 
 
 def test_cuda_plasticity_under_the_simulator_matches_numba_bit_for_bit():
@@ -537,17 +557,18 @@ def test_many_threads_of_the_persistent_kernel_under_the_simulator_share_the_wor
 
 
 def test_pulled_delivery_under_the_simulator_matches_numba_bit_for_bit():
-    """Neuron spikes delivered postsynaptically every step, or in the steps of high load only:
+    """Neuron and source spikes delivered postsynaptically every step, or in the steps of high load only:
     state, ring buffer and recordings equal numba's block by block, with one thread and with 80."""
     report = _child(SIMULATED_PULL)
-    for label, steps in (("pull", 200), ("pull_threads", 50)):
+    for label, steps in (("pull", 200), ("pull_twice", 100), ("pull_threads", 50)):
         r = report[label]
-        assert r["launch"] == {"pull": True, "pulled_steps": steps}, r  # every step pulled
+        assert r["launch"] == {"pull": True, "pulled_steps": steps, "pulled_source_steps": steps}, r  # every step
         assert r["spikes"] > 80 and r["blocks_equal"] and r["monitors_equal"], r
     auto = report["auto"]  # the volleys' steps pulled, the others pushed
     assert auto["launch"]["pull"] and 2 <= auto["launch"]["pulled_steps"] <= 50, auto
+    assert 2 <= auto["launch"]["pulled_source_steps"] <= 90, auto
     assert auto["spikes"] > 128 and auto["blocks_equal"] and auto["monitors_equal"], auto
-    assert report["push"]["launch"] == {"pull": False, "pulled_steps": 0}, report["push"]
+    assert report["push"]["launch"] == {"pull": False, "pulled_steps": 0, "pulled_source_steps": 0}, report["push"]
     assert report["push"]["blocks_equal"] and report["push"]["spikes"] == auto["spikes"], report["push"]
 
 

@@ -52,22 +52,20 @@ from collections import OrderedDict
 import numpy as np
 
 from neurosim.engine.device_sync import SyncedCopies
-from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout
+from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, SPIKE_SLACK, Layout
 
 #: device copies of at most this many layouts are kept
 CACHE_SIZE = 2
-#: ``auto`` delivery pulls the neuron spikes of a step (:mod:`neurosim.engine.incoming`) when at
-#: least this fraction of the neurons spiked: a pass over all the synapses then costs less than the
-#: atomics of walking the spikes' rows (not yet calibrated on a GPU)
+#: ``auto`` delivery pulls the neuron (source) spikes of a step (:mod:`neurosim.engine.incoming`)
+#: when at least this fraction of the neurons (sources) spiked: a pass over their synapses then
+#: costs less than the atomics of walking the spikes' rows (not yet calibrated on a GPU)
 PULL_FRACTION = 1 / 16
-#: ``auto`` builds the incoming index only for layouts with at most this many neuron synapses
+#: ``auto`` builds the incoming indices only for layouts with at most this many synapses
 PULL_MAX_SYNAPSES = 1 << 27
 DELIVERIES = ("auto", "push", "pull")
-#: dtypes of the stand-in ``Pull`` arrays of a kernel that never pulls
-PULL_STAND_INS = (np.int64, np.int32, np.int32, np.int32, np.uint8)
 
 #: how the last block was launched (diagnostics): the grid (blocks, threads per block), plastic or
-#: not, able to pull or not, and the steps whose neuron spikes it pulled
+#: not, able to pull or not, and the steps whose neuron (source) spikes it pulled
 LAUNCH_INFO: dict[str, object] = {}
 
 _CACHE: "OrderedDict[int, tuple[Layout, _DeviceLayout]]" = OrderedDict()
@@ -122,7 +120,6 @@ class _DeviceLayout:
     def __init__(self, layout: Layout):
         from numba import cuda
 
-        from neurosim.engine import cuda_persistent as P
         from neurosim.engine.cuda_neurons import model_of
         from neurosim.engine.cuda_plasticity import DevicePlasticity
 
@@ -155,12 +152,11 @@ class _DeviceLayout:
         self.synced.remember("weight", syn.weight)
         self.synced.remember("poisson_p", drv.poisson_p)
         self.plastic = DevicePlasticity(layout.plastic)
-        pull = _pull_index(layout, self.n, up)
-        self.pull, pull_min = pull if pull else (P.Pull(*(up(np.zeros(1, t)) for t in PULL_STAND_INS)), 0)
-        self.pulls = pull is not None
-        self._statics(layout, up, pull_min)
+        self.pull, pull_min = _pull_indices(layout, self.n, up)
+        self.pulls = pull_min is not None
+        self._statics(layout, up, pull_min or (0, 0))
 
-    def _statics(self, layout: Layout, up, pull_min: int) -> None:
+    def _statics(self, layout: Layout, up, pull_min: tuple[int, int]) -> None:
         """The drive, the two neuron lists, the counters and the kernel's sizes."""
         from numba import cuda
 
@@ -173,12 +169,13 @@ class _DeviceLayout:
         n_gen, n_poisson = drv.gen_step.shape[0], drv.poisson_id.shape[0]
         burst = int(np.unique(drv.gen_step, return_counts=True)[1].max()) if n_gen else 0  # generator spikes in a step
         self.sizes = P.Sizes(
-            n=self.n, n_el=self.n_elements, step_max=max(1, self.n + burst + n_poisson), cap=rec.spk_step.shape[0],
+            n=self.n, n_el=self.n_elements, step_max=max(1, self.n + burst + n_poisson),
+            slack=int(rec.counters[SPIKE_SLACK]), cap=rec.spk_step.shape[0],
             mask=layout.syn.buf.shape[0] - 1,
             interval=int(rec.rec_interval[0]), n_cols=rec.rec_id.shape[0], any_buffered=int(self.any_buffered),
             n_gen=n_gen, n_cur=drv.cur_step.shape[0], n_poisson=n_poisson, n_in=drv.inputs.shape[0],
             n_noise=drv.noises.shape[0], has_sources=int(n_gen + n_poisson > 0), n_trace=dpl.n_cols,
-            n_hit=dpl.n_hit, n_mod=dpl.n_mod, pull_min=pull_min)
+            n_hit=dpl.n_hit, n_mod=dpl.n_mod, pull_min=pull_min[0], pull_min_src=pull_min[1])
 
     def persistent_args(self, step0: int, n_steps: int) -> tuple:
         """The arguments of the persistent kernel."""
@@ -192,7 +189,7 @@ class _DeviceLayout:
                           self.rec_var, self.rec_out)
         lists = P.Lists(self.pctr, self.halt, self.spikes_src, self.neu_lists)
         return (step0, n_steps, self.seed, self.sizes, csr, cells, self.drive, record, lists, self.plastic.arrays,
-                self.pull)
+                *self.pull)
 
     # ------------------------------------------------------------------ state sync
     def _dynamic(self, layout: Layout) -> dict[str, np.ndarray]:
@@ -235,30 +232,36 @@ class _DeviceLayout:
 
 
 def delivery() -> str:
-    """How the kernel delivers neuron spikes (``NEUROSIM_CUDA_DELIVERY``): ``push`` (presynaptic,
+    """How the kernel delivers spikes (``NEUROSIM_CUDA_DELIVERY``): ``push`` (presynaptic,
     atomics), ``pull`` (postsynaptic, every step: no atomics, the same sums on every run), or
-    ``auto`` (the default: pull in the steps where at least :data:`PULL_FRACTION` of the neurons
-    spiked)."""
+    ``auto`` (the default: pull the neuron (source) spikes of the steps where at least
+    :data:`PULL_FRACTION` of the neurons (sources) spiked)."""
     mode = os.environ.get("NEUROSIM_CUDA_DELIVERY", "auto")
     if mode not in DELIVERIES:
         raise ValueError(f"NEUROSIM_CUDA_DELIVERY: {mode!r} is not one of {', '.join(DELIVERIES)}")
     return mode
 
 
-def _pull_index(layout: Layout, n: int, up):
-    """The device :class:`neurosim.engine.cuda_persistent.Pull` of a layout and the fewest neuron
-    spikes that are pulled, or ``None`` when the kernel only pushes (plastic layouts, ``push``,
-    ``auto`` above :data:`PULL_MAX_SYNAPSES`)."""
+def _pull_indices(layout: Layout, n: int, up) -> tuple[tuple, tuple[int, int] | None]:
+    """The device :class:`neurosim.engine.cuda_persistent.Pull` of the neuron rows and of the
+    source rows, and the fewest neuron and source spikes that are pulled; ``None`` for the
+    latter when the kernel only pushes (plastic layouts, ``push``, ``auto`` above
+    :data:`PULL_MAX_SYNAPSES`; the Pulls are then stand-ins)."""
     from neurosim.engine import cuda_persistent as P
-    from neurosim.engine.incoming import incoming
+    from neurosim.engine.incoming import incoming, source_rank
 
     mode, syn = delivery(), layout.syn
-    n_syn = int(syn.indptr[n])
+    n_el, n_syn = syn.indptr.shape[0] - 1, int(syn.indptr[-1])
     if layout.plastic.flags[0] or mode == "push" or n_syn == 0 or (mode == "auto" and n_syn > PULL_MAX_SYNAPSES):
-        return None
-    inc = incoming(syn.indptr, syn.target, n)
-    arrays = P.Pull(*(up(a) for a in inc), up(np.zeros(max(1, n), np.uint8)))
-    return arrays, 0 if mode == "pull" else max(1, int(np.ceil(PULL_FRACTION * n)))
+        stand_in = P.Pull(*(up(np.zeros(1, t)) for t in (np.int64, np.int32, np.int32, np.int32, np.int32)))
+        return (stand_in, stand_in), None
+    rank = source_rank(n, n_el, layout.drive.poisson_id)
+    pulls = tuple(P.Pull(*(up(_padded(a)) for a in incoming(syn.indptr, syn.target, lo, hi, order)),
+                         up(np.zeros(max(1, hi - lo), np.int32)))
+                  for lo, hi, order in ((0, n, None), (n, n_el, rank)))
+    if mode == "pull":
+        return pulls, (0, 0)
+    return pulls, (max(1, int(np.ceil(PULL_FRACTION * n))), max(1, int(np.ceil(PULL_FRACTION * (n_el - n)))))
 
 
 def _padded(a: np.ndarray) -> np.ndarray:
@@ -333,7 +336,8 @@ class CudaBackend:
         blocks, threads = _persistent_grid(models, learns, dev.pulls, args, dev.n)
         P.persistent_kernel(models, blocks == 1, learns, dev.pulls)[blocks, threads](*args)
         ctr = dev.pctr.copy_to_host()
-        LAUNCH_INFO.update(grid=(blocks, threads), plastic=learns, pull=dev.pulls, pulled_steps=int(ctr[P.PULLED]))
+        LAUNCH_INFO.update(grid=(blocks, threads), plastic=learns, pull=dev.pulls, pulled_steps=int(ctr[P.PULLED]),
+                           pulled_source_steps=int(ctr[P.PULLED_SRC]))
         if learns:
             layout.plastic.counters[0] = ctr[P.FIRED]  # spikes noted for the next plasticity phase
         ran = min(int(dev.halt.copy_to_host()[0]), n_steps)

@@ -20,10 +20,10 @@ cooperatively over several blocks. Step ``m`` (``k``-th of the block; semantics 
    (``_begin``: stop when the spike buffer could overflow, apply the current changes due,
    find the generators due, empty the source list and the other neuron list) | barrier.
 
-Neuron spikes are delivered presynaptically (``_deliver``: each spike's row, atomics) or, in
-kernels compiled with an incoming index (static layouts; ``cuda_backend.delivery``),
-postsynaptically in the steps with at least ``Sizes.pull_min`` of them (``_pull``: a thread per
-target, no atomics; :mod:`neurosim.engine.incoming`). Sources are always pushed.
+Spikes are delivered presynaptically (``_deliver``: each spike's row, atomics) or, in kernels
+compiled with incoming indices (static layouts; ``cuda_backend.delivery``), postsynaptically in
+the steps with at least ``Sizes.pull_min`` neuron spikes (``Sizes.pull_min_src`` source spikes)
+(``_pull``: a thread per target, no atomics; :mod:`neurosim.engine.incoming`).
 
 With plasticity every spike delivered in (1) and (5) is also noted for the next plasticity
 phase (:func:`neurosim.engine.cuda_plasticity.note`), and rows with plastic synapses are walked
@@ -70,15 +70,15 @@ from neurosim.engine.cuda_plasticity import depress, modulate, next_traces, note
 
 #: slots of ``ctr``: recorded spikes (``cuda_kernels.SPK``), the source list, the two neuron lists,
 #: the generator cursor, the first generator of the step, the current-change cursor, samples
-#: taken, the elements in ``fired`` (plasticity), the steps whose neuron spikes were pulled
-SPK, SRC, NEU0, NEU1, GEN, GEN0, CUR, ROWS, FIRED, PULLED = range(10)
-N_COUNTERS = 10
+#: taken, the elements in ``fired`` (plasticity), the steps whose neuron (source) spikes were pulled
+SPK, SRC, NEU0, NEU1, GEN, GEN0, CUR, ROWS, FIRED, PULLED, PULLED_SRC = range(11)
+N_COUNTERS = 11
 
 #: the neuron step of a layout's models (``cuda_neurons.neuron_step``), bound per tuple of models
 step_neuron = None
 #: whether the layout has plastic projections, bound per kernel
 PLASTIC = False
-#: whether the kernel can deliver neuron spikes postsynaptically (:mod:`neurosim.engine.incoming`)
+#: whether the kernel can deliver spikes postsynaptically (:mod:`neurosim.engine.incoming`)
 PULL = False
 
 
@@ -88,6 +88,7 @@ class Sizes(NamedTuple):
     n: int  # neurons
     n_el: int  # elements (neurons and sources)
     step_max: int  # the most spikes one step can record (a generator may repeat an element in a step)
+    slack: int  # ``Recording.counters[SPIKE_SLACK]``: a step can record n_el + slack spikes
     cap: int  # spike buffer capacity
     mask: int  # ring-buffer slots - 1
     interval: int  # sampling interval (steps)
@@ -102,7 +103,8 @@ class Sizes(NamedTuple):
     n_trace: int  # plasticity: trace columns
     n_hit: int  # plasticity: elements flagged for same-step pairing (0: none)
     n_mod: int  # plasticity: modulators
-    pull_min: int  # pull the neuron spikes of a step when at least this many (with an incoming index)
+    pull_min: int  # pull the neuron spikes of a step when at least this many (kernels that can pull)
+    pull_min_src: int  # pull the source spikes of a step when at least this many
 
 
 class Csr(NamedTuple):
@@ -174,14 +176,15 @@ class Lists(NamedTuple):
 
 
 class Pull(NamedTuple):
-    """:class:`neurosim.engine.incoming.Incoming` on the device, and ``spiked[i]``: 1 if neuron
-    ``i`` spiked in the step just updated (stand-ins when the kernel cannot pull)."""
+    """:class:`neurosim.engine.incoming.Incoming` of a range of rows on the device, and
+    ``count[j - first]``: the spikes of element ``j`` in the step being delivered (stand-ins
+    when the kernel cannot pull)."""
 
     ptr: np.ndarray
     target: np.ndarray
     src: np.ndarray
     syn: np.ndarray
-    spiked: np.ndarray
+    count: np.ndarray
 
 
 @cuda.jit(device=True)
@@ -204,7 +207,7 @@ _barrier = None
 def _begin(k, step, n_steps, s, drv, cells, lists, c, g, check):
     """Prepare step ``step`` (``k``-th of the block; thread 0, which keeps the cursors ``c``
     (current changes) and ``g`` (generators) in registers): stop when the spike buffer could
-    overflow (as the numba backend: fewer than ``n_el`` places left), apply the current changes
+    overflow (as the numba backend: fewer than ``n_el + slack`` places left), apply the current changes
     due, find the generators due, empty the source list. The spike count is read only at step
     ``check``: until then the stop cannot be due, as each step adds at most ``step_max`` spikes.
     Returns the new ``(c, g, check)``."""
@@ -213,10 +216,10 @@ def _begin(k, step, n_steps, s, drv, cells, lists, c, g, check):
         return c, g, check
     if k >= check:
         free = s.cap - ctr[SPK]
-        if free < s.n_el:
+        if free < s.n_el + s.slack:
             lists.halt[0] = k
             return c, g, check
-        check = k + 1 + (free - s.n_el) // s.step_max
+        check = k + 1 + (free - s.n_el - s.slack) // s.step_max
     while c < s.n_cur and drv.cur_step[c] == step:
         cells.i_ext[drv.cur_id[c]] += drv.cur_delta[c]
         c += 1
@@ -231,15 +234,18 @@ def _begin(k, step, n_steps, s, drv, cells, lists, c, g, check):
 
 
 @cuda.jit(device=True)
-def _sources(k, step, tid, nth, seed, s, drv, rec, lists):
-    """The generators due and the Poisson sources spiking at ``step`` join the source list."""
+def _sources(k, step, tid, nth, seed, s, drv, rec, lists, counted, count):
+    """The generators due and the Poisson sources spiking at ``step`` join the source list (and
+    if ``counted``, are counted in ``count[j - n]``)."""
     ctr = lists.ctr
     g0 = ctr[GEN0]
     due = ctr[GEN] - g0
     for t in range(tid, due + s.n_poisson, nth):
         if t < due:
-            _emit(drv.gen_id[g0 + t], step, k, ctr, SRC, lists.src, rec.spike_mask, rec.spk_step, rec.spk_id,
-                  rec.counts, rec.group_of)
+            j = drv.gen_id[g0 + t]
+            _emit(j, step, k, ctr, SRC, lists.src, rec.spike_mask, rec.spk_step, rec.spk_id, rec.counts, rec.group_of)
+            if counted:
+                cuda.atomic.add(count, j - s.n, 1)
         else:
             q = t - due
             if drv.poisson_start[q] <= step and step < drv.poisson_stop[q]:
@@ -247,6 +253,8 @@ def _sources(k, step, tid, nth, seed, s, drv, rec, lists):
                 if uniform(seed, step, j) < drv.poisson_p[q]:
                     _emit(j, step, k, ctr, SRC, lists.src, rec.spike_mask, rec.spk_step, rec.spk_id, rec.counts,
                           rec.group_of)
+                    if counted:
+                        count[j - s.n] = 1
 
 
 @cuda.jit(device=True)
@@ -276,25 +284,36 @@ def _deliver(count, spikes, base, tid, nth, csr, cells, skip):
 
 
 @cuda.jit(device=True)
-def _pull(base, tid, nth, csr, cells, inc):
-    """Deliver the spikes flagged in ``inc.spiked``, due ``base + delay``, postsynaptically: a
-    thread per target walks the synapses onto it (by presynaptic neuron, then CSR position: the
-    numba backend's order) and adds, without atomics, those of the neurons that spiked."""
+def _pull(base, first, tid, nth, csr, cells, inc):
+    """Deliver the spikes counted in ``inc.count``, due ``base + delay``, postsynaptically: a
+    thread per target walks the synapses onto it (runs of one element each, in the numba
+    backend's order) and adds, without atomics, each run as often as its element spiked."""
     mask = cells.buf.shape[0] - 1
-    for t in range(tid, inc.target.shape[0], nth):
-        code = inc.target[t]
-        for q in range(inc.ptr[t], inc.ptr[t + 1]):
+    for t in range(tid, inc.ptr.shape[0] - 1, nth):
+        code, end = inc.target[t], inc.ptr[t + 1]
+        q = inc.ptr[t]
+        while q < end:
             j = inc.src[q]
-            if inc.spiked[j]:
-                s = inc.syn[q]
-                d = csr.row_delay[j]
-                if d < 0:
-                    d = np.int32(csr.delay[s])
-                w = csr.row_weight[j] if csr.row_uniform[j] != 0 else csr.weight[s]
-                if d == 0:
-                    cells.flat[code] += w
-                else:
-                    cells.buf[(base + d) & mask, code] += w
+            run = q + 1
+            while run < end and inc.src[run] == j:
+                run += 1
+            for _ in range(inc.count[j - first]):
+                for e in range(q, run):
+                    _add(j, inc.syn[e], base, mask, code, csr, cells)
+            q = run
+
+
+@cuda.jit(device=True)
+def _add(j, syn, base, mask, code, csr, cells):
+    """Add synapse ``syn`` of row ``j`` to state code ``code`` (delay 0) or to its ring-buffer slot."""
+    d = csr.row_delay[j]
+    if d < 0:
+        d = np.int32(csr.delay[syn])
+    w = csr.row_weight[j] if csr.row_uniform[j] != 0 else csr.weight[syn]
+    if d == 0:
+        cells.flat[code] += w
+    else:
+        cells.buf[(base + d) & mask, code] += w
 
 
 @cuda.jit(device=True)
@@ -347,25 +366,33 @@ def _noises(i, step, s, drv, flat):
                 drv.noise_seed[q], np.uint64(step), np.uint64(i))
 
 
-def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists, pl, inc):
+def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists, pl, pull_neu, pull_src):
     """Steps ``step0 .. step0 + n_steps - 1`` (or until ``halt``); see the module docstring."""
     tid, nth = cuda.grid(1), cuda.gridsize(1)
     ctr, n = lists.ctr, s.n
-    c, g, check = ctr[CUR], ctr[GEN], 0
-    if tid == 0:
-        c, g, check = _begin(0, step0, n_steps, s, drv, cells, lists, c, g, check)
+    c, g, check = 0, 0, 0
+    if tid == 0:  # thread 0 keeps the cursors
+        c, g, check = _begin(0, step0, n_steps, s, drv, cells, lists, ctr[CUR], ctr[GEN], check)
     _barrier()
     for k in range(n_steps):
         if lists.halt[0] <= k:
             break
         step = step0 + k
         if s.has_sources:
-            _sources(k, step, tid, nth, seed, s, drv, rec, lists)
+            _sources(k, step, tid, nth, seed, s, drv, rec, lists, PULL, pull_src.count)
             _barrier()
             if PLASTIC:
                 _note(ctr[SRC], lists.src, step, tid, nth, s, ctr, rec.group_of, pl)
-            _deliver(ctr[SRC], lists.src, step, tid, nth, csr, cells, pl.skip)
+            if PULL and ctr[SRC] >= s.pull_min_src:
+                _pull(step, s.n, tid, nth, csr, cells, pull_src)
+                if tid == 0:
+                    ctr[PULLED_SRC] += 1
+            else:
+                _deliver(ctr[SRC], lists.src, step, tid, nth, csr, cells, pl.skip)
             _barrier()
+            if PULL:  # the counts are read: empty them for the next step
+                for e in range(tid, ctr[SRC], nth):
+                    pull_src.count[lists.src[e] - s.n] = 0
         if PLASTIC:
             _plasticity(step, tid, nth, s, csr, cells, lists, pl)
         slot = step & s.mask
@@ -393,7 +420,7 @@ def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists, pl, inc):
                 _emit(i, step + 1, k, ctr, NEU0 + parity, spikes, rec.spike_mask, rec.spk_step, rec.spk_id,
                       rec.counts, rec.group_of)
             if PULL:
-                inc.spiked[i] = fired
+                pull_neu.count[i] = fired
         _barrier()
         if tid == 0:
             if sample:
@@ -404,7 +431,7 @@ def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists, pl, inc):
         if PLASTIC:
             _note(count, spikes, step + 1, tid, nth, s, ctr, rec.group_of, pl)
         if PULL and count >= s.pull_min:
-            _pull(step + 1, tid, nth, csr, cells, inc)
+            _pull(step + 1, 0, tid, nth, csr, cells, pull_neu)
             if tid == 0:
                 ctr[PULLED] += 1
         else:
@@ -417,9 +444,9 @@ def _run_steps(step0, n_steps, seed, s, csr, cells, drv, rec, lists, pl, inc):
 @functools.lru_cache(maxsize=64)
 def persistent_kernel(models: tuple, one_block: bool, plastic: bool, pull: bool):
     """The kernel ``run_steps(step0, n_steps, seed, sizes, csr, cells, drive, record, lists,
-    plastic, pull)`` of a layout whose neurons take ``models`` (its compiled models), for a
+    plastic, pull_neurons, pull_sources)`` of a layout whose neurons take ``models`` (its compiled models), for a
     launch of one block (block barriers) or of several (grid barriers, launched cooperatively),
-    with or without the plasticity phase, able to pull neuron spikes or not."""
+    with or without the plasticity phase, able to pull spikes or not."""
     barrier = _block_barrier if one_block else _grid_barrier
     plasticity = types.FunctionType(_plasticity.__code__, {**globals(), "_barrier": barrier}, "_plasticity")
     scope = {**globals(), "step_neuron": neuron_step(models), "_barrier": barrier, "PLASTIC": plastic, "PULL": pull,

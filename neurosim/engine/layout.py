@@ -229,10 +229,22 @@ class Recording(NamedTuple):
     rec_step: np.ndarray  # int64 rows
     group_of: np.ndarray  # int32, N+S: group index for rate counts
     counts: np.ndarray  # int32 (block steps, groups)
-    counters: np.ndarray  # int64[4]: generator cursor, current cursor, spikes in block, rows in block
+    counters: np.ndarray  # int64[5]: generator cursor, current cursor, spikes in block, rows in block, slack
 
 
-GEN_CURSOR, CUR_CURSOR, N_SPIKES, N_ROWS = range(4)
+#: slots of ``Recording.counters``; ``SPIKE_SLACK``: the spikes one step can record beyond one per
+#: element (a spike generator may repeat an element in a step, :func:`spike_slack`), so a block
+#: stops before a step when fewer than ``N + S + slack`` places are left
+GEN_CURSOR, CUR_CURSOR, N_SPIKES, N_ROWS, SPIKE_SLACK = range(5)
+
+
+def spike_slack(gen_step: np.ndarray, gen_id: np.ndarray) -> int:
+    """The most repeated generator spikes (spikes of an element already spiking) in one step of
+    ``gen_step``/``gen_id`` (sorted by step, then id)."""
+    repeat = (gen_step[1:] == gen_step[:-1]) & (gen_id[1:] == gen_id[:-1])
+    if not repeat.any():
+        return 0
+    return int(np.unique(gen_step[1:][repeat], return_counts=True)[1].max())
 #: columns of ``Layout.segments``
 SEG_START, SEG_STOP, SEG_SHARED, SEG_CONSTANT, SEG_MODEL = range(5)
 

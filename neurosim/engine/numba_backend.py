@@ -34,7 +34,7 @@ from numba.extending import overload
 
 from neurosim.engine.borrowed import borrowed
 from neurosim.engine.jit_cache import njit
-from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout, NoPlasticity
+from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, SPIKE_SLACK, Layout, NoPlasticity
 from neurosim.engine.numba_neurons import tag, update_function
 from neurosim.engine.rng import alias_draw, binomial_jit, normal_jit, uniform_jit
 from neurosim.engine.wide_vectors import prefer_wide_vectors
@@ -362,7 +362,7 @@ def _make_run_block(update_neurons, suffix: str):
         plastic = _is_plastic(pl)
         for k in range(n_steps):
             step = step0 + k
-            if rec.counters[N_SPIKES] + n_elements > cap:
+            if rec.counters[N_SPIKES] + n_elements + rec.counters[SPIKE_SLACK] > cap:
                 return k
             if plastic:
                 _before_neurons(step, k, st, syn, drv, rec, pl, flat)

@@ -25,7 +25,7 @@ from numba import objmode, prange
 
 from neurosim.engine.exchange import exchange
 from neurosim.engine.jit_cache import njit
-from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout
+from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, SPIKE_SLACK, Layout
 from neurosim.engine.numba_backend import (
     _deliver,
     _noise_inputs,
@@ -141,11 +141,12 @@ def _make_parallel_block(part_step, suffix: str):
         flat = st.vars.ravel()
         n_parts = parts.bounds.shape[0] - 1
         n_elements = (syn.indptr.shape[0] - 1) // n_parts
+        step_max = n_elements + rec.counters[SPIKE_SLACK]  # the most spikes a step can record
         sampling = rec.rec_id.shape[0] > 0
         n_fired = 0
         for k in range(n_steps):
             step = step0 + k
-            if rec.counters[N_SPIKES] + n_elements > rec.spk_step.shape[0]:
+            if rec.counters[N_SPIKES] + step_max > rec.spk_step.shape[0]:
                 _deliver_all(step, parts, syn, flat, fired, n_fired)
                 return k
             n_src = _sources(step, k, st, drv, rec, sources)
@@ -192,15 +193,16 @@ def _make_rank_block(part_step, suffix: str):
     def run_block(step0, n_steps, tab, parts, st, syn, drv, rec, spiked, fired, sources, out, per_step, every):
         flat = st.vars.ravel()
         n_elements = syn.indptr.shape[0] - 1
+        step_max = n_elements + rec.counters[SPIKE_SLACK]  # the most spikes a step can record
         sampling = rec.rec_id.shape[0] > 0
         most, n_out, held = rec.counters[N_SPIKES], 0, 0
         for k in range(n_steps):
             step = step0 + k
-            if most + (held + 1) * n_elements > rec.spk_step.shape[0]:  # another step could overflow a rank's buffer
+            if most + (held + 1) * step_max > rec.spk_step.shape[0]:  # another step could overflow a rank's buffer
                 if held:
                     most = flush(step - 1, held, syn, flat, out, n_out, per_step, fired, rec)
                     n_out, held = 0, 0
-                if most + n_elements > rec.spk_step.shape[0]:
+                if most + step_max > rec.spk_step.shape[0]:
                     return k
             n_src = _sources(step, k, st, drv, rec, sources)
             sample = sampling and step % rec.rec_interval[0] == 0

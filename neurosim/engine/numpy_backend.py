@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, Layout
+from neurosim.engine.layout import CUR_CURSOR, GEN_CURSOR, N_ROWS, N_SPIKES, SPIKE_SLACK, Layout
 from neurosim.engine.rng import binomial_counts, normal_draws, uniform
 from neurosim.plasticity import rules
 
@@ -170,7 +170,7 @@ class NumpyBackend:
         n = layout.n_neurons
         for k in range(n_steps):
             step = step0 + k
-            if rec.counters[N_SPIKES] + syn.indptr.size - 1 > rec.spk_step.size:
+            if rec.counters[N_SPIKES] + syn.indptr.size - 1 + rec.counters[SPIKE_SLACK] > rec.spk_step.size:
                 return k
             c0 = rec.counters[CUR_CURSOR]
             c1 = rec.counters[CUR_CURSOR] = _due(drv.cur_step, c0, step)

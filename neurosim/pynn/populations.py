@@ -16,7 +16,7 @@ from pyNN import common, errors
 from pyNN.parameters import LazyArray, ParameterSpace, Sequence, simplify
 from pyNN.standardmodels import StandardCellType
 
-from neurosim.engine.layout import GEN_CURSOR
+from neurosim.engine.layout import GEN_CURSOR, SPIKE_SLACK, spike_slack
 from neurosim.network import Network
 from neurosim.pynn import simulator
 from neurosim.pynn.recording import Recorder
@@ -252,6 +252,7 @@ class Population(_Parameters, common.Population):
         net._layout = layout._replace(drive=drive._replace(gen_step=gen_step[order].astype(drive.gen_step.dtype),
                                                            gen_id=gen_id[order]))
         net._layout.rec.counters[GEN_CURSOR] = np.searchsorted(net._layout.drive.gen_step, net._step)
+        net._layout.rec.counters[SPIKE_SLACK] = spike_slack(net._layout.drive.gen_step, net._layout.drive.gen_id)
 
     def _push_model(self) -> None:
         """Recompute the population's runtime rows (parameters, propagators, refractory steps) in the layout."""
