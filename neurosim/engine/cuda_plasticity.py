@@ -67,7 +67,8 @@ _potentiate = cuda.jit(device=True)(rules.potentiate)
 _depress = cuda.jit(device=True)(rules.depress)
 _next_trace = cuda.jit(device=True)(rules.next_trace)
 _same_step_trace = cuda.jit(device=True)(rules.same_step_trace)
-_modulator_step = cuda.jit(device=True)(rules.modulator_step)
+_integrate_modulators = cuda.jit(device=True)(
+    rules.bound(rules.integrate_modulators, modulator_step=cuda.jit(device=True)(rules.modulator_step)))
 
 
 @cuda.jit(device=True)
@@ -164,14 +165,7 @@ def next_traces(step, tid, nth, n_cols, n_hit, pl):
 def modulate(step, n_mod, pl):
     """Phase d (one thread): the modulators integrate the spike counts (``A <- A + (w n + b - A) /
     tau``, in index order) and set ``lr``; ``gcount`` and the pending slot of ``step`` are emptied."""
-    for m in range(n_mod):
-        drive = 0.0
-        for q in range(pl.mod_drive_ptr[m], pl.mod_drive_ptr[m + 1]):
-            drive += pl.mod_coef[q] * pl.gcount[pl.mod_group[q]]
-        a_m = _modulator_step(pl.mod_state[m], drive, pl.mod_weight[m], pl.mod_bias[m], pl.mod_tau[m])
-        pl.mod_state[m] = a_m
-        for q in range(pl.mod_target_ptr[m], pl.mod_target_ptr[m + 1]):
-            pl.lr[pl.mod_proj[q], pl.mod_kind[q]] = a_m
+    _integrate_modulators(n_mod, pl)
     for g in range(pl.gcount.shape[0]):
         pl.gcount[g] = 0
     pl.pend_n[step & (pl.pend_n.shape[0] - 1)] = 0

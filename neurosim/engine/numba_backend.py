@@ -136,6 +136,7 @@ _depress = njit(inline="always")(rules.depress)
 _next_trace = njit(cache=True, inline="always")(rules.next_trace)
 _same_step_trace = njit(cache=True, inline="always")(rules.same_step_trace)
 _modulator_step = njit(cache=True, inline="always")(rules.modulator_step)
+_integrate_modulators = njit(cache=True)(rules.bound(rules.integrate_modulators, modulator_step=_modulator_step))
 
 
 @njit(cache=True, inline="always")
@@ -201,14 +202,7 @@ def _plasticity(step, syn, pl):
             x_next[i] = _next_trace(x_now[i], last[i] == step, inc, decay, nearest)
     if pl.hit.shape[1] > 0:  # the slot of t_{step+1} (emitted after this phase) starts empty
         pl.hit[(step + 1) & mask, :] = 0
-    for m in range(pl.mod_state.shape[0]):  # modulators: A <- A + (w n + b - A) / tau
-        drive = 0.0
-        for q in range(pl.mod_drive_ptr[m], pl.mod_drive_ptr[m + 1]):
-            drive += pl.mod_coef[q] * pl.gcount[pl.mod_group[q]]
-        a_m = _modulator_step(pl.mod_state[m], drive, pl.mod_weight[m], pl.mod_bias[m], pl.mod_tau[m])
-        pl.mod_state[m] = a_m
-        for q in range(pl.mod_target_ptr[m], pl.mod_target_ptr[m + 1]):
-            pl.lr[pl.mod_proj[q], pl.mod_kind[q]] = a_m
+    _integrate_modulators(pl.mod_state.shape[0], pl)  # A <- A + (w n + b - A) / tau
     pl.gcount[:] = 0
 
 

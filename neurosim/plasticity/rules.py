@@ -24,6 +24,7 @@ learning-rate factor, ``lo``/``hi`` the bounds, ``alpha`` the Vogels–Sprekeler
 
 from __future__ import annotations
 
+import types
 from typing import Callable
 
 import numpy as np
@@ -121,3 +122,23 @@ def same_step_trace(x, inc, nearest):
 def modulator_step(a, drive, weight, bias, tau_steps):
     """``A + (weight drive + bias - A) / (tau / dt)``."""
     return a + (weight * drive + bias - a) / tau_steps
+
+
+def integrate_modulators(n_mod, pl):
+    """Modulators ``0 .. n_mod-1`` of the layout's ``Plasticity`` arrays ``pl``, in index order:
+    each takes :func:`modulator_step` with the drive ``sum coef n`` (``n`` the spike counts
+    ``gcount`` of the groups that drive it) and sets the learning-rate factors ``lr`` it targets.
+    The engines compile it with their compiled :func:`modulator_step` (:func:`bound`)."""
+    for m in range(n_mod):
+        drive = 0.0
+        for q in range(pl.mod_drive_ptr[m], pl.mod_drive_ptr[m + 1]):
+            drive += pl.mod_coef[q] * pl.gcount[pl.mod_group[q]]
+        a_m = modulator_step(pl.mod_state[m], drive, pl.mod_weight[m], pl.mod_bias[m], pl.mod_tau[m])
+        pl.mod_state[m] = a_m
+        for q in range(pl.mod_target_ptr[m], pl.mod_target_ptr[m + 1]):
+            pl.lr[pl.mod_proj[q], pl.mod_kind[q]] = a_m
+
+
+def bound(func: Callable, **names: Callable) -> Callable:
+    """``func`` with the global functions ``names`` replaced (by an engine's compiled ones)."""
+    return types.FunctionType(func.__code__, {**func.__globals__, **names}, func.__name__)
