@@ -21,9 +21,11 @@ modulators) stay in the host layout and are paired when the next block starts, a
 numba backend.
 
 Delivery adds synapses due at once into the state, later ones into the ring buffer
-``buf[L, K N]``, both with atomic adds. On a GPU the order of those float additions varies from
-run to run, so results agree with the numba backend statistically (rates, distributions), not
-bitwise; NVVM also contracts multiply-adds into FMAs. Under the CUDA simulator
+``buf[L, K N]``. Presynaptic delivery does so with atomic adds: on a GPU the order of those float
+additions varies from run to run, so results agree with the numba backend statistically (rates,
+distributions), not bitwise; NVVM also contracts multiply-adds into FMAs. Postsynaptic delivery
+(:func:`delivery`, :mod:`neurosim.engine.incoming`) has one thread per target and no atomics:
+forced on every step, a static network sums identically on every run. Under the CUDA simulator
 (``NUMBA_ENABLE_CUDASIM=1``) the kernel is launched with one thread, which runs its loops in
 index order: spikes are then delivered in ascending order, each row in CSR order, and the
 results equal the numba backend's spike for spike and sample for sample in float64, and so do
